@@ -1,0 +1,378 @@
+"""The interface every programming-language module implements.
+
+A language module owns everything that is specific to one PL:
+
+* its toolchain: which executables it needs, how to find them and their version, which
+  directories the sandbox must expose read-only for them to work (``detect``);
+* how programs are built and run: a ``BuildPlan`` for one program (``plan_single``) and,
+  where the PL allows, for many programs in one compiler invocation (``plan_batch``);
+* how to read a failed run: patterns for syntax, assertion and out-of-memory errors;
+* how problems are written in it: types, literals, the prompt (signature + docstring as a
+  comment), the stop sequences, and the test harness.
+
+The harness protocol (shared by every PL, parsed by the execution engine): for each test
+case ``i`` (0-based) the harness writes to standard output, flushing immediately::
+
+    \\n@@xpl <nonce> <i> pass|fail|error\\n
+
+where ``<nonce>`` is the value of the environment variable ``XPL_NONCE`` (``-`` when unset),
+``fail`` means a wrong result and ``error`` means the call raised. After the last test it writes
+``\\n@@xpl <nonce> done\\n`` and exits with status 0 if every test passed and 1 otherwise.
+Values are compared deeply; floats with ``types.floats_close`` (relative 1e-6, absolute 1e-9).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from xpl.languages.types import (
+    INT_MAX,
+    INT_MIN,
+    BoolType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    OptionalType,
+    Signature,
+    StrType,
+    TestCase,
+    TupleType,
+    Type,
+    UnsupportedError,
+)
+
+HARNESS_MARKER = "@@xpl"
+NONCE_ENV = "XPL_NONCE"
+
+# Placeholder for the build directory in run commands; the engine substitutes the path at
+# which the build directory is visible to the program (inside or outside the sandbox).
+BUILD = "{build}"
+
+# Directories that are part of every sandbox view anyway; toolchains found here need no mount.
+SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/")
+
+
+class ToolchainMissing(RuntimeError):
+    """A PL was asked to build or run code but its toolchain is not installed."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """What was found on this machine for one PL."""
+
+    language: str
+    available: bool
+    paths: dict[str, str] = field(default_factory=dict)  # tool -> resolved absolute path
+    version: str = ""
+    roots: tuple[str, ...] = ()  # extra directories the sandbox mounts read-only
+    problem: str = ""  # why it is unavailable, and how to fix it
+
+    def tool(self, name: str) -> str:
+        if name not in self.paths:
+            raise ToolchainMissing(self.problem or f"{self.language}: tool {name!r} not found")
+        return self.paths[name]
+
+
+@dataclass
+class RunSpec:
+    """How to run one built program. ``argv`` may contain ``{build}``."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    # A Python source path (may contain {build}) that the runner may execute in a forked,
+    # pre-started interpreter instead of exec'ing ``argv`` (same semantics, no startup cost).
+    python_inline: str | None = None
+
+
+@dataclass
+class BuildPlan:
+    """Files to write into a fresh build directory, commands to run there, and how to run each program.
+
+    ``commands`` run in order with the build directory as working directory, in the sandbox;
+    an empty list means there is nothing to compile. ``owners`` maps the build-relative path
+    of each candidate's source file to its index, so compiler diagnostics can be blamed on the
+    candidates that caused them.
+    """
+
+    files: dict[str, str]
+    commands: list[list[str]]
+    runs: list[RunSpec]
+    owners: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    writable: list[str] = field(default_factory=list)  # host dirs the compile step may write (caches)
+
+
+class Language(ABC):
+    """One programming language. Subclasses are stateless singletons registered in ``xpl.languages``."""
+
+    name: ClassVar[str]  # canonical id, e.g. "rust"
+    display_name: ClassVar[str]  # e.g. "Rust"
+    aliases: ClassVar[tuple[str, ...]] = ()  # first alias = MultiPL-E short name, e.g. "rs"
+    extension: ClassVar[str]  # source file extension without dot
+    compiled: ClassVar[bool] = False
+    # (tool key, candidate executable names, version argv suffix); first found is used.
+    tools: ClassVar[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = ()
+    apt_packages: ClassVar[tuple[str, ...]] = ()  # Debian packages that provide the toolchain
+    install_hint: ClassVar[str] = ""  # shown when the toolchain is missing
+    batch_size: ClassVar[int] = 1  # candidates per compiler invocation (1 = no batching)
+    # Regexes over stderr (+stdout) that classify a failed run.
+    syntax_error_patterns: ClassVar[tuple[str, ...]] = ()
+    assertion_patterns: ClassVar[tuple[str, ...]] = ()
+    memory_error_patterns: ClassVar[tuple[str, ...]] = ()
+    stop_sequences: ClassVar[tuple[str, ...]] = ()
+    completion_suffix: ClassVar[str] = ""  # closes the function after a stop-truncated completion
+    comment_prefix: ClassVar[str] = "//"
+    reserved_words: ClassVar[frozenset[str]] = frozenset()
+
+    # ----------------------------------------------------------------- toolchain
+    @functools.cached_property
+    def toolchain(self) -> Toolchain:
+        return self.detect()
+
+    def detect(self) -> Toolchain:
+        """Find every tool, resolve symlinks and shims, read the version. Never raises."""
+        paths: dict[str, str] = {}
+        versions: list[str] = []
+        for key, names, version_args in self.tools:
+            found = next((p for p in (shutil.which(n) for n in names) if p), None)
+            if found is None:
+                return Toolchain(self.name, False, paths, problem=self.missing_message(names[0]))
+            real = os.path.realpath(found)
+            paths[key] = real
+            if version_args:
+                out = _command_output([real, *version_args])
+                if out is None:
+                    return Toolchain(
+                        self.name, False, paths, problem=f"{self.display_name}: `{real} {' '.join(version_args)}` failed"
+                    )
+                versions.append(_first_line(out))
+        try:
+            paths, extra_roots = self.refine_toolchain(paths)
+        except ToolchainMissing as exc:
+            return Toolchain(self.name, False, paths, problem=str(exc))
+        roots = set(extra_roots)
+        for p in paths.values():
+            if not p.startswith(SYSTEM_PREFIXES):
+                roots.add(str(Path(p).parent.parent))  # <prefix>/bin/tool -> <prefix>
+        return Toolchain(self.name, True, paths, "; ".join(dict.fromkeys(versions)), tuple(sorted(roots)))
+
+    def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], Sequence[str]]:
+        """Hook: replace shims/proxies by real binaries, add directories the sandbox must mount."""
+        return paths, ()
+
+    def missing_message(self, tool: str) -> str:
+        how = self.install_hint or (
+            f"install it with `apt-get install {' '.join(self.apt_packages)}`" if self.apt_packages else ""
+        )
+        return f"{self.display_name}: `{tool}` not found on PATH" + (f"; {how}" if how else "")
+
+    def require(self) -> Toolchain:
+        tc = self.toolchain
+        if not tc.available:
+            raise ToolchainMissing(tc.problem)
+        return tc
+
+    # ----------------------------------------------------------------- building
+    @abstractmethod
+    def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
+        """Build and run one program in its natural, standalone form (the ground truth)."""
+
+    def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
+        """Build many programs with as few compiler invocations as possible.
+
+        The default keeps every program in its own sub-directory and concatenates the
+        single-program plans (right for interpreted PLs, whose plans have no commands).
+        """
+        files: dict[str, str] = {}
+        commands: list[list[str]] = []
+        runs: list[RunSpec] = []
+        owners: dict[str, int] = {}
+        env: dict[str, str] = {}
+        writable: list[str] = []
+        for i, src in enumerate(sources):
+            plan = self.plan_single(src, tc)
+            prefix = f"c{i}/"
+            files.update({prefix + k: v for k, v in plan.files.items()})
+            owners.update({prefix + k: i for k in plan.files})
+            commands.extend([self._in_subdir(prefix, c) for c in plan.commands])
+            runs.extend(_prefix_run(prefix, r) for r in plan.runs)
+            env.update(plan.env)
+            writable.extend(w for w in plan.writable if w not in writable)
+        return BuildPlan(files, commands, runs, owners, env, writable)
+
+    def _in_subdir(self, prefix: str, argv: list[str]) -> list[str]:
+        raise NotImplementedError(f"{self.name}: compiled languages must implement plan_batch")
+
+    def blame(self, diagnostics: str, plan: BuildPlan) -> set[int]:
+        """Candidates whose files appear in compiler diagnostics (by build-relative path)."""
+        hits: set[int] = set()
+        for path, owner in plan.owners.items():
+            if re.search(r"(^|[\s/'\"(])" + re.escape(path) + r"\b", diagnostics, re.MULTILINE):
+                hits.add(owner)
+        return hits
+
+    def run_env(self, tc: Toolchain, memory_mb: int) -> dict[str, str]:
+        """Extra environment for running programs (e.g. JVM heap size from the memory limit)."""
+        return {}
+
+    # ----------------------------------------------------------------- classification
+    def looks_like(self, kind: str, text: str) -> bool:
+        patterns = {
+            "syntax": self.syntax_error_patterns,
+            "assertion": self.assertion_patterns,
+            "memory": self.memory_error_patterns,
+        }[kind]
+        return any(re.search(p, text, re.MULTILINE) for p in patterns)
+
+    # ----------------------------------------------------------------- rendering
+    @abstractmethod
+    def render_type(self, typ: Type) -> str:
+        """The PL's spelling of a type (raise ``UnsupportedError`` if it has none)."""
+
+    @abstractmethod
+    def render_value(self, value: Any, typ: Type) -> str:
+        """A literal expression of type ``typ`` whose value is ``value``."""
+
+    @abstractmethod
+    def prompt(self, sig: Signature, docstring: str) -> str:
+        """Signature with the docstring as a comment, ending where the body's first line goes."""
+
+    @abstractmethod
+    def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        """Test code appended after ``prompt + body + completion_suffix`` (see the protocol above)."""
+
+    def program(self, sig: Signature, docstring: str, body: str, tests: Sequence[TestCase]) -> str:
+        """A complete runnable program: prompt, function body, closing text, harness."""
+        if body and not body.endswith("\n"):
+            body += "\n"
+        return self.prompt(sig, docstring) + body + self.completion_suffix + self.harness(sig, tests)
+
+    def identifier(self, name: str) -> str:
+        """A parameter/function name that is legal in this PL (reserved words get a ``_`` suffix)."""
+        return name + "_" if name in self.reserved_words else name
+
+    def comment(self, text: str, indent: str = "") -> str:
+        """``text`` as line comments, one per line, each ending in a newline."""
+        lines = text.strip("\n").splitlines() or [""]
+        return "".join(f"{indent}{self.comment_prefix} {ln}".rstrip() + "\n" for ln in lines)
+
+    def unsupported(self, reason: str) -> UnsupportedError:
+        return UnsupportedError(self.name, reason)
+
+    def check_int(self, value: int) -> None:
+        if not INT_MIN <= value <= INT_MAX:
+            raise self.unsupported(f"integer {value} does not fit in 64 bits")
+
+    def supports(self, sig: Signature) -> str | None:
+        """None if every type of ``sig`` can be rendered, else the reason it cannot."""
+        try:
+            for t in sig.types():
+                self.render_type(t)
+        except UnsupportedError as exc:
+            return exc.reason
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Language {self.name}>"
+
+
+# --------------------------------------------------------------------- helpers for modules
+
+
+def _prefix_run(prefix: str, run: RunSpec) -> RunSpec:
+    def fix(s: str) -> str:
+        return s.replace(BUILD + "/", BUILD + "/" + prefix)
+
+    return RunSpec([fix(a) for a in run.argv], dict(run.env), fix(run.python_inline) if run.python_inline else None)
+
+
+def _command_output(argv: list[str], timeout: float = 30.0) -> str | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or proc.stderr.strip()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def escape_string(
+    s: str,
+    quote: str = '"',
+    *,
+    extra: dict[str, str] | None = None,
+    unicode: str = "\\u{{{:x}}}",
+    ascii_only: bool = True,
+) -> str:
+    """A C-style quoted string literal.
+
+    ``unicode`` formats a non-ASCII or control code point (``"\\\\u{{{:x}}}"`` gives
+    ``\\u{e9}``); ``extra`` maps further characters to escapes (``{"$": "\\\\$"}`` for PHP).
+    """
+    table = {"\\": "\\\\", quote: "\\" + quote, "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    if extra:
+        table.update(extra)
+    out = []
+    for ch in s:
+        if ch in table:
+            out.append(table[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or (ascii_only and ord(ch) > 0x7E):
+            out.append(unicode.format(ord(ch)))
+        else:
+            out.append(ch)
+    return quote + "".join(out) + quote
+
+
+def utf16_escape(template: str = "\\u{:04x}"):
+    """A ``unicode`` formatter for PLs whose escapes are UTF-16 code units (Java, C#, JS)."""
+
+    class _Fmt:
+        def format(self, cp: int) -> str:
+            if cp > 0xFFFF:
+                cp -= 0x10000
+                return template.format(0xD800 + (cp >> 10)) + template.format(0xDC00 + (cp & 0x3FF))
+            return template.format(cp)
+
+    return _Fmt()
+
+
+def is_scalar(t: Type) -> bool:
+    return isinstance(t, (IntType, FloatType, BoolType, StrType, NoneType))
+
+
+__all__ = [
+    "BUILD",
+    "HARNESS_MARKER",
+    "NONCE_ENV",
+    "BuildPlan",
+    "Language",
+    "RunSpec",
+    "Toolchain",
+    "ToolchainMissing",
+    "escape_string",
+    "utf16_escape",
+    "is_scalar",
+    "BoolType",
+    "DictType",
+    "FloatType",
+    "IntType",
+    "ListType",
+    "NoneType",
+    "OptionalType",
+    "StrType",
+    "TupleType",
+]

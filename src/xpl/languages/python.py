@@ -1,0 +1,207 @@
+"""Python 3.
+
+Programs run with ``-I -S``: isolated mode and no site-packages, so a result never depends
+on what happens to be pip-installed on the host (only the standard library is available,
+as in HumanEval). The engine runs Python programs in a forked, pre-started interpreter
+(``RunSpec.python_inline``), which has the same semantics as ``python -I -S file.py`` without
+the interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from xpl.languages.base import (
+    BUILD,
+    BuildPlan,
+    Language,
+    RunSpec,
+    Toolchain,
+    ToolchainMissing,
+    _command_output,
+)
+from xpl.languages.types import (
+    BoolType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    OptionalType,
+    Signature,
+    StrType,
+    TestCase,
+    TupleType,
+    Type,
+)
+
+_KEYWORDS = frozenset(
+    "False None True and as assert async await break class continue def del elif else except "
+    "finally for from global if import in is lambda nonlocal not or pass raise return try while "
+    "with yield".split()
+)
+
+# Deep equality mirroring ``xpl.languages.types.values_equal``; embedded in every harness.
+_HARNESS_PRELUDE = '''
+
+def __xpl_close(a, b):
+    import math
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= max(1e-6 * max(abs(a), abs(b)), 1e-9)
+
+
+def __xpl_equal(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return False
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            return False
+        return __xpl_close(float(a), float(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(__xpl_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(__xpl_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def __xpl_run(candidate, tests):
+    import os, sys
+    nonce = os.environ.get("XPL_NONCE", "-")
+    failed = 0
+    for i, (args, expected) in enumerate(tests):
+        try:
+            outcome = "pass" if __xpl_equal(candidate(*args), expected) else "fail"
+        except BaseException as exc:  # noqa: BLE001 - any raise is this test's error
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            print(f"test {i}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            outcome = "error"
+        failed += outcome != "pass"
+        print(f"\\n@@xpl {nonce} {i} {outcome}", flush=True)
+    print(f"\\n@@xpl {nonce} done", flush=True)
+    sys.exit(1 if failed else 0)
+'''
+
+
+class Python(Language):
+    name = "python"
+    display_name = "Python"
+    aliases = ("py", "python3")
+    extension = "py"
+    tools = (("python", ("python3", "python"), ("--version",)),)
+    apt_packages = ("python3",)
+    syntax_error_patterns = (r"^(SyntaxError|IndentationError|TabError)\b",)
+    assertion_patterns = (r"^AssertionError\b",)
+    memory_error_patterns = (r"^MemoryError\b",)
+    stop_sequences = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+    completion_suffix = ""
+    comment_prefix = "#"
+    reserved_words = _KEYWORDS
+
+    def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        # Resolve shims (pyenv, asdf) and virtual environments to the real interpreter.
+        out = _command_output(
+            [paths["python"], "-c", "import sys; print(sys.executable); print(sys.base_prefix); print(sys.version_info >= (3, 8))"]
+        )
+        if out is None or len(out.splitlines()) != 3:
+            raise ToolchainMissing(f"Python: {paths['python']} did not run")
+        exe, prefix, recent = out.splitlines()
+        if recent != "True":
+            raise ToolchainMissing(f"Python: {paths['python']} is older than 3.8")
+        import os
+
+        real = os.path.realpath(exe)
+        return {"python": real}, [prefix] if not real.startswith("/usr/") else []
+
+    # ----------------------------------------------------------------- building
+    def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
+        path = f"{BUILD}/main.py"
+        run = RunSpec([tc.tool("python"), "-I", "-S", path], python_inline=path)
+        return BuildPlan({"main.py": source}, [], [run], {"main.py": 0})
+
+    # ----------------------------------------------------------------- rendering
+    def render_type(self, typ: Type) -> str:
+        if isinstance(typ, IntType):
+            return "int"
+        if isinstance(typ, FloatType):
+            return "float"
+        if isinstance(typ, BoolType):
+            return "bool"
+        if isinstance(typ, StrType):
+            return "str"
+        if isinstance(typ, NoneType):
+            return "None"
+        if isinstance(typ, ListType):
+            return f"List[{self.render_type(typ.elem)}]"
+        if isinstance(typ, TupleType):
+            if not typ.elems:
+                return "Tuple[()]"
+            return f"Tuple[{', '.join(self.render_type(e) for e in typ.elems)}]"
+        if isinstance(typ, DictType):
+            return f"Dict[{self.render_type(typ.key)}, {self.render_type(typ.value)}]"
+        if isinstance(typ, OptionalType):
+            return f"Optional[{self.render_type(typ.inner)}]"
+        raise self.unsupported(f"type {typ!r}")
+
+    def render_value(self, value: Any, typ: Type) -> str:
+        if value is None:
+            return "None"
+        if isinstance(typ, OptionalType):
+            return self.render_value(value, typ.inner)
+        if isinstance(typ, FloatType):
+            v = float(value)
+            if math.isnan(v):
+                return "float('nan')"
+            if math.isinf(v):
+                return "float('inf')" if v > 0 else "float('-inf')"
+            return repr(v)
+        if isinstance(typ, IntType):
+            self.check_int(value)
+            return repr(int(value))
+        if isinstance(typ, (BoolType, StrType)):
+            return repr(value)
+        if isinstance(typ, ListType):
+            return "[" + ", ".join(self.render_value(v, typ.elem) for v in value) + "]"
+        if isinstance(typ, TupleType):
+            items = [self.render_value(v, t) for v, t in zip(value, typ.elems)]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if isinstance(typ, DictType):
+            return (
+                "{"
+                + ", ".join(f"{self.render_value(k, typ.key)}: {self.render_value(v, typ.value)}" for k, v in value.items())
+                + "}"
+            )
+        raise self.unsupported(f"value {value!r} of type {typ!r}")
+
+    def _typing_imports(self, sig: Signature) -> str:
+        names = {"ListType": "List", "TupleType": "Tuple", "DictType": "Dict", "OptionalType": "Optional"}
+        used = sorted({names[type(t).__name__] for top in sig.types() for t in top.walk() if type(t).__name__ in names})
+        return f"from typing import {', '.join(used)}\n\n\n" if used else ""
+
+    def prompt(self, sig: Signature, docstring: str) -> str:
+        params = ", ".join(f"{self.identifier(p.name)}: {self.render_type(p.type)}" for p in sig.params)
+        head = f"def {self.identifier(sig.name)}({params}) -> {self.render_type(sig.returns)}:\n"
+        doc = docstring.strip("\n")
+        if doc:
+            lines = doc.replace('"""', r"\"\"\"").splitlines()
+            body = "\n".join(("    " + ln) if ln.strip() else "" for ln in lines)
+            head += f'    """{body.lstrip()}\n    """\n'
+        return self._typing_imports(sig) + head
+
+    def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]
+            arg_tuple = "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
+            rows.append(f"    ({arg_tuple}, {self.render_value(t.expected, sig.returns)}),\n")
+        return (
+            _HARNESS_PRELUDE
+            + "\n\nif __name__ == '__main__':\n"
+            + f"    __xpl_run({self.identifier(sig.name)}, [\n"
+            + "".join("    " + r for r in rows)
+            + "    ])\n"
+        )
