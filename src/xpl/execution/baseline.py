@@ -70,6 +70,38 @@ def run_one(language: str, program: str, timeout: float = 30.0, nonce: str = "-"
         return BaselineResult(True, proc.returncode, False, proc.stdout, proc.stderr, t1 - t0, time.perf_counter() - t1)
 
 
+def run_batch_unsandboxed(language: str, programs: list[str], timeout: float = 60.0) -> list[BaselineResult]:
+    """Build ``programs`` with the language's batch plan, then run each (no sandbox, no isolation
+    on failure): a development aid for checking a ``plan_batch`` implementation by hand."""
+    lang = get_language(language)
+    tc = lang.require()
+    plan = lang.plan_batch(programs, tc)
+    with tempfile.TemporaryDirectory(prefix="xpl-batch-") as tmp:
+        build = Path(tmp)
+        for rel, content in plan.files.items():
+            path = build / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        env = {**os.environ, **plan.env}
+        t0 = time.perf_counter()
+        for argv in plan.commands:
+            argv = [a.replace(BUILD, str(build)) for a in argv]
+            proc = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True, timeout=timeout)
+            if proc.returncode != 0:
+                blamed = sorted(lang.blame(proc.stdout + proc.stderr, plan))
+                raise RuntimeError(f"batch compile failed (blamed candidates {blamed}):\n{proc.stdout}{proc.stderr}")
+        compile_s = time.perf_counter() - t0
+        results = []
+        for run in plan.runs:
+            argv = [a.replace(BUILD, str(build)) for a in run.argv]
+            t1 = time.perf_counter()
+            proc = subprocess.run(argv, cwd=build, env={**env, **run.env, **lang.run_env(tc, 1024)},
+                                  capture_output=True, text=True, timeout=timeout)
+            results.append(BaselineResult(True, proc.returncode, False, proc.stdout, proc.stderr,
+                                          compile_s / len(programs), time.perf_counter() - t1))
+        return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:

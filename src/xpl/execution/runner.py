@@ -1,0 +1,360 @@
+"""The in-sandbox runner: executes a list of untrusted commands one after the other.
+
+The engine starts this file (standard library only, so it runs on the plain interpreter
+with ``-I -S``) inside a bubblewrap sandbox, with a JSON manifest, and reads one JSON line
+per finished run on its standard output. Keeping one runner alive for a whole chunk of
+runs amortises the sandbox set-up (namespaces, mounts: ~15 ms) and, for Python programs,
+the interpreter start-up: a Python candidate runs in a child *forked* from this runner,
+which compiles and executes the candidate source as ``__main__`` exactly as ``python -I -S
+file.py`` would.
+
+Each run is isolated from the runner and from the other runs:
+
+* its own session and process group, and (when the runner may switch users, i.e. it is
+  root in the sandbox) its own unprivileged uid/gid, so it cannot signal the runner, and
+  ``RLIMIT_NPROC`` counts only its own processes;
+* rlimits on CPU seconds, data segment (heap/mmap), file size, open files, processes;
+* a fresh, empty work directory (its HOME and TMPDIR), deleted afterwards;
+* a wall-clock deadline, an output cap and a resident-memory watchdog enforced here,
+  never trusting the program to exit: on any of them, and always when the main process
+  ends, every process of the run is killed (background children included).
+
+Not for import by the rest of xpl except for the constants below and ``main``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+MARKER = re.compile(rb"@@xpl ([0-9a-f]+|-) (\d+|done)(?: (pass|fail|error))?")
+POLL_S = 0.02
+WATCHDOG_S = 0.05
+
+
+def _limit(res: int, value: int) -> None:
+    try:
+        resource.setrlimit(res, (value, value))
+    except (ValueError, OSError):
+        # A hard limit below the requested value cannot be raised: keep the stricter one.
+        soft, hard = resource.getrlimit(res)
+        if hard != resource.RLIM_INFINITY and hard < value:
+            resource.setrlimit(res, (hard, hard))
+
+
+def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: str) -> None:
+    """In the forked child: confine, then exec (never returns)."""
+    try:
+        os.setsid()
+        lim = run["limits"]
+        cpu = max(1, int(lim["cpu_s"] + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        _limit(resource.RLIMIT_DATA, lim["memory_mb"] << 20)
+        _limit(resource.RLIMIT_FSIZE, lim["file_mb"] << 20)
+        _limit(resource.RLIMIT_NOFILE, lim["open_files"])
+        _limit(resource.RLIMIT_CORE, 0)
+        if lim.get("nproc"):
+            _limit(resource.RLIMIT_NPROC, lim["nproc"])
+        if ident.get("uid") is not None:
+            os.setgroups([])
+            os.setgid(ident["gid"])
+            os.setuid(ident["uid"])  # drops every capability
+        os.chdir(run.get("cwd") or workdir)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 65536)
+        env = dict(run.get("env") or {})
+        env.setdefault("HOME", workdir)
+        env.setdefault("TMPDIR", workdir)
+        env["XPL_NONCE"] = nonce
+        if run.get("python_inline"):
+            _exec_python(run["python_inline"], env)
+        os.execve(run["argv"][0], run["argv"], env)
+    except BaseException:  # noqa: BLE001 - report anything, then die
+        try:
+            os.write(2, ("xpl runner: could not start program: " + traceback.format_exc()).encode())
+        finally:
+            os._exit(127)
+
+
+def _exec_python(path: str, env: dict) -> None:
+    """Run a Python source as ``__main__`` in this (forked) interpreter; exit like Python does."""
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [path]
+    # The runner's own stdout object now points at the program's pipe (fd 1 was replaced).
+    sys.stdout = os.fdopen(1, "w", buffering=-1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    code = 0
+    try:
+        with open(path, "rb") as fh:
+            source = fh.read()
+        compiled = compile(source, path, "exec", dont_inherit=True)
+        import builtins
+        import types
+
+        main = types.ModuleType("__main__")
+        main.__dict__.update({"__file__": path, "__builtins__": builtins, "__cached__": None})
+        sys.modules["__main__"] = main
+        exec(compiled, main.__dict__)
+    except SystemExit as exc:
+        code = _exit_status(exc)
+    except BaseException as exc:  # noqa: BLE001 - an uncaught exception: print it as Python would
+        tb = exc.__traceback__
+        # Hide this function's frame so the traceback starts in the program.
+        traceback.print_exception(type(exc), exc, tb.tb_next if tb and tb.tb_next else tb)
+        code = 1
+    try:
+        import atexit
+        import threading
+
+        if hasattr(threading, "_shutdown"):
+            threading._shutdown()  # join non-daemon threads as interpreter exit does
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        code = _exit_status(exc)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - e.g. a closed pipe
+            pass
+    os._exit(code)
+
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+class Tail:
+    """The last ``keep`` bytes of a stream, plus its total size."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.buf = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        self.buf += data
+        if len(self.buf) > 2 * self.keep:
+            del self.buf[: len(self.buf) - self.keep]
+
+    def text(self) -> str:
+        return bytes(self.buf[-self.keep :]).decode("utf-8", "replace") if self.keep else ""
+
+
+def _procs(uid: int | None, sid: int) -> list[tuple[int, int]]:
+    """(pid, rss_kb) of the run's processes: all of its uid, or all in its session."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if uid is not None:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+            elif int(fields[3]) != sid:  # field 6 of stat: session id
+                continue
+            found.append((int(name), int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+    return found
+
+
+def _kill_all(uid: int | None, sid: int) -> None:
+    """Kill every process of the run, including children that left its process group."""
+    for _ in range(50):
+        if uid is not None:
+            # Signal everything this uid may signal, as that uid: no pid races, no survivors
+            # that forked since /proc was read (they inherit the uid).
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+        else:
+            try:
+                os.killpg(sid, signal.SIGKILL)
+            except OSError:
+                pass
+        left = _procs(uid, sid)
+        if not left:
+            return
+        for pid, _ in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def _reap_zombies() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def execute(run: dict, ident: dict, work_root: str) -> dict:
+    lim = run["limits"]
+    uid = ident.get("uid")
+    nonce = os.urandom(6).hex()
+    workdir = os.path.join(work_root, "w" + os.urandom(4).hex())
+    os.mkdir(workdir, 0o700)
+    if uid is not None:
+        os.chown(workdir, uid, ident["gid"])
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sys.stdout.flush()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        _child(run, ident, workdir, out_w, err_w, nonce)
+    os.close(out_w)
+    os.close(err_w)
+    keep = run.get("keep_bytes", 4096)
+    tails = {out_r: Tail(keep), err_r: Tail(keep)}
+    tests: dict[str, str] = {}
+    done = False
+    carry = b""
+    flags = {"timed_out": False, "output_exceeded": False, "memory_exceeded": False}
+    status = None
+    rusage = None
+    deadline = start + lim["timeout_s"]
+    next_watch = start
+    open_fds = [out_r, err_r]
+    peak_rss = 0
+    while open_fds:
+        now = time.monotonic()
+        if status is None:
+            got, st, ru = os.wait4(pid, os.WNOHANG)
+            if got:
+                status, rusage = st, ru
+                _kill_all(uid, pid)  # the main process ended: nothing of the run may outlive it
+        if status is None and now >= deadline:
+            flags["timed_out"] = True
+            _kill_all(uid, pid)
+        if now >= next_watch:
+            next_watch = now + WATCHDOG_S
+            rss = sum(kb for _, kb in _procs(uid, pid))
+            peak_rss = max(peak_rss, rss)
+            if rss > lim["memory_mb"] * 1024 and status is None:
+                flags["memory_exceeded"] = True
+                _kill_all(uid, pid)
+        ready, _, _ = select.select(open_fds, [], [], POLL_S)
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if not data:
+                open_fds.remove(fd)
+                os.close(fd)
+                continue
+            tails[fd].add(data)
+            if fd == out_r:
+                text = carry + data
+                for m in MARKER.finditer(text):
+                    if m.group(1).decode() != nonce:
+                        continue  # not our harness (or a forgery): ignore
+                    if m.group(2) == b"done":
+                        done = True
+                    elif m.group(3):
+                        tests.setdefault(m.group(2).decode(), m.group(3).decode())
+                carry = text[-64:]
+            if tails[out_r].total + tails[err_r].total > lim["output_bytes"] and not flags["output_exceeded"]:
+                flags["output_exceeded"] = True
+                _kill_all(uid, pid)
+        if status is None and not open_fds:
+            # Pipes closed but the process lives on (it closed its stdout): wait for it.
+            remaining = deadline - time.monotonic()
+            while status is None and remaining > 0:
+                got, st, ru = os.wait4(pid, os.WNOHANG)
+                if got:
+                    status, rusage = st, ru
+                    break
+                time.sleep(POLL_S)
+                remaining = deadline - time.monotonic()
+            if status is None:
+                flags["timed_out"] = True
+            _kill_all(uid, pid)
+    if status is None:
+        _, status, rusage = os.wait4(pid, 0)
+    wall = time.monotonic() - start
+    _kill_all(uid, pid)
+    _reap_zombies()
+    disk_full = False
+    try:
+        st = os.statvfs(work_root)
+        disk_full = st.f_bavail * st.f_frsize < 64 * 1024
+    except OSError:
+        pass
+    shutil.rmtree(workdir, ignore_errors=True)
+    for extra in run.get("wipe", []):  # e.g. the sandbox's shared /tmp
+        for name in os.listdir(extra):
+            p = os.path.join(extra, name)
+            shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+    return {
+        "id": run["id"],
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        **flags,
+        "disk_full": disk_full,
+        "wall_s": round(wall, 4),
+        "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 4) if rusage else None,
+        "peak_rss_kb": max(peak_rss, rusage.ru_maxrss if rusage else 0),
+        "stdout": tails[out_r].text(),
+        "stderr": tails[err_r].text(),
+        "output_bytes": tails[out_r].total + tails[err_r].total,
+        "tests": tests,
+        "done": done,
+    }
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1]) as fh:
+        manifest = json.load(fh)
+    ident = {"uid": manifest.get("uid"), "gid": manifest.get("gid")}
+    out = sys.stdout
+    for run in manifest["runs"]:
+        try:
+            result = execute(run, ident, manifest["work_root"])
+        except Exception:  # noqa: BLE001 - report a runner fault for this run, go on
+            result = {"id": run["id"], "runner_error": traceback.format_exc()}
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+        if manifest.get("stop_on_failure") and (result.get("exit_code") != 0 or result.get("runner_error")):
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main(sys.argv))

@@ -1,0 +1,176 @@
+"""Starting the runner inside a sandbox.
+
+Two mechanisms, chosen once per engine:
+
+``bwrap`` (Debian package ``bubblewrap``): the runner and everything it starts see a
+read-only view of the system directories and of the toolchains' install roots only (not
+``/root``, ``/home``, the project, or the host's ``/tmp``), a private scratch file system of
+fixed size, no network (a new, empty network namespace) and a private PID namespace, so
+nothing can survive the sandbox. When xpl runs as root (CI, containers) every program also
+runs under its own unprivileged uid, so ``RLIMIT_NPROC`` bounds fork bombs per program and a
+program cannot signal the runner.
+
+``none``: a loudly reported fallback for machines without bubblewrap (or whose kernel
+forbids the namespaces it needs). Programs still get rlimits, their own session, the
+resident-memory watchdog, a deadline, and (as root) their own uid, but they can read the
+file system and open network connections. Never evaluate untrusted code this way on a
+machine that matters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger("xpl.execution")
+
+RUNNER = Path(__file__).with_name("runner.py")
+
+# Paths inside the bwrap sandbox.
+SANDBOX_BUILD = "/xpl/build"
+SANDBOX_WORK = "/xpl/work"
+SANDBOX_RUNNER = "/xpl/runner.py"
+SANDBOX_MANIFEST = "/xpl/manifest.json"
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# Capabilities the runner keeps inside the sandbox (as root) to create work directories for
+# the programs' uids, switch to those uids, and clean up after them. Programs have none.
+RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL")
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    kind: str  # "bwrap" | "none"
+    switch_users: bool  # programs run under per-slot unprivileged uids
+    uid_base: int | None
+    detail: str  # one line for `xpl langs` / logs
+
+    @property
+    def isolated(self) -> bool:
+        return self.kind == "bwrap"
+
+
+def _free_uid_base(start: int = 61000, span: int = 256) -> int:
+    base = start
+    while True:
+        taken = False
+        for uid in range(base, base + span):
+            try:
+                pwd.getpwuid(uid)
+                taken = True
+                break
+            except KeyError:
+                continue
+        if not taken:
+            return base
+        base += span
+
+
+@cache
+def detect(requested: str = "auto") -> SandboxInfo:
+    """Pick the sandbox. ``requested``: ``auto`` (bwrap if it works), ``bwrap`` (or fail), ``none``."""
+    if requested not in ("auto", "bwrap", "none"):
+        raise ValueError(f"sandbox must be auto, bwrap or none, got {requested!r}")
+    root = os.geteuid() == 0
+    base = _free_uid_base() if root else None
+    if requested == "none":
+        return SandboxInfo("none", root, base, "sandbox disabled by request: NO filesystem/network isolation")
+    bwrap = shutil.which("bwrap")
+    problem = ""
+    if bwrap is None:
+        problem = "bubblewrap is not installed (apt-get install bubblewrap)"
+    else:
+        probe = [bwrap, *(_caps() if root else []), "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--", "/bin/true"]
+        try:
+            proc = subprocess.run(probe, capture_output=True, text=True, timeout=20)
+            if proc.returncode != 0:
+                problem = f"bubblewrap does not work here: {proc.stderr.strip() or proc.returncode}"
+        except (OSError, subprocess.SubprocessError) as exc:
+            problem = f"bubblewrap does not work here: {exc}"
+    if not problem:
+        how = "per-program uids" if root else "no uid switching (not root): one sandbox per program"
+        return SandboxInfo("bwrap", root, base, f"bubblewrap {_bwrap_version(bwrap)}: no network, read-only system view, {how}")
+    if requested == "bwrap":
+        raise SandboxUnavailable(problem)
+    detail = f"UNSANDBOXED fallback ({problem}): programs can read files and use the network; only rlimits apply"
+    log.warning("xpl execution: %s", detail)
+    return SandboxInfo("none", root, base, detail)
+
+
+def _bwrap_version(bwrap: str) -> str:
+    try:
+        return subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.split()[-1]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "?"
+
+
+def _caps() -> list[str]:
+    args: list[str] = []
+    for cap in RUNNER_CAPS:
+        args += ["--cap-add", cap]
+    return args
+
+
+def runner_python() -> str:
+    """The interpreter that runs the runner (and, inline, Python programs): Python's toolchain."""
+    from xpl.languages import get_language
+
+    tc = get_language("python").toolchain
+    if tc.available:
+        return tc.paths["python"]
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
+def bwrap_argv(
+    *,
+    build_dir: Path,
+    build_writable: bool,
+    manifest: Path,
+    roots: list[str],
+    writable: list[str],
+    disk_mb: int,
+    tmp_mb: int,
+    switch_users: bool,
+    python: str,
+) -> list[str]:
+    argv = [shutil.which("bwrap") or "bwrap"]
+    argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    argv += ["--die-with-parent", "--new-session"]
+    if switch_users:
+        argv += _caps()
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            argv += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            argv += ["--ro-bind", d, d]
+    made: set[str] = set()
+    for r in sorted(set(roots)):
+        if os.path.isdir(r) and not r.startswith(SYSTEM_DIRS):
+            # bwrap creates missing parents with mode 0700 (e.g. /root), which the programs'
+            # uids could not traverse: create them world-traversable first.
+            for parent in reversed(Path(r).parents[:-1]):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    argv += ["--perms", "0755", "--dir", str(parent)]
+            argv += ["--ro-bind", r, r]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
+    argv += ["--size", str(disk_mb << 20), "--tmpfs", SANDBOX_WORK]
+    argv += ["--bind" if build_writable else "--ro-bind", str(build_dir), SANDBOX_BUILD]
+    for w in writable:
+        argv += ["--bind", w, w]
+    argv += ["--ro-bind", str(RUNNER), SANDBOX_RUNNER, "--ro-bind", str(manifest), SANDBOX_MANIFEST]
+    argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    argv += ["--chdir", "/xpl", "--", python, "-I", "-S", SANDBOX_RUNNER, SANDBOX_MANIFEST]
+    return argv
