@@ -1,7 +1,7 @@
 """One conformance suite for every PL module.
 
-Each PL supplies function bodies in ``tests/languages/snippets_<name>.py`` (a ``SNIPPETS``
-dict, keys as in ``snippets_python.py``). From those, this suite renders complete programs
+Each PL supplies function bodies in ``xpl/languages/examples/<name>.py`` (a ``SNIPPETS``
+dict, keys as in ``examples/python.py``; the demo uses them too). From those, this suite renders complete programs
 through the PL module (prompt + body + completion suffix + harness) and runs them through
 the execution engine, so it checks the module's types, literals, prompt, harness and build
 plan together, on real toolchains.
@@ -20,11 +20,12 @@ LANGS = [lang.name for lang in all_languages()]
 
 
 def snippets(lang_name: str) -> dict[str, str]:
-    try:
-        mod = importlib.import_module(f"tests.languages.snippets_{lang_name}")
-    except ModuleNotFoundError:
-        pytest.fail(f"tests/languages/snippets_{lang_name}.py is missing")
-    return mod.SNIPPETS
+    for module in (f"xpl.languages.examples.{lang_name}", f"tests.languages.snippets_{lang_name}"):
+        try:
+            return importlib.import_module(module).SNIPPETS
+        except ModuleNotFoundError:
+            continue
+    pytest.fail(f"src/xpl/languages/examples/{lang_name}.py is missing")
 
 
 def usable(lang_name: str):
@@ -144,8 +145,8 @@ def test_prompt_shape(lang_name):
 
 
 @pytest.mark.parametrize("lang_name", LANGS)
-def test_reserved_word_parameters_are_renamed(lang_name, execute):
-    lang = usable(lang_name)
+def test_reserved_word_parameters_are_renamed(lang_name):
+    lang = get_language(lang_name)
     words = sorted(lang.reserved_words)
     if not words:
         pytest.skip(f"{lang_name} declares no reserved words")

@@ -38,6 +38,7 @@ import traceback
 MARKER = re.compile(rb"@@xpl ([0-9a-f]+|-) (\d+|done)(?: (pass|fail|error))?")
 POLL_S = 0.02
 WATCHDOG_S = 0.05
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def _limit(res: int, value: int) -> None:
@@ -175,10 +176,23 @@ def _procs(uid: int | None, sid: int) -> list[tuple[int, int]]:
                     continue
             elif int(fields[3]) != sid:  # field 6 of stat: session id
                 continue
-            found.append((int(name), int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)))
+            found.append((int(name), _memory_kb(name, int(fields[21]))))
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
     return found
+
+
+def _memory_kb(pid: str, rss_pages: int) -> int:
+    """Proportional set size: pages shared by forked processes count once in total, so a
+    program that forks is not charged N times for the same memory (plain RSS would)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss_pages * PAGE_KB
 
 
 def _kill_all(uid: int | None, sid: int) -> None:

@@ -42,7 +42,8 @@ SANDBOX_MANIFEST = "/xpl/manifest.json"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 # Capabilities the runner keeps inside the sandbox (as root) to create work directories for
 # the programs' uids, switch to those uids, and clean up after them. Programs have none.
-RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL")
+# CAP_SYS_PTRACE lets it read the programs' /proc/<pid>/smaps_rollup for the memory watchdog.
+RUNNER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_SYS_PTRACE")
 
 
 class SandboxUnavailable(RuntimeError):

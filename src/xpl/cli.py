@@ -1,0 +1,250 @@
+"""The ``xpl`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="xpl: cross-programming-language transfer for code LLMs.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@app.command()
+def langs(
+    install: bool = typer.Option(False, "--install", help="apt-get install the toolchains that are missing (needs root)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
+) -> None:
+    """List every supported PL: toolchain path, version, whether it is usable here."""
+    from xpl.execution import sandbox as sbx
+    from xpl.languages import all_languages
+
+    if install:
+        _install_toolchains()
+    rows = []
+    for lang in all_languages():
+        tc = lang.toolchain
+        rows.append(
+            {
+                "language": lang.name,
+                "aliases": list(lang.aliases),
+                "usable": tc.available,
+                "version": tc.version,
+                "paths": tc.paths,
+                "batch": lang.batch_size if lang.compiled else None,
+                "problem": tc.problem,
+            }
+        )
+    info = sbx.detect()
+    if as_json:
+        print(json.dumps({"languages": rows, "sandbox": info.detail}, indent=2))
+        return
+    table = Table(title="xpl languages")
+    for col in ("PL", "aliases", "usable", "version", "toolchain", "batch"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["language"],
+            "/".join(r["aliases"]),
+            "[green]yes[/]" if r["usable"] else "[red]no[/]",
+            r["version"] or "",
+            "\n".join(r["paths"].values()) if r["usable"] else f"[yellow]{r['problem']}[/]",
+            str(r["batch"]) if r["batch"] else "-",
+        )
+    console.print(table)
+    style = "green" if info.isolated else "bold red"
+    console.print(f"sandbox: [{style}]{info.detail}[/]")
+    usable = sum(r["usable"] for r in rows)
+    console.print(f"{usable}/{len(rows)} languages usable")
+
+
+def _install_toolchains() -> None:
+    from xpl.languages import all_languages
+
+    missing = [lang for lang in all_languages() if not lang.toolchain.available]
+    packages = sorted({p for lang in missing for p in lang.apt_packages})
+    if shutil.which("bwrap") is None:
+        packages.append("bubblewrap")
+    if not packages:
+        err.print("all installable toolchains are present")
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        _fail(f"missing toolchains; install as root: apt-get install {' '.join(packages)}")
+    err.print(f"installing: {' '.join(packages)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            _fail(f"`{' '.join(argv)}` failed: {proc.stderr.strip()[-2000:]}")
+    for lang in missing:  # re-detect
+        lang.__dict__.pop("toolchain", None)
+
+
+def _load_jobs(path: Path):
+    from xpl.execution import Job, Limits
+    from xpl.languages import get_language
+
+    jobs, problems = [], []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(rec, dict):
+                problems.append(f"{where}: expected a JSON object")
+                continue
+            try:
+                for name in ("language", "program"):
+                    if not isinstance(rec.get(name), str):
+                        raise ValueError(f"field '{name}' is missing or not a string")
+                lang = get_language(rec["language"]).name
+                n = rec.get("num_tests")
+                if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+                    raise ValueError(f"field 'num_tests' must be a non-negative integer, got {n!r}")
+                limits = Limits.from_dict(rec.get("limits") or {}, where="field 'limits'")
+                unknown = set(rec) - {"id", "language", "program", "num_tests", "limits", "meta"}
+                if unknown:
+                    raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
+                jobs.append(Job(lang, rec["program"], n, limits, id=str(rec.get("id", lineno)), meta=rec.get("meta") or {}))
+            except (ValueError, TypeError) as exc:
+                problems.append(f"{where}: {exc}")
+    return jobs, problems
+
+
+@app.command("exec")
+def exec_(
+    file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?}"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results JSONL (default: FILE with .results.jsonl)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store: finished jobs are not re-run."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none"),
+) -> None:
+    """Run a file of programs through the sandboxed, batched engine and write one result per line."""
+    from xpl.execution import Engine, SandboxUnavailable
+    from xpl.languages import ToolchainMissing
+
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    jobs, problems = _load_jobs(file)
+    for p in problems:
+        err.print(f"[yellow]skipped[/] {p}")
+    if not jobs:
+        _fail(f"{file}: no valid jobs")
+    out = out or file.with_suffix(".results.jsonl")
+    try:
+        engine = Engine(workers=workers, store=store, sandbox=sandbox)
+    except (SandboxUnavailable, ValueError) as exc:
+        _fail(str(exc))
+    if not engine.sandbox.isolated:
+        err.print(f"[bold red]WARNING:[/] {engine.sandbox.detail}")
+    with _progress() as bar:
+        task = bar.add_task("executing", total=len(jobs))
+        try:
+            results = engine.run(jobs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except ToolchainMissing as exc:
+            _fail(str(exc))
+    engine.close()
+    with out.open("w", encoding="utf-8") as fh:
+        for job, res in zip(jobs, results):
+            fh.write(json.dumps({"id": job.id, **res.to_dict(), "meta": job.meta}) + "\n")
+    _summary(results)
+    console.print(f"wrote {len(results)} results to {out}" + (f" ({len(problems)} lines skipped)" if problems else ""))
+
+
+def _summary(results) -> None:
+    by_lang: dict[str, Counter] = defaultdict(Counter)
+    for r in results:
+        by_lang[r.language][r.status.value] += 1
+    statuses = [s for s in ("ok", "test_failure", "runtime_error", "compile_error", "timeout", "memory_limit", "output_limit", "sandbox_error")]
+    table = Table(title="results")
+    table.add_column("PL")
+    for s in statuses:
+        table.add_column(s, justify="right")
+    table.add_column("cached", justify="right")
+    cached = Counter(r.language for r in results if r.cached)
+    for lang, counts in sorted(by_lang.items()):
+        table.add_row(lang, *[str(counts.get(s, 0) or "") for s in statuses], str(cached.get(lang, 0)))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
+) -> None:
+    """A small execution demo: one function in every usable PL, right, wrong and broken."""
+    import time
+
+    from xpl.execution import Engine, Job
+    from xpl.languages import all_languages
+    from xpl.languages.demo import DEMO_DOC, DEMO_SIG, DEMO_TESTS, demo_bodies
+
+    engine = Engine(workers=workers)
+    jobs = []
+    for lang in all_languages():
+        if not lang.toolchain.available:
+            err.print(f"[yellow]skipping {lang.display_name}[/]: {lang.toolchain.problem}")
+            continue
+        for kind, body in demo_bodies(lang.name).items():
+            jobs.append(Job(lang.name, lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS), len(DEMO_TESTS), id=f"{lang.name}/{kind}"))
+    console.print(f"sandbox: {engine.sandbox.detail}")
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("running demo programs", total=len(jobs))
+        results = engine.run(jobs, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    elapsed = time.perf_counter() - t0
+    table = Table(title=f"{DEMO_SIG.name}: {len(jobs)} programs in {elapsed:.1f} s")
+    for col in ("PL", "correct", "wrong", "broken"):
+        table.add_column(col)
+    rows: dict[str, dict[str, str]] = defaultdict(dict)
+    for job, r in zip(jobs, results):
+        lang, kind = job.id.split("/")
+        colour = {"ok": "green", "test_failure": "yellow"}.get(r.status.value, "red")
+        rows[lang][kind] = f"[{colour}]{r.status.value}[/] {r.passed}/{r.total}"
+    for lang, cells in rows.items():
+        table.add_row(lang, cells.get("correct", ""), cells.get("wrong", ""), cells.get("broken", ""))
+    console.print(table)
+    expected = {"correct": "ok", "wrong": "test_failure", "broken": "compile_error"}
+    wrong = [j.id for j, r in zip(jobs, results) if r.status.value != expected[j.id.split("/")[1]]]
+    if wrong:
+        _fail(f"unexpected statuses for {', '.join(wrong)}", code=1)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
