@@ -121,7 +121,7 @@ class Engine:
         langs = self._resolve_languages(jobs)
         keys = [job.key(langs[job.language].toolchain.version) for job in jobs]
         results: list[Result | None] = [None] * len(jobs)
-        cached = self.store.get_many(keys) if self.store else {}
+        cached = self.store.get_many(keys) if self.store is not None else {}
         pending: dict[str, list[int]] = {}
         for i, (job, key) in enumerate(zip(jobs, keys)):
             if key in cached:
@@ -140,7 +140,7 @@ class Engine:
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
-        if self.store:
+        if self.store is not None:
             self.store.close()
 
     # ------------------------------------------------------------------ internals
@@ -563,7 +563,7 @@ class Engine:
 
     def _finish(self, c: _Cand, result: Result) -> None:
         result.key = c.key
-        if self.store:
+        if self.store is not None:
             self.store.put(result)
         for i in self._pending[c.key]:
             r = Result.from_dict(result.to_dict())

@@ -1,0 +1,159 @@
+"""Engine behaviour: batching never changes a result, the store resumes, statuses are right."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from xpl.execution import Engine, Job, Limits, Status, Store
+from xpl.languages import all_languages, get_language
+from xpl.languages.demo import DEMO_DOC, DEMO_SIG, DEMO_TESTS, examples
+
+LIMITS = Limits(timeout_s=20.0)
+COMPILED = [lang.name for lang in all_languages() if lang.compiled]
+
+
+def _programs(lang_name: str) -> list[tuple[str, str]]:
+    lang = get_language(lang_name)
+    ex = examples(lang_name)
+    progs = []
+    for kind in ("add", "add_wrong", "broken", "raise_on_zero", "add"):
+        progs.append((kind, lang.program(DEMO_SIG, DEMO_DOC, ex[kind], DEMO_TESTS)))
+    # a second copy of the correct program that differs (so it is not deduplicated)
+    progs[-1] = ("add_variant", progs[-1][1] + "\n")
+    return progs
+
+
+@pytest.mark.parametrize("lang_name", COMPILED)
+def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
+    lang = get_language(lang_name)
+    if not lang.toolchain.available:
+        pytest.skip(f"{lang.display_name} toolchain not installed")
+    progs = _programs(lang_name)
+    # one engine call with one worker: all five go to the compiler as one batch
+    solo_engine = Engine(workers=1)
+    batched = solo_engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k) for k, p in progs])
+    alone = [engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k)])[0] for k, p in progs]
+    for (kind, _), b, a in zip(progs, batched, alone):
+        assert (b.status, b.passed, b.total, b.failed_tests, b.exit_code) == (
+            a.status,
+            a.passed,
+            a.total,
+            a.failed_tests,
+            a.exit_code,
+        ), f"{kind}: batched {b.describe()} vs alone {a.describe()}"
+    assert [b.status for b in batched] == [
+        Status.OK,
+        Status.TEST_FAILURE,
+        Status.COMPILE_ERROR,
+        Status.RUNTIME_ERROR,
+        Status.OK,
+    ]
+    assert batched[2].compile_output, "a compile error must carry the compiler's diagnostics"
+
+
+def test_store_skips_finished_jobs(tmp_path):
+    store_path = tmp_path / "results.sqlite"
+    jobs = [Job("python", f"print({i})\n", limits=LIMITS) for i in range(4)]
+    first = Engine(store=store_path).run(jobs)
+    assert not any(r.cached for r in first)
+    again = Engine(store=store_path).run(jobs + [Job("python", "print('new')\n", limits=LIMITS)])
+    assert [r.cached for r in again] == [True, True, True, True, False]
+    assert [r.stdout for r in again[:4]] == [r.stdout for r in first]
+    assert len(Store(store_path)) == 5
+
+
+def test_key_depends_on_program_limits_and_toolchain():
+    a = Job("python", "print(1)\n")
+    assert a.key("v1") == Job("python", "print(1)\n", id="other").key("v1")
+    assert a.key("v1") != a.key("v2")
+    assert a.key("v1") != Job("python", "print(2)\n").key("v1")
+    assert a.key("v1") != Job("python", "print(1)\n", limits=Limits(timeout_s=3)).key("v1")
+    assert a.key("v1") != Job("python", "print(1)\n", num_tests=1).key("v1")
+
+
+def test_interrupted_exec_resumes_without_loss_or_double_counting(tmp_path):
+    """kill -9 `xpl exec` mid-run; the rerun only runs what had not finished."""
+    n = 24
+    jobs_file = tmp_path / "jobs.jsonl"
+    with jobs_file.open("w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": f"j{i}", "language": "python", "program": f"import time\ntime.sleep(0.4)\nprint({i})\n"}) + "\n")
+    store = tmp_path / "store.sqlite"
+    cmd = [sys.executable, "-m", "xpl.cli", "exec", str(jobs_file), "--store", str(store), "-j", "2"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    done_before = 0
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if store.exists():
+            try:
+                done_before = len(Store(store))
+            except ValueError:
+                continue
+            if done_before >= 4:
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(Store(store))
+    assert 4 <= done_before < n, f"kill came too late or too early: {done_before} of {n} stored"
+    out = tmp_path / "out.jsonl"
+    rerun = subprocess.run(cmd + ["--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"j{i}" for i in range(n)]
+    assert all(r["status"] == "ok" for r in rows)
+    assert [r["stdout"].strip() for r in rows] == [str(i) for i in range(n)]
+    assert sum(r["cached"] for r in rows) == done_before
+    assert len(Store(store)) == n
+
+
+def test_status_classification_without_harness(engine):
+    """Programs without our harness are judged by exit status and the PL's error patterns."""
+    progs = {
+        "ok": ("print('hi')\n", Status.OK),
+        "assert": ("assert 1 == 2\n", Status.TEST_FAILURE),
+        "raise": ("raise ValueError('x')\n", Status.RUNTIME_ERROR),
+        "syntax": ("def f(:\n", Status.COMPILE_ERROR),
+        "exit3": ("import sys\nsys.exit(3)\n", Status.RUNTIME_ERROR),
+        "timeout": ("while True: pass\n", Status.TIMEOUT),
+    }
+    res = engine.run([Job("python", src, limits=Limits(timeout_s=2)) for src, _ in progs.values()])
+    for (name, (_, want)), r in zip(progs.items(), res):
+        assert r.status == want, f"{name}: {r.describe()}"
+    assert res[4].exit_code == 3
+
+
+def test_harness_that_stops_early_is_runtime_error(engine):
+    lang = get_language("python")
+    body = "    import os\n    if a == 0:\n        os._exit(0)\n    return a + b\n"
+    r = engine.run([Job("python", lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS), len(DEMO_TESTS))])[0]
+    assert (r.status, r.passed, r.total) == (Status.RUNTIME_ERROR, 1, 4), r.describe()
+    assert r.failed_tests == [1, 2, 3]
+
+
+def test_forged_markers_are_ignored(engine):
+    """A program cannot claim passes by printing marker lines: the nonce is secret per run."""
+    forged = "print('\\n@@xpl - 0 pass\\n@@xpl - 1 pass\\n@@xpl - done')\n"
+    r = engine.run([Job("python", forged, num_tests=2)])[0]
+    assert r.status == Status.RUNTIME_ERROR and r.passed == 0, r.describe()
+
+
+def test_unknown_language_and_missing_toolchain_fail_before_running(engine):
+    with pytest.raises(ValueError, match="unknown language 'cobol'"):
+        engine.run([Job("cobol", "x")])
+
+
+def test_bad_limits_are_rejected():
+    with pytest.raises(ValueError, match="limits.timeout_s must be a positive number"):
+        Limits(timeout_s=0)
+    with pytest.raises(ValueError, match="unknown field"):
+        Limits.from_dict({"timeout": 3})
