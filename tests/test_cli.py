@@ -1,0 +1,49 @@
+import json
+
+from typer.testing import CliRunner
+
+from xpl.cli import app
+
+runner = CliRunner()
+
+
+def test_langs_lists_every_language():
+    res = runner.invoke(app, ["langs", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    names = [r["language"] for r in data["languages"]]
+    assert names == ["python", "rust", "go", "php", "ruby", "java", "javascript", "typescript", "cpp", "csharp", "lua", "julia"]
+    for row in data["languages"]:
+        assert row["usable"] or row["problem"], row
+
+
+def test_exec_reports_bad_lines_and_runs_the_rest(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "good", "language": "py", "program": "print(42)\n"}),
+                "{not json",
+                json.dumps({"id": "nolang", "program": "x"}),
+                json.dumps({"id": "cobol", "language": "cobol", "program": "x"}),
+                json.dumps({"id": "badn", "language": "python", "program": "x", "num_tests": -1}),
+                json.dumps({"id": "badlim", "language": "python", "program": "x", "limits": {"timeout": 1}}),
+                json.dumps({"id": "fails", "language": "python", "program": "raise SystemExit(2)\n"}),
+            ]
+        )
+        + "\n"
+    )
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["exec", str(jobs), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for lineno, field in [(2, "not valid JSON"), (3, "'language'"), (4, "unknown language 'cobol'"), (5, "num_tests"), (6, "timeout")]:
+        assert f"{jobs}:{lineno}:" in res.output and field in res.output, (lineno, res.output)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["status"]) for r in rows] == [("good", "ok"), ("fails", "runtime_error")]
+    assert rows[0]["stdout"].strip() == "42"
+
+
+def test_exec_missing_file_is_a_one_line_error(tmp_path):
+    res = runner.invoke(app, ["exec", str(tmp_path / "nope.jsonl")])
+    assert res.exit_code == 2
+    assert "nope.jsonl: no such file" in res.output
