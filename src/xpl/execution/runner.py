@@ -268,6 +268,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     next_watch = start
     open_fds = [out_r, err_r]
     peak_rss = 0
+    swept = False  # every process of the run has been killed after the main one ended
     while open_fds:
         now = time.monotonic()
         if status is None:
@@ -275,6 +276,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
             if got:
                 status, rusage = st, ru
                 _kill_all(uid, pid)  # the main process ended: nothing of the run may outlive it
+                swept = True
         if status is None and now >= deadline:
             flags["timed_out"] = True
             _kill_all(uid, pid)
@@ -308,21 +310,23 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
                 _kill_all(uid, pid)
         if status is None and not open_fds:
             # Pipes closed but the process lives on (it closed its stdout): wait for it.
-            remaining = deadline - time.monotonic()
-            while status is None and remaining > 0:
+            # Usually the pipes close because it exited a moment ago: poll fast, then back off.
+            pause = 0.0002
+            while status is None and time.monotonic() < deadline:
                 got, st, ru = os.wait4(pid, os.WNOHANG)
                 if got:
                     status, rusage = st, ru
                     break
-                time.sleep(POLL_S)
-                remaining = deadline - time.monotonic()
+                time.sleep(pause)
+                pause = min(pause * 2, POLL_S)
             if status is None:
                 flags["timed_out"] = True
             _kill_all(uid, pid)
     if status is None:
         _, status, rusage = os.wait4(pid, 0)
     wall = time.monotonic() - start
-    _kill_all(uid, pid)
+    if not swept:
+        _kill_all(uid, pid)
     _reap_zombies()
     disk_full = False
     try:
