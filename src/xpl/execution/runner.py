@@ -161,8 +161,8 @@ class Tail:
         return bytes(self.buf[-self.keep :]).decode("utf-8", "replace") if self.keep else ""
 
 
-def _procs(uid: int | None, sid: int) -> list[tuple[int, int]]:
-    """(pid, rss_kb) of the run's processes: all of its uid, or all in its session."""
+def _procs(uid: int | None, sid: int, memory: bool = True) -> list[tuple[int, int]]:
+    """(pid, memory_kb) of the run's live processes: all of its uid, or all in its session."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -176,7 +176,9 @@ def _procs(uid: int | None, sid: int) -> list[tuple[int, int]]:
                     continue
             elif int(fields[3]) != sid:  # field 6 of stat: session id
                 continue
-            found.append((int(name), _memory_kb(name, int(fields[21]))))
+            if fields[0] == b"Z":
+                continue  # a zombie holds no resources; its parent (or we) will reap it
+            found.append((int(name), _memory_kb(name, int(fields[21])) if memory else 0))
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
     return found
@@ -197,10 +199,13 @@ def _memory_kb(pid: str, rss_pages: int) -> int:
 
 def _kill_all(uid: int | None, sid: int) -> None:
     """Kill every process of the run, including children that left its process group."""
-    for _ in range(50):
+    for _ in range(200):
+        left = _procs(uid, sid, memory=False)
+        if not left:
+            return
         if uid is not None:
-            # Signal everything this uid may signal, as that uid: no pid races, no survivors
-            # that forked since /proc was read (they inherit the uid).
+            # Signal everything this uid may signal, as that uid: this also reaches processes
+            # forked after /proc was read (they inherit the uid).
             pid = os.fork()
             if pid == 0:
                 try:
@@ -216,15 +221,13 @@ def _kill_all(uid: int | None, sid: int) -> None:
                 os.killpg(sid, signal.SIGKILL)
             except OSError:
                 pass
-        left = _procs(uid, sid)
-        if not left:
-            return
         for pid, _ in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.01)
+        _reap_zombies()
+        time.sleep(0.002)
 
 
 def _reap_zombies() -> None:
