@@ -226,7 +226,6 @@ def _kill_all(uid: int | None, sid: int) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap_zombies()
         time.sleep(0.002)
 
 
