@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -91,19 +92,11 @@ def test_interrupted_exec_resumes_without_loss_or_double_counting(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
-    done_before = 0
-    while time.time() < deadline:
-        time.sleep(0.2)
-        if store.exists():
-            try:
-                done_before = len(Store(store))
-            except ValueError:
-                continue
-            if done_before >= 4:
-                break
+    while time.time() < deadline and _stored(store) < 4:
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(Store(store))
+    done_before = _stored(store)
     assert 4 <= done_before < n, f"kill came too late or too early: {done_before} of {n} stored"
     out = tmp_path / "out.jsonl"
     rerun = subprocess.run(cmd + ["--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
@@ -114,6 +107,17 @@ def test_interrupted_exec_resumes_without_loss_or_double_counting(tmp_path):
     assert [r["stdout"].strip() for r in rows] == [str(i) for i in range(n)]
     assert sum(r["cached"] for r in rows) == done_before
     assert len(Store(store)) == n
+
+
+def _stored(path: Path) -> int:
+    """Rows in a results store, read-only, while another process may be writing it."""
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
 
 
 def test_status_classification_without_harness(engine):

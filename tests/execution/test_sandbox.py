@@ -38,8 +38,10 @@ def _processes_of_uids(uids: range) -> list[str]:
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                if os.stat(f"/proc/{pid}").st_uid in uids:
-                    found.append(pid)
+                uid = os.stat(f"/proc/{pid}").st_uid
+                if uid in uids:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        found.append(f"{pid} uid={uid}: {fh.read().replace(b'\0', b' ').decode(errors='replace')}")
             except OSError:
                 continue
     return found

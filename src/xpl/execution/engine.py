@@ -167,6 +167,7 @@ class Engine:
         self._pending = pending
         self._jobs = jobs
         self._results = results
+        threads: list[threading.Thread] = []
         by_lang: dict[str, list[_Cand]] = {}
         for key, idxs in pending.items():
             job = jobs[idxs[0]]
@@ -185,10 +186,14 @@ class Engine:
                 t.start()
             state.wait()
         finally:
+            # Done, failed or interrupted: stop the workers (killing any sandbox still running),
+            # wait for them, then remove the scratch tree they were using.
             state.stop = True
             self._kill_all_sandboxes()
             for _ in range(self.workers):
                 self._tasks.put((99, next(self._seq), None))
+            for t in threads:
+                t.join(timeout=30)
             shutil.rmtree(root, ignore_errors=True)
         if state.error:
             raise RuntimeError(f"execution engine failed: {state.error}")
@@ -350,13 +355,17 @@ class Engine:
                 }
             )
         max_disk = max(c.job.limits.disk_mb for c, _ in task.items)
-        raws, problem = self._invoke(slot, runs, task.build.path, build_writable=False, lang=lang, disk_mb=max_disk)
         seen = set()
-        for raw in raws:
+
+        def on_result(raw: dict) -> None:  # stream: each result is stored as soon as it exists
             i = int(raw["id"])
             seen.add(i)
             c, _ = task.items[i]
             self._finish(c, self._classify(c, raw))
+
+        _, problem = self._invoke(
+            slot, runs, task.build.path, build_writable=False, lang=lang, disk_mb=max_disk, on_result=on_result
+        )
         missing = [item for i, item in enumerate(task.items) if i not in seen]
         if missing:
             first, _ = missing[0]
@@ -419,6 +428,7 @@ class Engine:
         disk_mb: int = 64,
         compile: bool = False,
         stop_on_failure: bool = False,
+        on_result: Callable[[dict], None] | None = None,
     ) -> tuple[list[dict], str]:
         """Run ``runs`` in one sandboxed runner. Returns the results it reported and, if it
         did not report them all, a description of what went wrong."""
@@ -464,9 +474,12 @@ class Engine:
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     try:
-                        results.append(json.loads(line))
+                        raw = json.loads(line)
                     except json.JSONDecodeError:
                         continue
+                    results.append(raw)
+                    if on_result is not None:
+                        on_result(raw)
                 rc = proc.wait()
             finally:
                 timer.cancel()
@@ -475,7 +488,7 @@ class Engine:
                     self._procs.discard(proc)
             errf.seek(0)
             err = errf.read().decode("utf-8", "replace")
-        os.unlink(mpath)
+        Path(mpath).unlink(missing_ok=True)
         if work_host is not None:
             shutil.rmtree(work_host, ignore_errors=True)
         problem = ""
