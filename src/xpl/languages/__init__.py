@@ -36,12 +36,7 @@ class UnknownLanguage(ValueError):
 def all_languages() -> tuple[Language, ...]:
     langs = []
     for module, cls in _MODULES.items():
-        try:
-            mod = importlib.import_module(f"xpl.languages.{module}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while modules are being written
-            if exc.name == f"xpl.languages.{module}":
-                continue
-            raise
+        mod = importlib.import_module(f"xpl.languages.{module}")
         langs.append(getattr(mod, cls)())
     return tuple(langs)
 
