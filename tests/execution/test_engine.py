@@ -40,7 +40,10 @@ def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
     progs = _programs(lang_name)
     # one engine call with one worker: all five go to the compiler as one batch
     solo_engine = Engine(workers=1)
-    batched = solo_engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k) for k, p in progs])
+    try:
+        batched = solo_engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k) for k, p in progs])
+    finally:
+        solo_engine.close()
     alone = [engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k)])[0] for k, p in progs]
     for (kind, _), b, a in zip(progs, batched, alone):
         assert (b.status, b.passed, b.total, b.failed_tests, b.exit_code) == (
@@ -63,9 +66,13 @@ def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
 def test_store_skips_finished_jobs(tmp_path):
     store_path = tmp_path / "results.sqlite"
     jobs = [Job("python", f"print({i})\n", limits=LIMITS) for i in range(4)]
-    first = Engine(store=store_path).run(jobs)
+    engine = Engine(store=store_path)
+    first = engine.run(jobs)
+    engine.close()
     assert not any(r.cached for r in first)
-    again = Engine(store=store_path).run(jobs + [Job("python", "print('new')\n", limits=LIMITS)])
+    engine = Engine(store=store_path)
+    again = engine.run(jobs + [Job("python", "print('new')\n", limits=LIMITS)])
+    engine.close()
     assert [r.cached for r in again] == [True, True, True, True, False]
     assert [r.stdout for r in again[:4]] == [r.stdout for r in first]
     assert len(Store(store_path)) == 5

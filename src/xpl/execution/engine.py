@@ -110,6 +110,9 @@ class Engine:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.store = Store(store) if isinstance(store, (str, Path)) else store
         self.sandbox = sbx.detect(sandbox)
+        self._uids = sbx.UidBlock.acquire() if self.sandbox.switch_users else None
+        if self._uids and self.workers > sbx.UidBlock.SPAN:
+            raise ValueError(f"at most {sbx.UidBlock.SPAN} workers")
         self.runs_per_sandbox = max(1, runs_per_sandbox)
         self.tmp_dir = Path(tmp_dir) if tmp_dir else None
         self._procs: set[subprocess.Popen] = set()
@@ -139,9 +142,16 @@ class Engine:
             raise RuntimeError(f"execution engine lost jobs {gaps[:10]}")
         return results  # type: ignore[return-value]
 
+    @property
+    def uid_base(self) -> int | None:
+        """First uid of this engine's block: run slot i runs as uid_base + i."""
+        return self._uids.base if self._uids else None
+
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+        if self._uids:
+            self._uids.release()
 
     # ------------------------------------------------------------------ internals
     def _resolve_languages(self, jobs: Sequence[Job]) -> dict[str, Language]:
@@ -383,10 +393,10 @@ class Engine:
 
     # ------------------------------------------------------------------ sandbox plumbing
     def _compile_uid(self) -> int:
-        return self.sandbox.uid_base  # type: ignore[return-value]
+        return sbx.COMPILE_UID
 
     def _slot_uid(self, slot: int) -> int:
-        return self.sandbox.uid_base + 1 + slot  # type: ignore[operator]
+        return self.uid_base + slot  # type: ignore[operator]
 
     def _build_path(self, host: Path) -> str:
         return sbx.SANDBOX_BUILD if self.sandbox.isolated else str(host)
@@ -442,7 +452,17 @@ class Engine:
             work_host = Path(tempfile.mkdtemp(prefix="w", dir=self._root))
             os.chmod(work_host, 0o755)
             work_root = str(work_host)
-        manifest = {"uid": uid, "gid": uid, "work_root": work_root, "runs": runs, "stop_on_failure": stop_on_failure}
+        # Sweeping "every process of the uid" is safe where the uid is ours alone: a run slot's,
+        # or the shared compile uid inside a private PID namespace. Otherwise sweep the session.
+        sweep_uid = uid is not None and (not compile or self.sandbox.isolated)
+        manifest = {
+            "uid": uid,
+            "gid": uid,
+            "sweep_uid": sweep_uid,
+            "work_root": work_root,
+            "runs": runs,
+            "stop_on_failure": stop_on_failure,
+        }
         fd, mpath = tempfile.mkstemp(prefix="m", suffix=".json", dir=self._root)
         with os.fdopen(fd, "w") as fh:
             json.dump(manifest, fh)

@@ -242,6 +242,7 @@ def _reap_zombies() -> None:
 def execute(run: dict, ident: dict, work_root: str) -> dict:
     lim = run["limits"]
     uid = ident.get("uid")
+    sweep = uid if ident.get("sweep_uid", True) else None  # whose processes belong to the run
     nonce = os.urandom(6).hex()
     workdir = os.path.join(work_root, "w" + os.urandom(4).hex())
     os.mkdir(workdir, 0o700)
@@ -277,18 +278,18 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
             got, st, ru = os.wait4(pid, os.WNOHANG)
             if got:
                 status, rusage = st, ru
-                _kill_all(uid, pid)  # the main process ended: nothing of the run may outlive it
+                _kill_all(sweep, pid)  # the main process ended: nothing of the run may outlive it
                 swept = True
         if status is None and now >= deadline:
             flags["timed_out"] = True
-            _kill_all(uid, pid)
+            _kill_all(sweep, pid)
         if now >= next_watch:
             next_watch = now + WATCHDOG_S
-            rss = sum(kb for _, kb in _procs(uid, pid))
+            rss = sum(kb for _, kb in _procs(sweep, pid))
             peak_rss = max(peak_rss, rss)
             if rss > lim["memory_mb"] * 1024 and status is None:
                 flags["memory_exceeded"] = True
-                _kill_all(uid, pid)
+                _kill_all(sweep, pid)
         ready, _, _ = select.select(open_fds, [], [], POLL_S)
         for fd in ready:
             data = os.read(fd, 65536)
@@ -309,7 +310,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
                 carry = text[-64:]
             if tails[out_r].total + tails[err_r].total > lim["output_bytes"] and not flags["output_exceeded"]:
                 flags["output_exceeded"] = True
-                _kill_all(uid, pid)
+                _kill_all(sweep, pid)
         if status is None and not open_fds:
             # Pipes closed but the process lives on (it closed its stdout): wait for it.
             # Usually the pipes close because it exited a moment ago: poll fast, then back off.
@@ -323,12 +324,12 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
                 pause = min(pause * 2, POLL_S)
             if status is None:
                 flags["timed_out"] = True
-            _kill_all(uid, pid)
+            _kill_all(sweep, pid)
     if status is None:
         _, status, rusage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     if not swept:
-        _kill_all(uid, pid)
+        _kill_all(sweep, pid)
     _reap_zombies()
     disk_full = False
     try:
@@ -361,7 +362,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as fh:
         manifest = json.load(fh)
-    ident = {"uid": manifest.get("uid"), "gid": manifest.get("gid")}
+    ident = {"uid": manifest.get("uid"), "gid": manifest.get("gid"), "sweep_uid": manifest.get("sweep_uid", True)}
     out = sys.stdout
     for run in manifest["runs"]:
         try:

@@ -19,12 +19,14 @@ machine that matters.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,8 +55,7 @@ class SandboxUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class SandboxInfo:
     kind: str  # "bwrap" | "none"
-    switch_users: bool  # programs run under per-slot unprivileged uids
-    uid_base: int | None
+    switch_users: bool  # programs run under per-slot unprivileged uids (we are root)
     detail: str  # one line for `xpl langs` / logs
 
     @property
@@ -62,20 +63,53 @@ class SandboxInfo:
         return self.kind == "bwrap"
 
 
-def _free_uid_base(start: int = 61000, span: int = 256) -> int:
-    base = start
-    while True:
-        taken = False
-        for uid in range(base, base + span):
-            try:
-                pwd.getpwuid(uid)
-                taken = True
-                break
-            except KeyError:
-                continue
-        if not taken:
-            return base
-        base += span
+# Every engine compiles under this one uid, so persistent compiler caches (GOCACHE, the C++
+# precompiled header) keep one owner; run slots get uids of the engine's own UidBlock.
+COMPILE_UID = 61000
+
+
+class UidBlock:
+    """A block of unused uids held by one engine for its lifetime.
+
+    RLIMIT_NPROC counts every process of a uid on the machine, so two engines (two test
+    runs, two experiments) must never share uids. A block is claimed with an exclusive
+    ``flock`` on a lock file named after it, held open until ``release`` (or process exit);
+    uids that belong to real accounts are skipped.
+    """
+
+    SPAN = 64
+
+    def __init__(self, base: int, handle):
+        self.base = base
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, start: int = COMPILE_UID + 1, tries: int = 64) -> UidBlock:
+        lock_dir = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path(tempfile.gettempdir())
+        base = start
+        for _ in range(tries):
+            if not any(_uid_exists(u) for u in range(base, base + cls.SPAN)):
+                handle = open(lock_dir / f"xpl-uids-{base}.lock", "w")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return cls(base, handle)
+                except OSError:
+                    handle.close()
+            base += cls.SPAN
+        raise SandboxUnavailable(f"no free block of {cls.SPAN} uids from {start} on")
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _uid_exists(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
 
 
 @cache
@@ -84,9 +118,8 @@ def detect(requested: str = "auto") -> SandboxInfo:
     if requested not in ("auto", "bwrap", "none"):
         raise ValueError(f"sandbox must be auto, bwrap or none, got {requested!r}")
     root = os.geteuid() == 0
-    base = _free_uid_base() if root else None
     if requested == "none":
-        return SandboxInfo("none", root, base, "sandbox disabled by request: NO filesystem/network isolation")
+        return SandboxInfo("none", root, "sandbox disabled by request: NO filesystem/network isolation")
     bwrap = shutil.which("bwrap")
     problem = ""
     if bwrap is None:
@@ -101,12 +134,12 @@ def detect(requested: str = "auto") -> SandboxInfo:
             problem = f"bubblewrap does not work here: {exc}"
     if not problem:
         how = "per-program uids" if root else "no uid switching (not root): one sandbox per program"
-        return SandboxInfo("bwrap", root, base, f"bubblewrap {_bwrap_version(bwrap)}: no network, read-only system view, {how}")
+        return SandboxInfo("bwrap", root, f"bubblewrap {_bwrap_version(bwrap)}: no network, read-only system view, {how}")
     if requested == "bwrap":
         raise SandboxUnavailable(problem)
     detail = f"UNSANDBOXED fallback ({problem}): programs can read files and use the network; only rlimits apply"
     log.warning("xpl execution: %s", detail)
-    return SandboxInfo("none", root, base, detail)
+    return SandboxInfo("none", root, detail)
 
 
 def _bwrap_version(bwrap: str) -> str:
