@@ -189,21 +189,26 @@ def bwrap_argv(
         elif os.path.isdir(d):
             argv += ["--ro-bind", d, d]
     made: set[str] = set()
+
+    def parents(path: str) -> list[str]:
+        # bwrap creates missing parents of a mount point with mode 0700 (e.g. /root), which
+        # the programs' uids could not traverse: create them world-traversable first.
+        out = []
+        for parent in reversed(Path(path).parents[:-1]):
+            if str(parent) not in made and not str(parent).startswith(SYSTEM_DIRS):
+                made.add(str(parent))
+                out += ["--perms", "0755", "--dir", str(parent)]
+        return out
+
     for r in sorted(set(roots)):
         if os.path.isdir(r) and not r.startswith(SYSTEM_DIRS):
-            # bwrap creates missing parents with mode 0700 (e.g. /root), which the programs'
-            # uids could not traverse: create them world-traversable first.
-            for parent in reversed(Path(r).parents[:-1]):
-                if str(parent) not in made:
-                    made.add(str(parent))
-                    argv += ["--perms", "0755", "--dir", str(parent)]
-            argv += ["--ro-bind", r, r]
+            argv += parents(r) + ["--ro-bind", r, r]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
     argv += ["--size", str(disk_mb << 20), "--tmpfs", SANDBOX_WORK]
     argv += ["--bind" if build_writable else "--ro-bind", str(build_dir), SANDBOX_BUILD]
     for w in writable:
-        argv += ["--bind", w, w]
+        argv += parents(w) + ["--bind", w, w]
     argv += ["--ro-bind", str(RUNNER), SANDBOX_RUNNER, "--ro-bind", str(manifest), SANDBOX_MANIFEST]
     argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
     argv += ["--chdir", "/xpl", "--", python, "-I", "-S", SANDBOX_RUNNER, SANDBOX_MANIFEST]
