@@ -1,0 +1,210 @@
+"""Ruby (MRI, 3.x).
+
+Problems are written the MultiPL-E way: ``def name(a, b)`` after the docstring as ``#``
+comments, closed by ``end``. Lists and tuples are Arrays, dicts are Hashes (``{"a" => 1}``),
+``None`` is ``nil``; Integers are arbitrary-precision, so 64-bit bounds need no care.
+
+Programs run as plain ``ruby main.rb``, as a user would (RubyGems stays enabled, so bundled
+gems such as ``prime`` can be required; ``--disable-gems`` would save ~60 ms per run but
+change what a program may load). A file that does not parse is rejected before anything
+runs, with ``file:line: syntax error, ...`` (parse.y) or ``syntax errors found`` (prism, 3.4+).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
+from xpl.languages.types import (
+    BoolType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    OptionalType,
+    Signature,
+    StrType,
+    TestCase,
+    TupleType,
+    Type,
+)
+
+_KEYWORDS = frozenset(
+    "BEGIN END __ENCODING__ __FILE__ __LINE__ alias and begin break case class def defined? do "
+    "else elsif end ensure false for if in module next nil not or redo rescue retry return self "
+    "super then true undef unless until when while yield".split()
+)
+
+# Deep equality mirroring ``xpl.languages.types.values_equal``. Only explicit receivers
+# ($stdout, Kernel) are used, so a candidate that defines e.g. ``puts`` or ``exit`` at the top
+# level (a private method of Object) cannot hijack the harness.
+_HARNESS_PRELUDE = r'''
+
+def __xpl_close(a, b)
+  return a.nan? && b.nan? if a.nan? || b.nan?
+  return a == b if a.infinite? || b.infinite?
+  (a - b).abs <= [1e-6 * [a.abs, b.abs].max, 1e-9].max
+end
+
+def __xpl_number?(x)
+  x.is_a?(Integer) || x.is_a?(Float)
+end
+
+def __xpl_equal(a, b)
+  if a.is_a?(Float) || b.is_a?(Float)
+    return __xpl_number?(a) && __xpl_number?(b) && __xpl_close(a.to_f, b.to_f)
+  end
+  if a.is_a?(Array) && b.is_a?(Array)
+    return a.length == b.length && a.each_index.all? { |i| __xpl_equal(a[i], b[i]) }
+  end
+  if a.is_a?(Hash) && b.is_a?(Hash)
+    return a.length == b.length && a.all? { |k, v| b.key?(k) && __xpl_equal(v, b[k]) }
+  end
+  a.class == b.class && a == b
+end
+
+def __xpl_run(candidate, tests)
+  nonce = ENV.fetch("XPL_NONCE", "-")
+  failed = 0
+  tests.each_with_index do |(args, expected), i|
+    begin
+      actual = __send__(candidate, *args)
+      outcome = __xpl_equal(actual, expected) ? "pass" : "fail"
+      $stderr.write("test #{i}: expected #{expected.inspect}, got #{actual.inspect}\n") if outcome == "fail"
+    rescue SystemExit, SignalException
+      raise
+    rescue Exception => e # any raise, NoMemoryError and SystemStackError included, is this test's error
+      $stderr.write("test #{i}: #{e.class}: #{e.message.to_s.gsub("\n", "\\n")}\n")
+      outcome = "error"
+    end
+    failed += 1 unless outcome == "pass"
+    $stdout.write("\n@@xpl #{nonce} #{i} #{outcome}\n")
+    $stdout.flush
+  end
+  $stdout.write("\n@@xpl #{nonce} done\n")
+  $stdout.flush
+  Kernel.exit(failed.zero? ? 0 : 1)
+end
+'''
+
+
+class Ruby(Language):
+    name = "ruby"
+    display_name = "Ruby"
+    aliases = ("rb", "ruby")
+    extension = "rb"
+    tools = (("ruby", ("ruby",), ("--version",)),)
+    apt_packages = ("ruby",)
+    syntax_error_patterns = (
+        r"^\S+:\d+: syntax error, ",  # parse.y (the default parser up to Ruby 3.3)
+        r"\bsyntax errors? found\b",  # prism (Ruby >= 3.4)
+    )
+    assertion_patterns = (
+        r"Test::Unit::AssertionFailedError",  # test/unit, used by MultiPL-E's Ruby suites
+        r"^Failure:",
+        r"Minitest::Assertion\b",
+    )
+    memory_error_patterns = (
+        r"failed to allocate memory \(NoMemoryError\)",  # uncaught
+        r"^test \d+: NoMemoryError\b",  # caught by the harness
+    )
+    stop_sequences = (
+        "\nend", "\ndef ", "\nclass ", "\nmodule ", "\n#", "\nputs", "\nrequire ", "\n=begin", "\n__END__",
+    )
+    completion_suffix = "end\n"
+    comment_prefix = "#"
+    reserved_words = _KEYWORDS
+
+    # ----------------------------------------------------------------- building
+    def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
+        run = RunSpec([tc.tool("ruby"), f"{BUILD}/main.rb"])
+        return BuildPlan({"main.rb": source}, [], [run], {"main.rb": 0})
+
+    # ----------------------------------------------------------------- rendering
+    def parameter(self, name: str, taken: set[str]) -> str:
+        """A local-variable name for a parameter: capitalised names are constants in Ruby
+        ("formal argument cannot be a constant"), so ``N`` becomes ``n`` (``n_`` if taken)."""
+        if name[:1].isupper():
+            name = name[0].lower() + name[1:]
+            while name in taken or name in _KEYWORDS:
+                name += "_"
+        return self.identifier(name)
+
+    def _parameters(self, sig: Signature) -> list[str]:
+        taken = {p.name for p in sig.params}
+        return [self.parameter(p.name, taken) for p in sig.params]
+
+    def render_type(self, typ: Type) -> str:
+        # Ruby has no static types; this spells the runtime classes, RBS-style, and decides
+        # what can be expressed (everything in the algebra can).
+        if isinstance(typ, IntType):
+            return "Integer"
+        if isinstance(typ, FloatType):
+            return "Float"
+        if isinstance(typ, BoolType):
+            return "bool"
+        if isinstance(typ, StrType):
+            return "String"
+        if isinstance(typ, NoneType):
+            return "nil"
+        if isinstance(typ, ListType):
+            return f"Array[{self.render_type(typ.elem)}]"
+        if isinstance(typ, TupleType):
+            return "[" + ", ".join(self.render_type(e) for e in typ.elems) + "]"
+        if isinstance(typ, DictType):
+            return f"Hash[{self.render_type(typ.key)}, {self.render_type(typ.value)}]"
+        if isinstance(typ, OptionalType):
+            return self.render_type(typ.inner) + "?"
+        raise self.unsupported(f"type {typ!r}")
+
+    def render_value(self, value: Any, typ: Type) -> str:
+        if value is None:
+            return "nil"
+        if isinstance(typ, OptionalType):
+            return self.render_value(value, typ.inner)
+        if isinstance(typ, FloatType):
+            v = float(value)
+            if math.isnan(v):
+                return "Float::NAN"
+            if math.isinf(v):
+                return "Float::INFINITY" if v > 0 else "-Float::INFINITY"
+            return repr(v)  # "1e-07", "1.5", "-0.0": all Float literals in Ruby
+        if isinstance(typ, IntType):
+            self.check_int(value)
+            return str(int(value))
+        if isinstance(typ, BoolType):
+            return "true" if value else "false"
+        if isinstance(typ, StrType):
+            return self.render_string(value)
+        if isinstance(typ, ListType):
+            return "[" + ", ".join(self.render_value(v, typ.elem) for v in value) + "]"
+        if isinstance(typ, TupleType):
+            return "[" + ", ".join(self.render_value(v, t) for v, t in zip(value, typ.elems)) + "]"
+        if isinstance(typ, DictType):
+            items = (f"{self.render_value(k, typ.key)} => {self.render_value(v, typ.value)}" for k, v in value.items())
+            return "{" + ", ".join(items) + "}"
+        raise self.unsupported(f"value {value!r} of type {typ!r}")
+
+    def render_string(self, s: str) -> str:
+        """A double-quoted literal; ``\\#`` stops ``#{}``/``#@``/``#$`` interpolation."""
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in s):
+            raise self.unsupported("strings with lone surrogate code points")  # "invalid Unicode codepoint"
+        return escape_string(s, '"', extra={"#": "\\#"}, unicode="\\u{{{:x}}}")
+
+    def prompt(self, sig: Signature, docstring: str) -> str:
+        doc = self.comment(docstring) if docstring.strip() else ""
+        return f"{doc}def {self.identifier(sig.name)}({', '.join(self._parameters(sig))})\n"
+
+    def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            rows.append(f"  [[{args}], {self.render_value(t.expected, sig.returns)}],\n")
+        return (
+            _HARNESS_PRELUDE
+            + f"\n__xpl_run(:{self.identifier(sig.name)}, [\n"
+            + "".join(rows)
+            + "])\n"
+        )
