@@ -142,24 +142,25 @@ class Language(ABC):
     def detect(self) -> Toolchain:
         """Find every tool, resolve symlinks and shims, read the version. Never raises."""
         paths: dict[str, str] = {}
-        versions: list[str] = []
-        for key, names, version_args in self.tools:
+        for key, names, _ in self.tools:
             found = next((p for p in (shutil.which(n) for n in names) if p), None)
             if found is None:
                 return Toolchain(self.name, False, paths, problem=self.missing_message(names[0]))
-            real = os.path.realpath(found)
-            paths[key] = real
-            if version_args:
-                out = _command_output([real, *version_args])
-                if out is None:
-                    return Toolchain(
-                        self.name, False, paths, problem=f"{self.display_name}: `{real} {' '.join(version_args)}` failed"
-                    )
-                versions.append(_first_line(out))
+            paths[key] = os.path.realpath(found)
         try:
             paths, extra_roots = self.refine_toolchain(paths)
         except ToolchainMissing as exc:
             return Toolchain(self.name, False, paths, problem=str(exc))
+        # Versions come from the refined (real) binaries: a proxy reports its own version.
+        versions: list[str] = []
+        for key, _, version_args in self.tools:
+            if version_args and key in paths:
+                out = _command_output([paths[key], *version_args])
+                if out is None:
+                    return Toolchain(
+                        self.name, False, paths, problem=f"{self.display_name}: `{paths[key]} {' '.join(version_args)}` failed"
+                    )
+                versions.append(_first_line(out))
         roots = set(extra_roots)
         for p in paths.values():
             if not p.startswith(SYSTEM_PREFIXES):

@@ -1,0 +1,397 @@
+"""Go (1.18 or newer: the harness uses generics).
+
+A program is one ``package main`` file built with ``go build`` in file-list mode, as a user
+would build a single file. Everything runs offline and reproducibly: no cgo, no module proxy,
+no toolchain switching, no user ``go env`` file, and a persistent build cache (``GOCACHE``)
+under the xpl cache directory so the standard library is compiled once per machine, not
+once per program.
+
+Batching: a batch is one module (``go.mod``: ``module xplbatch``) in which every candidate is
+its own ``main`` package in ``cN/main.go``, unchanged. One ``go build -o bin/ ./c0 ./c1 ...``
+type-checks and compiles them in parallel and links one executable per candidate
+(``bin/cN``), so a candidate in a batch is exactly the program it is alone, only compiled as
+package ``xplbatch/cN`` instead of ``command-line-arguments`` (visible only in panic traces and
+``runtime.Caller`` paths) and linked without symbol table and DWARF (``-s -w``, which halves
+link time; tracebacks use the pclntab, which stays). The module's ``go`` directive is the
+toolchain's own version, the language version a lone file is compiled at, so language
+semantics are the same. Go reports every failing package with a ``# xplbatch/cN`` header and
+``cN/main.go:line:col`` positions, which ``blame`` maps back to candidates; the other packages
+of a failing batch still build, but the engine rebuilds them anyway.
+
+Prompts follow MultiPL-E's Go prompts (a file header with imports, the docstring as ``//``
+comments, then ``func name(arg type, ...) type {``), with one difference: Go refuses to compile
+a file with an unused import, and imports can only be written at the top of the file, before
+the function the model completes. The prompt therefore imports the packages typical solutions
+need (``fmt math sort strconv strings unicode``) plus ``os`` for the harness, and the harness
+references each of them once so that a solution using none of them still compiles.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
+from xpl.languages.types import (
+    BoolType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    OptionalType,
+    Signature,
+    StrType,
+    TestCase,
+    TupleType,
+    Type,
+)
+
+# Imported by every prompt; the harness keeps each one used (see the module docstring).
+_IMPORTS = ("fmt", "math", "os", "sort", "strconv", "strings", "unicode")
+_IMPORT_USES = "var _, _, _, _ = sort.Ints, strconv.Itoa, strings.Contains, unicode.IsLetter\n"
+
+_KEYWORDS = frozenset(
+    "break case chan const continue default defer else fallthrough for func go goto if import interface "
+    "map package range return select struct switch type var".split()
+)
+# Predeclared identifiers are legal names, but a parameter called `string` or `len` would
+# shadow the type or builtin the signature and solution need; `main` and `init` are special
+# at package level, and the imported package names must stay reachable from the solution.
+_PREDECLARED = frozenset(
+    "any bool byte comparable complex64 complex128 error float32 float64 int int8 int16 int32 int64 rune "
+    "string uint uint8 uint16 uint32 uint64 uintptr true false iota nil append cap clear close complex copy "
+    "delete imag len make new panic print println real recover main init".split()
+)
+_RESERVED = _KEYWORDS | _PREDECLARED | frozenset(_IMPORTS)
+
+BATCH_MODULE = "xplbatch"
+
+# Deep equality mirroring ``xpl.languages.types.values_equal``. Comparators are composed per
+# type by ``Go._equality`` from these generic helpers; lengths are compared rather than
+# nil-ness, so a nil slice or map equals an empty one (as [] == [] in Python).
+_HARNESS_PRELUDE = """
+func xplClose(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	if math.IsInf(a, 0) || math.IsInf(b, 0) {
+		return a == b
+	}
+	return math.Abs(a-b) <= math.Max(1e-6*math.Max(math.Abs(a), math.Abs(b)), 1e-9)
+}
+
+func xplEqPlain[T comparable](a, b T) bool { return a == b }
+
+func xplEqSlice[T any](eq func(T, T) bool) func([]T, []T) bool {
+	return func(a, b []T) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !eq(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func xplEqMap[K comparable, V any](eq func(V, V) bool) func(map[K]V, map[K]V) bool {
+	return func(a, b map[K]V) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || !eq(va, vb) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func xplEqPtr[T any](eq func(T, T) bool) func(*T, *T) bool {
+	return func(a, b *T) bool {
+		if a == nil || b == nil {
+			return a == nil && b == nil
+		}
+		return eq(*a, *b)
+	}
+}
+
+func xplShow(v any) string {
+	s := fmt.Sprintf("%v", v)
+	if len(s) > 2000 {
+		s = s[:2000] + "..."
+	}
+	return s
+}
+
+// xplCheck runs one test; a panic in the candidate is that test's error.
+func xplCheck[T any](nonce string, i int, call func() T, want T, eq func(T, T) bool) (passed bool) {
+	outcome := "error"
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "test %d: panic: %v\\n", i, r)
+		}
+		fmt.Printf("\\n@@xpl %s %d %s\\n", nonce, i, outcome)
+		passed = outcome == "pass"
+	}()
+	got := call()
+	if eq(got, want) {
+		outcome = "pass"
+	} else {
+		outcome = "fail"
+		fmt.Fprintf(os.Stderr, "test %d: expected %s, got %s\\n", i, xplShow(want), xplShow(got))
+	}
+	return
+}
+"""
+
+
+def _language_version(tc: Toolchain) -> str:
+    """The toolchain's own language version (``go version go1.19.8 linux/amd64`` -> ``1.19``).
+
+    A single file built outside any module is compiled at the toolchain's language version, so
+    the batch module declares the same one: language semantics (e.g. the per-iteration loop
+    variables of Go 1.22) then do not differ between a candidate alone and in a batch.
+    """
+    m = re.search(r"\bgo(\d+)\.(\d+)", tc.version)
+    return f"{m.group(1)}.{m.group(2)}" if m else "1.18"
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XPL_CACHE_DIR", Path.home() / ".cache" / "xpl")) / "go"
+
+
+class _GoUnicodeEscape:
+    """``escape_string`` formatter: ``\\u`` takes exactly 4 hex digits in Go, ``\\U`` exactly 8."""
+
+    def format(self, cp: int) -> str:
+        return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+
+
+class Go(Language):
+    name = "go"
+    display_name = "Go"
+    aliases = ("go", "golang")
+    extension = "go"
+    compiled = True
+    tools = (("go", ("go",), ("version",)),)
+    apt_packages = ("golang-go",)
+    batch_size = 64
+    memory_error_patterns = (
+        r"^fatal error: (runtime: )?out of memory",
+        r"^runtime: out of memory",
+        r"^fatal error: runtime: cannot allocate memory",
+    )
+    # The function's closing brace at column 0 ends it, as MultiPL-E does for Rust and C++.
+    # MultiPL-E's Go stops ("\nfunc", "struct", "\n// ") leave that brace in the completion
+    # instead (and "struct" cuts any completion that declares a struct type).
+    stop_sequences = ("\n}",)
+    completion_suffix = "}\n"
+    comment_prefix = "//"
+    reserved_words = _RESERVED
+
+    # ----------------------------------------------------------------- building
+    def _env(self) -> dict[str, str]:
+        cache = _cache_dir()
+        return {
+            "GOCACHE": str(cache / "build"),
+            # Nothing is downloaded (no requirements, GOPROXY=off), but go still wants these.
+            "GOPATH": str(cache / "path"),
+            "GOMODCACHE": str(cache / "path" / "pkg" / "mod"),
+            "GO111MODULE": "on",
+            "GOFLAGS": "-mod=mod -buildvcs=false",
+            "GOPROXY": "off",
+            "GOSUMDB": "off",
+            "GOTOOLCHAIN": "local",
+            "GOTELEMETRY": "off",
+            "GOWORK": "off",
+            "GOENV": "off",
+            "CGO_ENABLED": "0",
+        }
+
+    def _writable(self) -> list[str]:
+        return [str(_cache_dir())]  # go creates GOCACHE (and the engine the mount point) when missing
+
+    def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
+        return BuildPlan(
+            files={"main.go": source},
+            commands=[[tc.tool("go"), "build", "-o", "main", "main.go"]],
+            runs=[RunSpec([f"{BUILD}/main"])],
+            owners={"main.go": 0},
+            env=self._env(),
+            writable=self._writable(),
+        )
+
+    def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
+        files = {"go.mod": f"module {BATCH_MODULE}\n\ngo {_language_version(tc)}\n"}
+        owners: dict[str, int] = {}
+        for i, src in enumerate(sources):
+            files[f"c{i}/main.go"] = src
+            owners[f"c{i}/main.go"] = i
+        # Linking dominates a batch (one static executable per candidate); -s -w halves it.
+        command = [tc.tool("go"), "build", "-ldflags=-s -w", "-o", "bin/", *(f"./c{i}" for i in range(len(sources)))]
+        runs = [RunSpec([f"{BUILD}/bin/c{i}"]) for i in range(len(sources))]
+        return BuildPlan(files, [command], runs, owners, self._env(), self._writable())
+
+    def blame(self, diagnostics: str, plan: BuildPlan) -> set[int]:
+        hits = super().blame(diagnostics, plan)
+        # `# xplbatch/c3` heads the errors of a package, also those without a file position.
+        for m in re.finditer(rf"\b{BATCH_MODULE}/c(\d+)\b", diagnostics):
+            if f"c{m.group(1)}/main.go" in plan.owners:
+                hits.add(plan.owners[f"c{m.group(1)}/main.go"])
+        return hits
+
+    def run_env(self, tc: Toolchain, memory_mb: int) -> dict[str, str]:
+        # A soft heap limit below the hard memory limit makes the collector work harder
+        # before the process would be killed, instead of growing the heap lazily.
+        return {"GOMEMLIMIT": f"{max(16, memory_mb * 3 // 4)}MiB"}
+
+    # ----------------------------------------------------------------- rendering
+    def render_type(self, typ: Type) -> str:
+        if isinstance(typ, IntType):
+            return "int"
+        if isinstance(typ, FloatType):
+            return "float64"
+        if isinstance(typ, BoolType):
+            return "bool"
+        if isinstance(typ, StrType):
+            return "string"
+        if isinstance(typ, NoneType):
+            return "struct{}"
+        if isinstance(typ, ListType):
+            return "[]" + self.render_type(typ.elem)
+        if isinstance(typ, TupleType):
+            return self._tuple_type(typ)
+        if isinstance(typ, DictType):
+            if any(isinstance(t, OptionalType) for t in typ.key.walk()):
+                # Optionals are pointers, and map keys compare pointers by address.
+                raise self.unsupported(f"dict key type {typ.key} contains an Optional (a pointer in Go)")
+            return f"map[{self.render_type(typ.key)}]{self.render_type(typ.value)}"
+        if isinstance(typ, OptionalType):
+            return "*" + self.render_type(typ.inner)
+        raise self.unsupported(f"type {typ!r}")
+
+    def _tuple_type(self, typ: TupleType) -> str:
+        """Homogeneous tuples are arrays (``[2]int``), others anonymous structs with fields F0, F1, ..."""
+        if not typ.elems:
+            return "struct{}"
+        if typ.homogeneous:
+            return f"[{len(typ.elems)}]{self.render_type(typ.elems[0])}"
+        return "struct{ " + "; ".join(f"F{k} {self.render_type(t)}" for k, t in enumerate(typ.elems)) + " }"
+
+    def render_value(self, value: Any, typ: Type) -> str:
+        if isinstance(typ, OptionalType):
+            if value is None:
+                return "nil"
+            # Indexing a one-element slice literal is addressable: a fresh *T, with no helper.
+            return f"&[]{self.render_type(typ.inner)}{{{self.render_value(value, typ.inner)}}}[0]"
+        if isinstance(typ, NoneType):
+            return "struct{}{}"
+        if isinstance(typ, FloatType):
+            v = float(value)
+            if math.isnan(v):
+                return "math.NaN()"
+            if math.isinf(v):
+                return "math.Inf(1)" if v > 0 else "math.Inf(-1)"
+            if v == 0.0 and math.copysign(1.0, v) < 0:
+                return "math.Copysign(0, -1)"  # the constant -0.0 is exact zero in Go
+            return repr(v)
+        if isinstance(typ, IntType):
+            self.check_int(value)
+            return str(int(value))  # constants are exact: -9223372036854775808 is fine
+        if isinstance(typ, BoolType):
+            return "true" if value else "false"
+        if isinstance(typ, StrType):
+            return self._string_literal(value)
+        if isinstance(typ, ListType):
+            items = ", ".join(self.render_value(v, typ.elem) for v in value)
+            return f"{self.render_type(typ)}{{{items}}}"
+        if isinstance(typ, TupleType):
+            items = ", ".join(self.render_value(v, t) for v, t in zip(value, typ.elems))
+            return f"{self.render_type(typ)}{{{items}}}"
+        if isinstance(typ, DictType):
+            pairs = [f"{self.render_value(k, typ.key)}: {self.render_value(v, typ.value)}" for k, v in value.items()]
+            items = ", ".join(pairs)
+            return f"{self.render_type(typ)}{{{items}}}"
+        raise self.unsupported(f"value {value!r} of type {typ!r}")
+
+    def _string_literal(self, s: str) -> str:
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in s):
+            raise self.unsupported("string with a lone surrogate (not a valid Go string escape)")
+        return escape_string(s, '"', unicode=_GoUnicodeEscape())
+
+    def _equality(self, typ: Type) -> str:
+        """A Go expression of type ``func(T, T) bool`` comparing two values of ``typ`` deeply."""
+        if isinstance(typ, FloatType):
+            return "xplClose"
+        if isinstance(typ, (IntType, BoolType, StrType, NoneType)):
+            return f"xplEqPlain[{self.render_type(typ)}]"
+        if isinstance(typ, ListType):
+            return f"xplEqSlice[{self.render_type(typ.elem)}]({self._equality(typ.elem)})"
+        if isinstance(typ, DictType):
+            k, v = self.render_type(typ.key), self.render_type(typ.value)
+            return f"xplEqMap[{k}, {v}]({self._equality(typ.value)})"
+        if isinstance(typ, OptionalType):
+            return f"xplEqPtr[{self.render_type(typ.inner)}]({self._equality(typ.inner)})"
+        if isinstance(typ, TupleType):
+            t = self.render_type(typ)
+            if not typ.elems:
+                return f"xplEqPlain[{t}]"
+            if typ.homogeneous:
+                elem = typ.elems[0]
+                each = f"xplEqSlice[{self.render_type(elem)}]({self._equality(elem)})"
+                return f"func(a, b {t}) bool {{ return {each}(a[:], b[:]) }}"
+            fields = " && ".join(f"{self._equality(e)}(a.F{k}, b.F{k})" for k, e in enumerate(typ.elems))
+            return f"func(a, b {t}) bool {{ return {fields} }}"
+        raise self.unsupported(f"type {typ!r}")
+
+    def prompt(self, sig: Signature, docstring: str) -> str:
+        imports = "".join(f'\t"{name}"\n' for name in _IMPORTS)
+        head = f"package main\n\nimport (\n{imports})\n\n"
+        doc = docstring.strip("\n")
+        if doc:
+            head += self.comment(doc)
+        params = ", ".join(f"{self.identifier(p.name)} {self.render_type(p.type)}" for p in sig.params)
+        ret = "" if isinstance(sig.returns, NoneType) else " " + self.render_type(sig.returns)
+        return head + f"func {self.identifier(sig.name)}({params}){ret} {{\n"
+
+    def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        fn = self.identifier(sig.name)
+        void = isinstance(sig.returns, NoneType)
+        ret = self.render_type(sig.returns)
+        eq = self._equality(sig.returns)
+        checks = []
+        for i, t in enumerate(tests):
+            call = f"{fn}(" + ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params)) + ")"
+            body = f"{call}; return struct{{}}{{}}" if void else f"return {call}"
+            want = self.render_value(t.expected, sig.returns)
+            checks.append(
+                f"\tif !xplCheck[{ret}](xplNonce, {i}, func() {ret} {{ {body} }}, {want}, {eq}) {{\n"
+                "\t\txplFailed++\n"
+                "\t}\n"
+            )
+        return (
+            "\n"
+            + _IMPORT_USES
+            + _HARNESS_PRELUDE
+            + "\nfunc main() {\n"
+            + '\txplNonce, ok := os.LookupEnv("XPL_NONCE")\n'
+            + "\tif !ok {\n"
+            + '\t\txplNonce = "-"\n'
+            + "\t}\n"
+            + "\txplFailed := 0\n"
+            + "".join(checks)
+            + '\tfmt.Printf("\\n@@xpl %s done\\n", xplNonce)\n'
+            + "\tif xplFailed > 0 {\n"
+            + "\t\tos.Exit(1)\n"
+            + "\t}\n"
+            + "}\n"
+        )

@@ -1,0 +1,349 @@
+"""Rust (stable, edition 2021).
+
+A program is one file compiled the way MultiPL-E compiles it (``rustc file.rs``: debug
+profile, no optimisation), except that it uses edition 2021 rather than rustc's default (2015),
+because that is the Rust models write (``TryFrom`` in the prelude, ``dyn``, disjoint closure
+captures); warnings are silenced because generated code is full of them.
+
+Toolchain: rustup installs ``~/.cargo/bin/rustc`` as a *proxy* that picks a toolchain from
+rustup's configuration and then execs the real compiler. The proxy needs rustup's state under
+``$HOME``, which the sandbox does not expose, so the toolchain is resolved once to the real
+``<sysroot>/bin/rustc`` and the sysroot (compiler, ``libstd`` rlibs) is mounted read-only.
+
+Batching: a batch is ONE crate. ``main.rs`` declares ``mod c0; mod c1; ...`` and each ``cN.rs``
+holds candidate N's source unchanged, with one line appended at the end (so line numbers are
+the candidate's own)::
+
+    pub fn __xpl_entry() -> impl std::process::Termination { main() }
+
+The crate's ``main`` reads which candidate to run from the environment variable
+``XPL_BATCH_ENTRY`` (set per run by the plan and removed before the candidate starts, so the
+candidate sees the same argv and environment as when run alone), calls its entry and turns the
+result into the exit status with ``Termination::report`` -- exactly what the standard runtime
+does for a standalone ``main`` (``()`` -> 0, ``Err(e)`` -> prints ``Error: e``, exit 1). Panics
+unwind out of ``main`` as usual (exit 101). Known differences from a standalone build, none of
+which a harness-driven program can observe through stdout or its exit status: panic locations
+name ``cN.rs`` instead of ``main.rs``, ``std::any::type_name`` and ``module_path!`` include the
+``cN`` module, and ``crate::`` paths point at the batch root. Candidates that only compile
+alone (``crate::`` paths to their own items, crate-level inner attributes, ``#[macro_export]``
+clashes between candidates) fail the batch with diagnostics in their own ``cN.rs``, so the
+engine's blame-and-retry compiles them alone.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from xpl.languages.base import (
+    BUILD,
+    BuildPlan,
+    Language,
+    RunSpec,
+    Toolchain,
+    ToolchainMissing,
+    _command_output,
+    escape_string,
+)
+from xpl.languages.types import (
+    INT_MIN,
+    BoolType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    OptionalType,
+    Signature,
+    StrType,
+    TestCase,
+    TupleType,
+    Type,
+)
+
+# Strict and reserved keywords of edition 2021 (reserved ones cannot be identifiers either),
+# plus ``main``, which the harness defines.
+_KEYWORDS = frozenset(
+    "as async await break const continue crate dyn else enum extern false fn for if impl in let loop "
+    "match mod move mut pub ref return self Self static struct super trait true type unsafe use where "
+    "while abstract become box do final macro override priv try typeof unsized virtual yield main".split()
+)
+
+# Default rustc settings (opt-level 0, no debuginfo) plus the edition; warnings are noise here.
+_RUSTC_FLAGS = ("--edition", "2021", "-A", "warnings")
+
+BATCH_ENTRY_ENV = "XPL_BATCH_ENTRY"
+_ENTRY_LINE = "pub fn __xpl_entry() -> impl std::process::Termination { main() }\n"
+
+# Deep equality mirroring ``xpl.languages.types.values_equal`` over the types render_type
+# produces. Helpers are referred to by full path (never ``use``d) so that they cannot clash
+# with imports of the candidate's own.
+_HARNESS_PRELUDE = """
+trait XplEq {
+    fn xpl_eq(&self, other: &Self) -> bool;
+}
+
+impl XplEq for i64 {
+    fn xpl_eq(&self, other: &Self) -> bool { self == other }
+}
+
+impl XplEq for bool {
+    fn xpl_eq(&self, other: &Self) -> bool { self == other }
+}
+
+impl XplEq for String {
+    fn xpl_eq(&self, other: &Self) -> bool { self == other }
+}
+
+impl XplEq for () {
+    fn xpl_eq(&self, _other: &Self) -> bool { true }
+}
+
+impl XplEq for f64 {
+    fn xpl_eq(&self, other: &Self) -> bool {
+        let (a, b) = (*self, *other);
+        if a.is_nan() || b.is_nan() {
+            return a.is_nan() && b.is_nan();
+        }
+        if a.is_infinite() || b.is_infinite() {
+            return a == b;
+        }
+        (a - b).abs() <= f64::max(1e-6 * f64::max(a.abs(), b.abs()), 1e-9)
+    }
+}
+
+impl<T: XplEq> XplEq for Vec<T> {
+    fn xpl_eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a.xpl_eq(b))
+    }
+}
+
+impl<T: XplEq> XplEq for Option<T> {
+    fn xpl_eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Some(a), Some(b)) => a.xpl_eq(b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: XplEq, S: std::hash::BuildHasher> XplEq for std::collections::HashMap<K, V, S> {
+    fn xpl_eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k).map_or(false, |w| v.xpl_eq(w)))
+    }
+}
+
+fn xpl_check<T: XplEq + std::fmt::Debug>(nonce: &str, i: usize, call: impl FnOnce() -> T, expected: T) -> bool {
+    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(got) => {
+            if got.xpl_eq(&expected) {
+                "pass"
+            } else {
+                eprintln!("test {}: expected {:?}, got {:?}", i, expected, got);
+                "fail"
+            }
+        }
+        // The panic hook has already printed the message to stderr.
+        Err(_) => "error",
+    };
+    println!("\\n@@xpl {} {} {}", nonce, i, outcome);
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    outcome == "pass"
+}
+"""
+
+
+def _tuple_impl(arity: int) -> str:
+    """``XplEq`` for tuples of one arity (only the arities a signature uses are emitted)."""
+    params = [f"A{k}" for k in range(arity)]
+    bounds = ", ".join(f"{p}: XplEq" for p in params)
+    tuple_type = "(" + ", ".join(params) + ("," if arity == 1 else "") + ")"
+    body = " && ".join(f"self.{k}.xpl_eq(&other.{k})" for k in range(arity))
+    return (
+        f"\nimpl<{bounds}> XplEq for {tuple_type} {{\n"
+        f"    fn xpl_eq(&self, other: &Self) -> bool {{ {body} }}\n"
+        "}\n"
+    )
+
+
+class Rust(Language):
+    name = "rust"
+    display_name = "Rust"
+    aliases = ("rs",)
+    extension = "rs"
+    compiled = True
+    tools = (("rustc", ("rustc",), ("--version",)),)
+    apt_packages = ("rustc",)
+    install_hint = "install it with rustup (https://rustup.rs) or `apt-get install rustc`"
+    batch_size = 64
+    memory_error_patterns = (r"^memory allocation of \d+ bytes failed",)
+    # assert!/assert_eq!/assert_ne! in programs without our harness (new and pre-1.73 wording).
+    assertion_patterns = (
+        r"^assertion `left [=!]= right` failed",
+        r"^assertion failed: ",
+        r"panicked at '(assertion failed|assertion `left)",
+    )
+    # MultiPL-E's only Rust stop sequence: the function's closing brace at column 0.
+    stop_sequences = ("\n}",)
+    completion_suffix = "}\n"
+    comment_prefix = "//"
+    reserved_words = _KEYWORDS
+
+    # ----------------------------------------------------------------- toolchain
+    def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        # rustup's proxies are links to one `rustup` binary that dispatches on argv[0], so the
+        # sysroot must be asked for through the name found on PATH, not the resolved path.
+        proxy = shutil.which("rustc") or paths["rustc"]
+        sysroot = _command_output([proxy, "--print", "sysroot"])
+        if not sysroot:
+            raise ToolchainMissing(f"Rust: `{proxy} --print sysroot` failed (is a default toolchain set?)")
+        sysroot_dir = Path(sysroot.splitlines()[-1].strip()).resolve()
+        real = sysroot_dir / "bin" / "rustc"
+        if not real.is_file():
+            raise ToolchainMissing(f"Rust: no compiler at {real} (sysroot reported by {proxy})")
+        # The linker rustc drives (`cc`) lives in /usr/bin, which every sandbox exposes.
+        return {"rustc": str(real.resolve())}, [str(sysroot_dir)]
+
+    # ----------------------------------------------------------------- building
+    def _compile(self, tc: Toolchain, output: str, root: str) -> list[str]:
+        return [tc.tool("rustc"), *_RUSTC_FLAGS, "-o", output, root]
+
+    def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
+        return BuildPlan(
+            files={"main.rs": source},
+            commands=[self._compile(tc, "main", "main.rs")],
+            runs=[RunSpec([f"{BUILD}/main"])],
+            owners={"main.rs": 0},
+        )
+
+    def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
+        files: dict[str, str] = {}
+        owners: dict[str, int] = {}
+        runs: list[RunSpec] = []
+        arms: list[str] = []
+        for i, src in enumerate(sources):
+            path = f"c{i}.rs"
+            files[path] = src + ("" if src.endswith("\n") or not src else "\n") + _ENTRY_LINE
+            owners[path] = i
+            runs.append(RunSpec([f"{BUILD}/main"], env={BATCH_ENTRY_ENV: str(i)}))
+            arms.append(f'        "{i}" => std::process::Termination::report(c{i}::__xpl_entry()),\n')
+        files["main.rs"] = (
+            "".join(f"mod c{i};\n" for i in range(len(sources)))
+            + "\nfn main() -> std::process::ExitCode {\n"
+            + f'    let entry = std::env::var("{BATCH_ENTRY_ENV}").unwrap_or_default();\n'
+            # Single-threaded at this point; the candidate must not see the selector.
+            + f'    std::env::remove_var("{BATCH_ENTRY_ENV}");\n'
+            + "    match entry.as_str() {\n"
+            + "".join(arms)
+            + "        _ => {\n"
+            + f'            eprintln!("xpl batch: no candidate {{:?}} in this binary", entry);\n'
+            + "            std::process::ExitCode::from(2)\n"
+            + "        }\n"
+            + "    }\n"
+            + "}\n"
+        )
+        return BuildPlan(files, [self._compile(tc, "main", "main.rs")], runs, owners)
+
+    # ----------------------------------------------------------------- rendering
+    def render_type(self, typ: Type) -> str:
+        if isinstance(typ, IntType):
+            return "i64"
+        if isinstance(typ, FloatType):
+            return "f64"
+        if isinstance(typ, BoolType):
+            return "bool"
+        if isinstance(typ, StrType):
+            return "String"
+        if isinstance(typ, NoneType):
+            return "()"
+        if isinstance(typ, ListType):
+            return f"Vec<{self.render_type(typ.elem)}>"
+        if isinstance(typ, TupleType):
+            if len(typ.elems) > 12:
+                # std implements Debug, PartialEq and Hash for tuples of up to 12 elements only.
+                raise self.unsupported(f"tuples of more than 12 elements ({len(typ.elems)})")
+            items = [self.render_type(e) for e in typ.elems]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if isinstance(typ, DictType):
+            if any(isinstance(t, FloatType) for t in typ.key.walk()):
+                raise self.unsupported(f"dict key type {typ.key} contains f64, which is not Hash/Eq in Rust")
+            return f"HashMap<{self.render_type(typ.key)}, {self.render_type(typ.value)}>"
+        if isinstance(typ, OptionalType):
+            return f"Option<{self.render_type(typ.inner)}>"
+        raise self.unsupported(f"type {typ!r}")
+
+    def render_value(self, value: Any, typ: Type) -> str:
+        if isinstance(typ, OptionalType):
+            return "None" if value is None else f"Some({self.render_value(value, typ.inner)})"
+        if isinstance(typ, NoneType):
+            return "()"
+        if isinstance(typ, FloatType):
+            v = float(value)
+            if math.isnan(v):
+                return "f64::NAN"
+            if math.isinf(v):
+                return "f64::INFINITY" if v > 0 else "f64::NEG_INFINITY"
+            return repr(v)  # always has a '.' or an exponent, so it is a float literal
+        if isinstance(typ, IntType):
+            self.check_int(value)
+            # The literal 9223372036854775808 does not fit i64 before negation.
+            return "i64::MIN" if value == INT_MIN else str(int(value))
+        if isinstance(typ, BoolType):
+            return "true" if value else "false"
+        if isinstance(typ, StrType):
+            return f"String::from({self._string_literal(value)})"
+        if isinstance(typ, ListType):
+            if not value:
+                return f"Vec::<{self.render_type(typ.elem)}>::new()"
+            return "vec![" + ", ".join(self.render_value(v, typ.elem) for v in value) + "]"
+        if isinstance(typ, TupleType):
+            items = [self.render_value(v, t) for v, t in zip(value, typ.elems)]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if isinstance(typ, DictType):
+            if not value:
+                return f"HashMap::<{self.render_type(typ.key)}, {self.render_type(typ.value)}>::new()"
+            pairs = [f"({self.render_value(k, typ.key)}, {self.render_value(v, typ.value)})" for k, v in value.items()]
+            return "HashMap::from([" + ", ".join(pairs) + "])"
+        raise self.unsupported(f"value {value!r} of type {typ!r}")
+
+    def _string_literal(self, s: str) -> str:
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in s):
+            raise self.unsupported("string with a lone surrogate (Rust strings are valid UTF-8)")
+        # Non-ASCII as \u{...} keeps sources ASCII; `{`, `$` and `#` are not special in Rust literals.
+        return escape_string(s, '"', unicode="\\u{{{:x}}}")
+
+    def prompt(self, sig: Signature, docstring: str) -> str:
+        uses_map = any(isinstance(t, DictType) for top in sig.types() for t in top.walk())
+        head = "use std::collections::HashMap;\n\n" if uses_map else ""
+        doc = docstring.strip("\n")
+        if doc:
+            head += "".join(f"/// {ln}".rstrip() + "\n" for ln in doc.splitlines())
+        params = ", ".join(f"{self.identifier(p.name)}: {self.render_type(p.type)}" for p in sig.params)
+        ret = "" if isinstance(sig.returns, NoneType) else f" -> {self.render_type(sig.returns)}"
+        return head + f"fn {self.identifier(sig.name)}({params}){ret} {{\n"
+
+    def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        arities = sorted(
+            {len(t.elems) for t in sig.returns.walk() if isinstance(t, TupleType) and t.elems}
+        )
+        fn = self.identifier(sig.name)
+        calls = []
+        for i, t in enumerate(tests):
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            expected = self.render_value(t.expected, sig.returns)
+            calls.append(f"    xpl_passed += xpl_check(&xpl_nonce, {i}, || {fn}({args}), {expected}) as usize;\n")
+        return (
+            _HARNESS_PRELUDE
+            + "".join(_tuple_impl(n) for n in arities)
+            + "\nfn main() {\n"
+            + '    let xpl_nonce = std::env::var("XPL_NONCE").unwrap_or_else(|_| String::from("-"));\n'
+            + "    let mut xpl_passed: usize = 0;\n"
+            + "".join(calls)
+            + '    println!("\\n@@xpl {} done", xpl_nonce);\n'
+            + "    let _ = std::io::Write::flush(&mut std::io::stdout());\n"
+            + f"    std::process::exit(if xpl_passed == {len(tests)} {{ 0 }} else {{ 1 }});\n"
+            + "}\n"
+        )

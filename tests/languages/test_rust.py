@@ -1,0 +1,153 @@
+"""Rust-specific checks beyond the conformance suite: the rustup toolchain resolution, literal
+edge cases, the batch crate (a candidate behaves in it exactly as alone, blame names the broken
+one), reserved names and what Rust cannot express. Run without the engine (no sandbox needed)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xpl.execution.baseline import run_one
+from xpl.languages import get_language
+from xpl.languages.base import BUILD, BuildPlan
+from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
+
+RUST = get_language("rs")
+needs_rust = pytest.mark.skipif(not RUST.toolchain.available, reason="Rust toolchain not installed")
+
+TRICKY_STRINGS = [
+    "", "\x00", "\x1b[0m", "\x7f", "a\rb", "\t\x0b\x0c", "\\n", "\\", "\\u{41}", "{}", "{0}", "{{", "$a", "#{a}",
+    "'", '"', "é", "\u2028", "\ufeff", "😀", "%s%d", "a\\", 'r#"raw"#',
+]
+TRICKY = [
+    ("str", TRICKY_STRINGS),
+    ("int", [INT_MAX, INT_MIN, -1, 0]),
+    ("float", [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308, 1e-7, 1e16, 2.0]),
+    ("List[Optional[float]]", [[None, 1.5, math.nan], []]),
+    ("Dict[Tuple[int, str], List[float]]", [{(1, "a"): [0.5], (INT_MIN, ""): []}, {}]),
+    ("Optional[List[Tuple[int, Optional[str]]]]", [None, [], [(1, None), (2, "x")]]),
+    ("Tuple[str, Tuple[int, bool], List[float]]", [("a", (1, False), [0.5])]),
+    ("Tuple[int]", [(7,)]),
+    ("Tuple[()]", [()]),
+    ("Dict[str, Dict[int, bool]]", [{"a": {1: True}, "b": {}}]),
+]
+
+
+def _build(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
+    for rel, content in plan.files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text(content)
+    for argv in plan.commands:
+        proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **plan.env}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return proc
+    return proc
+
+
+def _run(plan: BuildPlan, tmp: Path, i: int) -> tuple[str, int]:
+    spec = plan.runs[i]
+    argv = [a.replace(BUILD, str(tmp)) for a in spec.argv]
+    proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **spec.env}, capture_output=True, text=True)
+    return proc.stdout, proc.returncode
+
+
+def test_toolchain_is_the_real_compiler_not_the_rustup_proxy():
+    tc = RUST.toolchain
+    if not tc.available:
+        pytest.skip(tc.problem)
+    rustc = Path(tc.paths["rustc"])
+    assert rustc.name == "rustc" and rustc.parent.name == "bin"
+    assert str(rustc.parent.parent) in tc.roots, "the sysroot must be mounted in the sandbox"
+    assert tc.version.startswith("rustc "), tc.version
+
+
+def test_types_follow_multipl_e_with_64_bit_ints():
+    sig = Signature.parse("f", [("xs", "List[Tuple[int, str]]"), ("m", "Dict[str, Optional[float]]")], "None")
+    prompt = RUST.prompt(sig, "Doc.")
+    assert prompt.startswith("use std::collections::HashMap;\n\n/// Doc.\n")
+    assert prompt.endswith("fn f(xs: Vec<(i64, String)>, m: HashMap<String, Option<f64>>) {\n")
+    assert RUST.render_type(Signature.parse("g", [], "Tuple[int]").returns) == "(i64,)"
+    assert RUST.render_value([], Signature.parse("g", [], "List[str]").returns) == "Vec::<String>::new()"
+    assert RUST.render_value(INT_MIN, Signature.parse("g", [], "int").returns) == "i64::MIN"
+
+
+def test_unsupported_and_reserved():
+    with pytest.raises(UnsupportedError):
+        RUST.render_type(Signature.parse("g", [], "Dict[float, int]").returns)
+    with pytest.raises(UnsupportedError):
+        RUST.render_value("\ud800", Signature.parse("g", [], "str").returns)
+    assert RUST.supports(Signature.parse("g", [("k", "Dict[Tuple[float, int], int]")], "int")) is not None
+    assert RUST.supports(Signature.parse("g", [], "Tuple[" + ", ".join(["int"] * 13) + "]")) is not None
+    assert RUST.identifier("type") == "type_" and RUST.identifier("main") == "main_"
+    assert RUST.identifier("value") == "value"
+
+
+@needs_rust
+def test_tricky_literals_round_trip_and_reserved_parameter_names(tmp_path):
+    programs = []
+    for annotation, values in TRICKY:
+        sig = Signature.parse("identity", [("type", annotation)], annotation)
+        tests = [TestCase((v,), v) for v in values]
+        for t in tests:
+            t.check(sig)
+        programs.append((annotation, RUST.program(sig, "Return the argument.", "    type_\n", tests), len(tests)))
+    plan = RUST.plan_batch([p for _, p, _ in programs], RUST.toolchain)
+    proc = _build(plan, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for i, (annotation, _, n) in enumerate(programs):
+        out, code = _run(plan, tmp_path, i)
+        assert (code, out.count(" pass\n")) == (0, n), f"{annotation}: exit {code}\n{out}"
+
+
+@needs_rust
+def test_void_function_and_panics_inside_tests():
+    sig = Signature.parse("check", [("n", "int")], "None")
+    body = '    if n < 0 {\n        panic!("negative");\n    }\n'
+    tests = [TestCase((1,), None), TestCase((-1,), None)]
+    res = run_one("rust", RUST.program(sig, "Panics on negatives.", body, tests))
+    assert res.exit_code == 1
+    assert [ln.split()[-1] for ln in res.stdout.splitlines() if ln.startswith("@@xpl")] == ["pass", "error", "done"]
+
+
+# Programs whose exit status and output must not change when they are built as part of a batch.
+STANDALONE = {
+    "prints": 'fn main() {\n    println!("hello");\n}\n',
+    "panics": 'fn main() {\n    let v: Vec<i64> = Vec::new();\n    println!("{}", v[3]);\n}\n',
+    "err_from_main": 'fn main() -> Result<(), String> {\n    println!("before");\n    Err("bad".into())\n}\n',
+    "exits": "fn main() {\n    std::process::exit(3);\n}\n",
+    "no_trailing_newline": (
+        "use std::collections::HashMap;\n"
+        'fn main() {\n    let m: HashMap<i64, i64> = HashMap::new();\n    print!("{}", m.len());\n} // end'
+    ),
+    "sees_no_selector": (
+        'fn main() {\n    print!("{}", std::env::vars().any(|(k, _)| k.starts_with("XPL_BATCH")));\n}\n'
+    ),
+    "broken": "fn main() {\n    let x: i64 = \"s\";\n}\n",
+}
+
+
+@needs_rust
+def test_batch_behaves_like_standalone_and_blames_the_broken_candidate(tmp_path):
+    names = list(STANDALONE)
+    sources = [STANDALONE[n] for n in names]
+    broken = names.index("broken")
+    plan = RUST.plan_batch(sources, RUST.toolchain)
+    # line numbers are the candidate's own: the entry point is appended after the last line
+    for i, src in enumerate(sources):
+        assert plan.files[f"c{i}.rs"].startswith(src)
+    proc = _build(plan, tmp_path / "all")
+    assert proc.returncode != 0
+    assert RUST.blame(proc.stdout + proc.stderr, plan) == {broken}
+    names.remove("broken")
+    plan = RUST.plan_batch([STANDALONE[n] for n in names], RUST.toolchain)
+    proc = _build(plan, tmp_path / "rest")
+    assert proc.returncode == 0, proc.stderr
+    for i, name in enumerate(names):
+        alone = run_one("rust", STANDALONE[name])
+        assert _run(plan, tmp_path / "rest", i) == (alone.stdout, alone.exit_code), name
+    assert _run(plan, tmp_path / "rest", names.index("panics"))[1] == 101
+    assert _run(plan, tmp_path / "rest", names.index("sees_no_selector"))[0] == "false"
