@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.languages.snippets_csharp import SNIPPETS
+from xpl.languages.examples.csharp import SNIPPETS
 from xpl.execution import Limits
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
