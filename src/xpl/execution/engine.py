@@ -66,8 +66,10 @@ class _Cand:
 
 @dataclass
 class _Build:
+    """A build directory, removed when its last user releases it (its creator holds one)."""
+
     path: Path
-    refs: int = 0
+    refs: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def acquire(self, n: int = 1) -> None:
@@ -216,9 +218,7 @@ class Engine:
         per_chunk = self._chunk_size(len(cands))
         for chunk in _chunks(cands, per_chunk):
             plan = lang.plan_batch([c.job.program for c in chunk], lang.toolchain)
-            build = self._new_build(plan)
-            build.acquire()
-            self._put(_Run(lang, build, list(zip(chunk, plan.runs))))
+            self._put(_Run(lang, self._new_build(plan), list(zip(chunk, plan.runs))))
 
     def _chunk_size(self, n: int) -> int:
         if self.sandbox.isolated and not self.sandbox.switch_users:
@@ -289,29 +289,41 @@ class Engine:
                 }
             )
         start = time.monotonic()
+        keep_going = plan.keep_going and not task.single
         raws, problem = self._invoke(
-            slot, runs, build.path, build_writable=True, lang=lang, writable=plan.writable, compile=True, stop_on_failure=True
+            slot,
+            runs,
+            build.path,
+            build_writable=True,
+            lang=lang,
+            writable=plan.writable,
+            compile=True,
+            stop_on_failure=not keep_going,
         )
         share = (time.monotonic() - start) / len(cands)
         for c in cands:
             c.compile_s += share
-        failed = next((r for r in raws if r.get("exit_code") != 0), None)
+        failures = [r for r in raws if r.get("exit_code") != 0]
+        failed = failures[0] if failures else None
         if problem and failed is None:
             build.release()
             self._requeue_compile(task, problem)
             return
         if failed is None:
-            build.acquire()  # held until every run chunk is done
-            per_chunk = self._chunk_size(len(cands))
-            items = list(zip(cands, plan.runs))
-            for chunk in _chunks(items, per_chunk):
-                build.acquire()
-                self._put(_Run(lang, build, chunk))
-            build.release()
+            self._run_from(build, lang, list(zip(cands, plan.runs)))
             return
-        diagnostics = (failed.get("stdout", "") + "\n" + failed.get("stderr", "")).strip()
+        diagnostics = "\n".join((r.get("stdout", "") + "\n" + r.get("stderr", "")).strip() for r in failures)
         if failed.get("runner_error"):
             diagnostics = failed["runner_error"]
+        if keep_going and not problem and not any(r.get("timed_out") or r.get("runner_error") for r in failures):
+            blames = [lang.blame((r.get("stdout", "") + "\n" + r.get("stderr", "")), plan) for r in failures]
+            if all(blames):
+                # Every failure is somebody's: the others' artefacts are complete, run them.
+                blamed = set().union(*blames)
+                self._run_from(build, lang, [(c, spec) for i, (c, spec) in enumerate(zip(cands, plan.runs)) if i not in blamed])
+                for i in sorted(blamed):
+                    self._put(_Compile(lang, [cands[i]], single=True))
+                return
         build.release()
         if task.single:
             c = cands[0]
@@ -335,6 +347,13 @@ class Engine:
             rest = cands[half:]
         if rest:
             self._put(_Compile(lang, rest, single=len(rest) == 1))
+
+    def _run_from(self, build: _Build, lang: Language, items: list[tuple[_Cand, RunSpec]]) -> None:
+        """Queue runs of ``items`` from ``build``; takes over the caller's reference to it."""
+        for chunk in _chunks(items, self._chunk_size(len(items)) if items else 1):
+            build.acquire()
+            self._put(_Run(lang, build, chunk))
+        build.release()
 
     def _requeue_compile(self, task: _Compile, problem: str) -> None:
         for c in task.cands:

@@ -12,8 +12,9 @@ program cannot signal the runner.
 
 ``none``: a loudly reported fallback for machines without bubblewrap (or whose kernel
 forbids the namespaces it needs). Programs still get rlimits, their own session, the
-resident-memory watchdog, a deadline, and (as root) their own uid, but they can read the
-file system and open network connections. Never evaluate untrusted code this way on a
+memory watchdog and a deadline, but they run as the invoking user, can read the file
+system and open network connections, and a program that leaves its session can escape
+the clean-up. Never evaluate untrusted code this way on a
 machine that matters.
 """
 
@@ -119,7 +120,7 @@ def detect(requested: str = "auto") -> SandboxInfo:
         raise ValueError(f"sandbox must be auto, bwrap or none, got {requested!r}")
     root = os.geteuid() == 0
     if requested == "none":
-        return SandboxInfo("none", root, "sandbox disabled by request: NO filesystem/network isolation")
+        return SandboxInfo("none", False, "sandbox disabled by request: NO filesystem/network isolation")
     bwrap = shutil.which("bwrap")
     problem = ""
     if bwrap is None:
@@ -139,7 +140,9 @@ def detect(requested: str = "auto") -> SandboxInfo:
         raise SandboxUnavailable(problem)
     detail = f"UNSANDBOXED fallback ({problem}): programs can read files and use the network; only rlimits apply"
     log.warning("xpl execution: %s", detail)
-    return SandboxInfo("none", root, detail)
+    # No uid switching without the sandbox's view: toolchains under /root (pyenv, rustup)
+    # would be unreadable for an unprivileged uid on the real file system.
+    return SandboxInfo("none", False, detail)
 
 
 def _bwrap_version(bwrap: str) -> str:
@@ -200,12 +203,12 @@ def bwrap_argv(
                 out += ["--perms", "0755", "--dir", str(parent)]
         return out
 
-    for r in sorted(set(roots)):
-        if os.path.isdir(r) and not r.startswith(SYSTEM_DIRS):
-            argv += parents(r) + ["--ro-bind", r, r]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
     argv += ["--size", str(disk_mb << 20), "--tmpfs", SANDBOX_WORK]
+    for r in sorted(set(roots)):  # after the tmpfs mounts, so a root under /tmp stays visible
+        if os.path.isdir(r) and not r.startswith(SYSTEM_DIRS):
+            argv += parents(r) + ["--ro-bind", r, r]
     argv += ["--bind" if build_writable else "--ro-bind", str(build_dir), SANDBOX_BUILD]
     for w in writable:
         argv += parents(w) + ["--bind", w, w]

@@ -110,6 +110,11 @@ class BuildPlan:
     owners: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     writable: list[str] = field(default_factory=list)  # host dirs the compile step may write (caches)
+    # True when the commands build each candidate independently (a failing candidate does not
+    # stop the others' artefacts from being produced, e.g. `g++ -c` over many files, then one
+    # link per candidate): the engine then runs every command, and candidates nobody's
+    # diagnostics blame are run from this build instead of being rebuilt.
+    keep_going: bool = False
 
 
 class Language(ABC):

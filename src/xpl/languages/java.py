@@ -129,7 +129,8 @@ class Java(Language):
     batch_size = 64
     assertion_patterns = (r"^Exception in thread \S+ java\.lang\.AssertionError\b",)
     memory_error_patterns = (
-        r"java\.lang\.OutOfMemoryError",
+        # "unable to create native thread" is the process/thread limit (a fork bomb), not memory.
+        r"java\.lang\.OutOfMemoryError(?!: unable to create native thread)",
         r"^# There is insufficient memory for the Java Runtime Environment",
         r"Could not reserve enough space for",
     )
