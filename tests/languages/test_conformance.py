@@ -9,23 +9,20 @@ plan together, on real toolchains.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from xpl.languages import all_languages, get_language
+from xpl.languages.demo import examples
 from xpl.languages.types import Signature, TestCase
 
 LANGS = [lang.name for lang in all_languages()]
 
 
 def snippets(lang_name: str) -> dict[str, str]:
-    for module in (f"xpl.languages.examples.{lang_name}", f"tests.languages.snippets_{lang_name}"):
-        try:
-            return importlib.import_module(module).SNIPPETS
-        except ModuleNotFoundError:
-            continue
-    pytest.fail(f"src/xpl/languages/examples/{lang_name}.py is missing")
+    try:
+        return examples(lang_name)
+    except ModuleNotFoundError:
+        pytest.fail(f"src/xpl/languages/examples/{lang_name}.py is missing")
 
 
 def usable(lang_name: str):
