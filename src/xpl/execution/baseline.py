@@ -41,7 +41,7 @@ class BaselineResult:
 def run_one(language: str, program: str, timeout: float = 30.0, nonce: str = "-") -> BaselineResult:
     lang = get_language(language)
     tc = lang.require()
-    plan = lang.plan_single(program, tc)
+    plan = lang.reference_plan(program, tc)
     with tempfile.TemporaryDirectory(prefix="xpl-baseline-") as tmp:
         build = Path(tmp)
         for rel, content in plan.files.items():

@@ -315,14 +315,14 @@ class Engine:
         diagnostics = "\n".join((r.get("stdout", "") + "\n" + r.get("stderr", "")).strip() for r in failures)
         if failed.get("runner_error"):
             diagnostics = failed["runner_error"]
+        sources = [c.job.program for c in cands]
         if keep_going and not problem and not any(r.get("timed_out") or r.get("runner_error") for r in failures):
             blames = [lang.blame((r.get("stdout", "") + "\n" + r.get("stderr", "")), plan) for r in failures]
             if all(blames):
                 # Every failure is somebody's: the others' artefacts are complete, run them.
                 blamed = set().union(*blames)
                 self._run_from(build, lang, [(c, spec) for i, (c, spec) in enumerate(zip(cands, plan.runs)) if i not in blamed])
-                for i in sorted(blamed):
-                    self._put(_Compile(lang, [cands[i]], single=True))
+                self._isolate(lang, cands, sources, blamed, diagnostics, plan)
                 return
         build.release()
         if task.single:
@@ -339,14 +339,25 @@ class Engine:
         blamed = lang.blame(diagnostics, plan) if not failed.get("timed_out") else set()
         if blamed:
             rest = [c for i, c in enumerate(cands) if i not in blamed]
-            for i in sorted(blamed):
-                self._put(_Compile(lang, [cands[i]], single=True))
+            self._isolate(lang, cands, sources, blamed, diagnostics, plan)
         else:
             half = len(cands) // 2
             self._put(_Compile(lang, cands[:half], single=half == 1))
             rest = cands[half:]
         if rest:
             self._put(_Compile(lang, rest, single=len(rest) == 1))
+
+    def _isolate(self, lang: Language, cands: list[_Cand], sources: list[str], blamed: set[int], diagnostics: str, plan: BuildPlan) -> None:
+        """Blamed candidates: a compile error now where the batch proves it, else compile alone."""
+        for i in sorted(blamed):
+            c = cands[i]
+            if lang.batch_failure_is_final(sources, i):
+                c.compile_output = lang.diagnostics_for(diagnostics, plan, i)
+                result = Result(Status.COMPILE_ERROR, lang.name, total=c.job.num_tests or 1, compile_s=round(c.compile_s, 4))
+                result.compile_output = c.compile_output[-8000:]
+                self._finish(c, result)
+            else:
+                self._put(_Compile(lang, [c], single=True))
 
     def _run_from(self, build: _Build, lang: Language, items: list[tuple[_Cand, RunSpec]]) -> None:
         """Queue runs of ``items`` from ``build``; takes over the caller's reference to it."""

@@ -227,6 +227,32 @@ class Language(ABC):
                 hits.add(owner)
         return hits
 
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        """True when candidate ``index`` failing to compile in a batch of ``sources`` proves that
+        it fails alone too (the batch wrapping cannot be the cause), so its diagnostics from the
+        batch are its verdict and it need not be compiled again by itself. Default: never."""
+        return False
+
+    def diagnostics_for(self, diagnostics: str, plan: BuildPlan, index: int) -> str:
+        """The part of a batch's compiler output about candidate ``index``: the lines naming its
+        file, each with the lines that follow it up to the next line naming another file."""
+        mine = [p for p, o in plan.owners.items() if o == index]
+        others = [p for p, o in plan.owners.items() if o != index]
+        keep, out = False, []
+        for line in diagnostics.splitlines():
+            if any(p in line for p in mine):
+                keep = True
+            elif any(p in line for p in others):
+                keep = False
+            if keep:
+                out.append(line)
+        return "\n".join(out) or diagnostics
+
+    def reference_plan(self, source: str, tc: Toolchain) -> BuildPlan:
+        """How MultiPL-E's evaluator builds and runs one program: the benchmark's baseline.
+        Default: ``plan_single``; modules whose single plan adds a speed-up override it."""
+        return self.plan_single(source, tc)
+
     def run_env(self, tc: Toolchain, memory_mb: int) -> dict[str, str]:
         """Extra environment for running programs (e.g. JVM heap size from the memory limit)."""
         return {}

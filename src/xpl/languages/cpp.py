@@ -338,6 +338,16 @@ class Cpp(Language):
         # leaves the others' binaries intact (see BuildPlan.keep_going).
         return BuildPlan(files, commands, runs, {f"{n}.cpp": i for i, n in enumerate(names)}, keep_going=True)
 
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        # Every candidate is its own translation unit, compiled with the single plan's flags and
+        # linked alone: a failure in the batch is exactly the failure it has by itself.
+        return True
+
+    def reference_plan(self, source: str, tc: Toolchain) -> BuildPlan:
+        # MultiPL-E's evaluator: plain `g++ -std=c++17`, no precompiled header.
+        command = [tc.tool("g++"), "-std=c++17", "-o", "main", "main.cpp"]
+        return BuildPlan({"main.cpp": source}, [command], [RunSpec([f"{BUILD}/main"])], {"main.cpp": 0})
+
     def blame(self, diagnostics: str, plan: BuildPlan) -> set[int]:
         # Compile errors name cN.cpp; link errors (an undefined function) name cN.o.
         hits = super().blame(diagnostics, plan)

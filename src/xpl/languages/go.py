@@ -239,7 +239,13 @@ class Go(Language):
         # Linking dominates a batch (one static executable per candidate); -s -w halves it.
         command = [tc.tool("go"), "build", "-ldflags=-s -w", "-o", "bin/", *(f"./c{i}" for i in range(len(sources)))]
         runs = [RunSpec([f"{BUILD}/bin/c{i}"]) for i in range(len(sources))]
-        return BuildPlan(files, [command], runs, owners, self._env(), self._writable())
+        # go build still writes the binaries of the packages that compiled when one fails.
+        return BuildPlan(files, [command], runs, owners, self._env(), self._writable(), keep_going=True)
+
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        # Each candidate is its own package, built at the toolchain's own language version like
+        # a lone file; packages cannot see each other, so a failure is the candidate's own.
+        return True
 
     def blame(self, diagnostics: str, plan: BuildPlan) -> set[int]:
         hits = super().blame(diagnostics, plan)

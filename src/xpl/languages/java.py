@@ -178,6 +178,12 @@ class Java(Language):
         command = [tc.tool("javac"), *_JAVAC_FLAGS, "-d", "out", *files]
         return BuildPlan(files, [command] if files else [], runs, owners)
 
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        # Each candidate is its own package, so nothing of another file can reach it; the only
+        # thing the wrapping changes is the package line, which a program that declares its
+        # own package would clash with.
+        return not _scan(sources[index]).package
+
     def run_env(self, tc: Toolchain, memory_mb: int) -> dict[str, str]:
         heap = max(_MIN_HEAP_MB, min(memory_mb * 3 // 4, memory_mb - _NON_HEAP_MB))
         flags = [

@@ -117,6 +117,11 @@ class TypeScript(JavaScript):
     def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
         return self._plan({f"c{i}.ts": src for i, src in enumerate(sources)}, tc)
 
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        # Every file is its own module, so candidates cannot see each other, unless one of them
+        # declares into the global scope or another module: then another file may be the cause.
+        return not any(_REACHES_OUT.search(src) for src in sources)
+
     # ----------------------------------------------------------------- rendering
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(f"{self.identifier(p.name)}: {self.render_type(p.type)}" for p in sig.params)
@@ -133,6 +138,9 @@ class TypeScript(JavaScript):
         # MultiPL-E's TypeScript tests declare require (for node:assert), so solutions that
         # call require compile there; they do here too. The declaration is module-local.
         return "declare var require: any;\n"
+
+
+_REACHES_OUT = re.compile(r"\bdeclare\s+(global|module|namespace)\b|///\s*<reference|\bexport\s+as\s+namespace\b")
 
 
 def _tsc_version(text: str) -> tuple[int, int] | None:
