@@ -168,3 +168,55 @@ def test_bad_limits_are_rejected():
         Limits(timeout_s=0)
     with pytest.raises(ValueError, match="unknown field"):
         Limits.from_dict({"timeout": 3})
+
+
+# Programs that compile alone but not inside the batch wrapping: their verdict must still be
+# their own (the engine compiles them alone), and a broken neighbour must not change that.
+WRAPPING_SENSITIVE = {
+    "rust": (
+        "fn helper() -> i32 { 41 }\nfn main() { println!(\"{}\", crate::helper() + 1); }\n",
+        "fn main() { let x: i32 = \"no\"; }\n",
+    ),
+    "java": (
+        "package org.example;\npublic class Main { public static void main(String[] a) { System.out.println(42); } }\n",
+        "public class Main { public static void main(String[] a) { int x = \"no\"; } }\n",
+    ),
+    "csharp": (
+        "using System;\nclass P { static void Main() { global::System.Console.WriteLine(42); } }\n",
+        "class P { static void Main() { int x = \"no\"; } }\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang_name", sorted(WRAPPING_SENSITIVE))
+def test_wrapping_sensitive_program_keeps_its_solo_verdict(lang_name):
+    lang = get_language(lang_name)
+    if not lang.toolchain.available:
+        pytest.skip(f"{lang.display_name} toolchain not installed")
+    good, broken = WRAPPING_SENSITIVE[lang_name]
+    engine = Engine(workers=1)
+    try:
+        res = engine.run([Job(lang_name, good, limits=LIMITS), Job(lang_name, broken, limits=LIMITS)])
+    finally:
+        engine.close()
+    assert res[0].status == Status.OK and res[0].stdout.strip() == "42", res[0].describe()
+    assert res[1].status == Status.COMPILE_ERROR, res[1].describe()
+
+
+@pytest.mark.parametrize("lang_name", ["java", "cpp", "go", "typescript"])
+def test_final_batch_verdict_carries_only_its_own_diagnostics(lang_name):
+    lang = get_language(lang_name)
+    if not lang.toolchain.available:
+        pytest.skip(f"{lang.display_name} toolchain not installed")
+    progs = dict(_programs(lang_name))
+    second_broken = progs["broken"] + "\n\n"  # a different program, the same error
+    engine = Engine(workers=1)
+    try:
+        res = engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS) for p in (progs["add"], progs["broken"], second_broken)])
+    finally:
+        engine.close()
+    assert [r.status for r in res] == [Status.OK, Status.COMPILE_ERROR, Status.COMPILE_ERROR]
+    for r in res[1:]:
+        assert r.compile_output.strip(), r.describe()
+    # each carries the lines about its own file, not the whole batch's output
+    assert res[1].compile_output != res[2].compile_output

@@ -180,10 +180,11 @@ class Engine:
         self._jobs = jobs
         self._results = results
         threads: list[threading.Thread] = []
-        by_lang: dict[str, list[_Cand]] = {}
+        # Batches share one compiler invocation, hence one set of compile limits.
+        by_lang: dict[tuple[str, Limits], list[_Cand]] = {}
         for key, idxs in pending.items():
             job = jobs[idxs[0]]
-            by_lang.setdefault(langs[job.language].name, []).append(_Cand(key, job, langs[job.language]))
+            by_lang.setdefault((langs[job.language].name, job.limits), []).append(_Cand(key, job, langs[job.language]))
         try:
             for cands in by_lang.values():
                 lang = cands[0].lang

@@ -24,6 +24,7 @@ Not for import by the rest of xpl except for the constants below and ``main``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -32,8 +33,15 @@ import select
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
+import types
+
+# Imported here, once, rather than in every forked Python program: what the forked child
+# needs to start and end like `python -I -S file.py` (and `math`, used by the harness).
+import builtins  # noqa: E402
+import math  # noqa: E402,F401
 
 MARKER = re.compile(rb"@@xpl ([0-9a-f]+|-) (\d+|done)(?: (pass|fail|error))?")
 POLL_S = 0.02
@@ -101,9 +109,6 @@ def _exec_python(path: str, env: dict) -> None:
         with open(path, "rb") as fh:
             source = fh.read()
         compiled = compile(source, path, "exec", dont_inherit=True)
-        import builtins
-        import types
-
         main = types.ModuleType("__main__")
         main.__dict__.update({"__file__": path, "__builtins__": builtins, "__cached__": None})
         sys.modules["__main__"] = main
@@ -116,9 +121,6 @@ def _exec_python(path: str, env: dict) -> None:
         traceback.print_exception(type(exc), exc, tb.tb_next if tb and tb.tb_next else tb)
         code = 1
     try:
-        import atexit
-        import threading
-
         if hasattr(threading, "_shutdown"):
             threading._shutdown()  # join non-daemon threads as interpreter exit does
         atexit._run_exitfuncs()

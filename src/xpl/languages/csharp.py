@@ -90,6 +90,10 @@ CLASS_NAME = "Problem"
 _SOURCE = "Problem.cs"
 _EXE = "Problem.exe"
 _NAMESPACE = "XplC"  # + candidate index
+# What changes meaning (or stops compiling) once wrapped in a namespace: global-namespace
+# references, assembly/module attributes, extern aliases and preprocessor symbol definitions
+# (which must precede everything else in a file).
+_NAMESPACE_SENSITIVE = re.compile(r"\bglobal::|\[\s*(assembly|module)\s*:|\bextern\s+alias\b|^\s*#\s*(define|undef)\b", re.MULTILINE)
 _DISPATCHER_FILE = "xpl_dispatch.cs"
 _BATCH_EXE = "batch.exe"
 _MAX_TUPLE = 7  # mcs: "Internal compiler error: tuples > 7"
@@ -172,6 +176,13 @@ class CSharp(Language):
             if f"c{m.group(1)}/{_SOURCE}" in plan.owners:
                 hits.add(plan.owners[f"c{m.group(1)}/{_SOURCE}"])
         return hits
+
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        src = sources[index]
+        if not _has_one_entry_point(src):
+            return True  # it had its own mcs command: that was a standalone compile
+        # Inside `namespace XplCN { ... }` only these mean something else than at file level.
+        return not _NAMESPACE_SENSITIVE.search(src)
 
     def run_env(self, tc: Toolchain, memory_mb: int) -> dict[str, str]:
         heap = max(_MIN_HEAP_MB, min(memory_mb * 3 // 4, memory_mb - _NON_HEAP_MB))

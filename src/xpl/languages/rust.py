@@ -33,6 +33,7 @@ engine's blame-and-retry compiles them alone.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -73,6 +74,10 @@ _KEYWORDS = frozenset(
 
 # Default rustc settings (opt-level 0, no debuginfo) plus the edition; warnings are noise here.
 _RUSTC_FLAGS = ("--edition", "2021", "-A", "warnings")
+# Constructs whose meaning differs between a crate root and a module of the batch crate.
+_CRATE_SENSITIVE = re.compile(r"\bcrate::|\$crate|\bsuper::|#!\s*\[|\bextern\s+crate\b")
+# Constructs that are global to a crate, so one candidate's can clash with another's.
+_CRATE_GLOBAL = re.compile(r"#\s*\[\s*(macro_export|no_mangle|export_name|global_allocator|panic_handler|link_section|no_main)\b")
 
 BATCH_ENTRY_ENV = "XPL_BATCH_ENTRY"
 _ENTRY_LINE = "pub fn __xpl_entry() -> impl std::process::Termination { main() }\n"
@@ -246,6 +251,12 @@ class Rust(Language):
             + "}\n"
         )
         return BuildPlan(files, [self._compile(tc, "main", "main.rs")], runs, owners)
+
+    def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
+        # A module differs from a crate root only through crate-relative paths and crate-level
+        # attributes; and candidates share one crate, so exported or unmangled symbols of two
+        # of them could clash. Without any of those, a failure is the candidate's own.
+        return not _CRATE_SENSITIVE.search(sources[index]) and not any(_CRATE_GLOBAL.search(s) for s in sources)
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
