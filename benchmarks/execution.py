@@ -20,7 +20,7 @@ import time
 
 from xpl.execution import Engine, Job, Limits
 from xpl.execution.baseline import run_one
-from xpl.languages import all_languages, get_language
+from xpl.languages import get_language
 from xpl.languages.demo import DEMO_DOC, DEMO_SIG, examples
 from xpl.languages.types import TestCase
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.execution.adversarial import EXPECTED, PROGRAMS
-from xpl.execution import Engine, Job, Limits
+from xpl.execution import Job, Limits
 from xpl.languages import get_language
 
 LIMITS = Limits(timeout_s=3.0, memory_mb=256, max_output_kb=256, max_file_mb=8, disk_mb=16, max_processes=64)

@@ -244,7 +244,7 @@ class Rust(Language):
             + "    match entry.as_str() {\n"
             + "".join(arms)
             + "        _ => {\n"
-            + f'            eprintln!("xpl batch: no candidate {{:?}} in this binary", entry);\n'
+            + '            eprintln!("xpl batch: no candidate {:?} in this binary", entry);\n'
             + "            std::process::ExitCode::from(2)\n"
             + "        }\n"
             + "    }\n"
