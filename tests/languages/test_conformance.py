@@ -13,7 +13,8 @@ import pytest
 
 from xpl.languages import all_languages, get_language
 from xpl.languages.demo import examples
-from xpl.languages.types import Signature, TestCase
+from tests.languages import tricky
+from xpl.languages.types import Signature, TestCase, UnsupportedError
 
 LANGS = [lang.name for lang in all_languages()]
 
@@ -124,6 +125,33 @@ def test_values_round_trip_and_deep_equality_discriminates(lang_name, execute_ma
     for (annotation, _, n), res in zip(programs, results):
         if (res.status, res.passed, res.total, res.failed_tests) != ("test_failure", n - 1, n, [n - 1]):
             bad.append(f"{annotation}: {res.describe()}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("lang_name", LANGS)
+def test_tricky_values_round_trip(lang_name, execute_many):
+    """Every value of tricky.CASES that the PL can express survives literal rendering and the
+    harness (values it cannot express must raise UnsupportedError, never render wrongly)."""
+    lang = usable(lang_name)
+    body = snippets(lang_name)["identity"]
+    programs, skipped = [], []
+    for annotation, values in tricky.CASES:
+        sig = Signature.parse("identity", [("x", annotation)], annotation)
+        if lang.supports(sig) is not None:
+            skipped.append(f"{annotation}: {lang.supports(sig)}")
+            continue
+        kept = []
+        for v in values:
+            try:
+                lang.render_value(v, sig.params[0].type)
+                kept.append(v)
+            except UnsupportedError as exc:
+                skipped.append(f"{v!r}: {exc.reason}")
+        tests = [TestCase((v,), v) for v in kept]
+        programs.append((annotation, _program(lang, sig, "Return x.", body, tests), len(tests)))
+    assert len(programs) >= len(tricky.CASES) // 2, f"{lang_name} supports too little: {skipped}"
+    results = execute_many(lang_name, [(p, n) for _, p, n in programs])
+    bad = [f"{a}: {r.describe()}" for (a, _, n), r in zip(programs, results) if (r.status, r.passed) != ("ok", n)]
     assert not bad, "\n".join(bad)
 
 

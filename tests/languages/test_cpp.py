@@ -17,37 +17,13 @@ import pytest
 from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
+from tests.languages import tricky
 
 CPP = get_language("c++")
 needs_gxx = pytest.mark.skipif(not CPP.toolchain.available, reason="g++ not installed")
 
-TRICKY_STRINGS = [
-    "",
-    "\x00",
-    "a\x00b",
-    "\x01" + "7",
-    "\x1b[0m",
-    "\x7f",
-    "a\rb",
-    "\t\x0b\x0c",
-    "\\n",
-    "\\",
-    "a\\",
-    "'",
-    '"',
-    "??=",
-    "??/",
-    "%s%d",
-    "{}",
-    "$a",
-    "#{a}",
-    "é",
-    "\u2028",
-    "\ufeff",
-    "😀",
-    "e\u0301",
-    "*/ /*",
-]
+# The shared tricky strings plus those that matter to this PL's literal syntax.
+TRICKY_STRINGS = tricky.STRINGS + ['??=', '??/', '\u2028', '😀', '*/ /*']
 TRICKY = [
     ("str", TRICKY_STRINGS),
     ("int", [INT_MAX, INT_MIN, -1, 0, 2**31, -(2**31) - 1]),

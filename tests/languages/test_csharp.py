@@ -19,14 +19,13 @@ from xpl.languages import get_language
 from xpl.languages.base import BUILD, BuildPlan
 from xpl.languages.csharp import _has_one_entry_point
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
+from tests.languages import tricky
 
 CS = get_language("cs")
 needs_mono = pytest.mark.skipif(not CS.toolchain.available, reason="mono (mcs) not installed")
 
-TRICKY_STRINGS = [
-    "", "\x00", "\x1b[0m", "\x7f", "a\rb", "\r\n", "\t\x0b\x0c", "\\n", "\\", "\\u0041", "\\x41", "{0}", "{{",
-    "%s%d", "$a", "#{a}", "'", '"', "é", "\u2028\u0085", "\ufeff", "😀𝄞", "a\\",
-]  # fmt: skip
+# The shared tricky strings plus those that matter to this PL's literal syntax.
+TRICKY_STRINGS = tricky.STRINGS + []
 TRICKY = [
     ("int", [INT_MAX, INT_MIN, -1, 0]),
     ("float", [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308, 1e-7, 1e16, 2.0]),

@@ -15,14 +15,13 @@ from xpl.execution import Limits
 from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError, parse_type
+from tests.languages import tricky
 
 JS = get_language("javascript")
 needs_node = pytest.mark.skipif(not JS.toolchain.available, reason="Node.js not installed")
 
-TRICKY_STRINGS = [
-    "", "\x00", "\x1b[0m", "\x7f", "a\rb", "\t\x0b\x0c", "\\n", "\\", "\\u0041", "\\u{41}", "${a}", "`tpl`",
-    "'", '"', "</script>", "é", "\u2028\u2029", "\ufeff", "😀", "𝄞x", "\ud800", "a\\",
-]
+# The shared tricky strings plus those that matter to this PL's literal syntax.
+TRICKY_STRINGS = tricky.STRINGS + ['\\u{41}', '`tpl`', '</script>', '\u2028\u2029', '😀', '𝄞x', '\ud800']
 # (annotation, values): each value must evaluate in Node to exactly the Python value.
 LITERALS = [
     ("str", TRICKY_STRINGS),

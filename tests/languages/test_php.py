@@ -10,15 +10,13 @@ import pytest
 from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
+from tests.languages import tricky
 
 PHP = get_language("php")
 needs_php = pytest.mark.skipif(not PHP.toolchain.available, reason="PHP toolchain not installed")
 
-TRICKY_STRINGS = [
-    "\x00", "\x1b[0m", "\x7f", "a\rb", "\t\x0b\x0c", "\\n", "\\", "\\\\u{41}", "\\x41", "\\$a",
-    "$", "$$", "$a", "{$a}", "${a}", "#{a}", "?>", "<?php echo 1; ?>", "'", '"', "é", "\u2028", "\ufeff", "😀",
-    "%s%d", "a\\",
-]
+# The shared tricky strings plus those that matter to this PL's literal syntax.
+TRICKY_STRINGS = tricky.STRINGS + ['\\\\u{41}', '\\$a', '$', '$$', '{$a}', '?>', '<?php echo 1; ?>', '\u2028', '😀']
 TRICKY = [
     ("str", TRICKY_STRINGS),
     ("int", [INT_MAX, INT_MIN, -1, 0]),

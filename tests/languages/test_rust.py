@@ -15,14 +15,13 @@ from xpl.execution.baseline import run_one
 from xpl.languages import get_language
 from xpl.languages.base import BUILD, BuildPlan
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
+from tests.languages import tricky
 
 RUST = get_language("rs")
 needs_rust = pytest.mark.skipif(not RUST.toolchain.available, reason="Rust toolchain not installed")
 
-TRICKY_STRINGS = [
-    "", "\x00", "\x1b[0m", "\x7f", "a\rb", "\t\x0b\x0c", "\\n", "\\", "\\u{41}", "{}", "{0}", "{{", "$a", "#{a}",
-    "'", '"', "é", "\u2028", "\ufeff", "😀", "%s%d", "a\\", 'r#"raw"#',
-]
+# The shared tricky strings plus those that matter to this PL's literal syntax.
+TRICKY_STRINGS = tricky.STRINGS + ['\\u{41}', '\u2028', '😀', 'r#"raw"#']
 TRICKY = [
     ("str", TRICKY_STRINGS),
     ("int", [INT_MAX, INT_MIN, -1, 0]),
