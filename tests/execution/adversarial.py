@@ -491,4 +491,125 @@ int main() {
 }
 """,
     },
+    "ruby": {
+        "fork_bomb": """
+loop do
+  begin
+    fork { sleep 100 }
+  rescue StandardError
+  end
+end
+""",
+        "infinite_loop": "loop {}\n",
+        "memory_hog": "a = []\nloop { a << ('x' * 10_000_000) }\n",
+        "disk_filler": """
+i = 0
+loop do
+  File.binwrite("f#{i}", "x" * (2 << 20))
+  i += 1
+end
+""",
+        "big_output": "line = 'x' * 1000\nloop { $stdout.write(line, \"\\n\") }\n",
+        "network": """
+require "socket"
+TCPSocket.new("127.0.0.1", @PORT@).close
+puts "CONNECTED"
+""",
+        "write_outside": "File.write('@PLANTED@', 'pwned')\n",
+        "read_outside": "puts File.read('@SECRET@')\n",
+        "kill_parent": """
+begin
+  Process.kill(:KILL, Process.ppid)
+rescue StandardError => e
+  puts "kill failed: #{e.class}"
+end
+""",
+        "background_child": """
+pid = spawn("/bin/sh", "-c", "sleep 1000; : @MARKER@", pgroup: true)
+Process.detach(pid)
+puts "spawned"
+""",
+    },
+    "php": {
+        "fork_bomb": "<?php\nwhile (true) { @exec('/bin/sleep 100 > /dev/null 2>&1 &'); }\n",
+        "infinite_loop": "<?php\nwhile (true) {}\n",
+        "memory_hog": "<?php\n$a = [];\nwhile (true) { $a[] = str_repeat('x', 10000000); }\n",
+        "disk_filler": """<?php
+for ($i = 0; ; $i++) {
+    if (file_put_contents("f$i", str_repeat("x", 2 << 20)) === false) { exit(1); }
+}
+""",
+        "big_output": "<?php\n$line = str_repeat('x', 1000);\nwhile (true) { echo $line, \"\\n\"; }\n",
+        "network": """<?php
+$s = fsockopen("127.0.0.1", @PORT@, $errno, $errstr, 2);
+if (!$s) { fwrite(STDERR, "connect: $errstr\\n"); exit(1); }
+echo "CONNECTED\\n";
+""",
+        "write_outside": "<?php\nif (file_put_contents('@PLANTED@', 'pwned') === false) { exit(1); }\n",
+        "read_outside": "<?php\n$c = file_get_contents('@SECRET@');\nif ($c === false) { exit(1); }\necho $c;\n",
+        "kill_parent": "<?php\nexec('kill -9 ' . posix_getppid() . ' 2>&1', $out, $rc);\necho \"kill: $rc\\n\";\n",
+        "background_child": "<?php\nexec(\"setsid /bin/sh -c 'sleep 1000; : @MARKER@' > /dev/null 2>&1 &\");\necho \"spawned\\n\";\n",
+    },
+    "lua": {
+        "fork_bomb": "while true do os.execute('/bin/sleep 100 > /dev/null 2>&1 &') end\n",
+        "infinite_loop": "while true do end\n",
+        "memory_hog": "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 10000000) .. #t end\n",
+        "disk_filler": """
+local i = 0
+while true do
+  local f = assert(io.open("f" .. i, "wb"))
+  assert(f:write(string.rep("x", 2 * 1024 * 1024)))
+  assert(f:close())
+  i = i + 1
+end
+""",
+        "big_output": "local s = string.rep('x', 1000)\nwhile true do io.write(s, '\\n') end\n",
+        # Lua's standard library has no sockets: nothing to test for the network.
+        "write_outside": "local f = assert(io.open('@PLANTED@', 'w'))\nf:write('pwned')\nf:close()\n",
+        "read_outside": "local f = assert(io.open('@SECRET@'))\nprint(f:read('a'))\n",
+        "kill_parent": """
+local f = assert(io.open("/proc/self/stat"))
+local ppid = f:read("a"):match("^%d+ %b() %S+ (%d+)")
+f:close()
+print("kill:", os.execute("kill -9 " .. ppid .. " 2>/dev/null"))
+""",
+        "background_child": "os.execute(\"setsid /bin/sh -c 'sleep 1000; : @MARKER@' > /dev/null 2>&1 &\")\nprint('spawned')\n",
+    },
+}
+
+# TypeScript: the JavaScript programs, type-checked (Node's globals declared, as no @types exist).
+PROGRAMS["typescript"] = {
+    attack: "declare var require: any;\ndeclare var process: any;\ndeclare var Buffer: any;\n" + src
+    for attack, src in PROGRAMS["javascript"].items()
+}
+
+
+def _csharp(body: str) -> str:
+    return (
+        "using System;\nusing System.IO;\nusing System.Collections.Generic;\nusing System.Diagnostics;\n"
+        "class P {\n    static void Main() {\n" + body + "\n    }\n}\n"
+    )
+
+
+PROGRAMS["csharp"] = {
+    "fork_bomb": _csharp(
+        'while (true) { try { Process.Start(new ProcessStartInfo("/bin/sleep", "100") { UseShellExecute = false }); } catch (Exception) { } }'
+    ),
+    "infinite_loop": _csharp("long x = 0;\nwhile (true) { x++; }"),
+    "memory_hog": _csharp("var l = new List<long[]>();\nwhile (true) { l.Add(new long[1000000]); }"),
+    "disk_filler": _csharp('for (int i = 0; ; i++) { File.WriteAllBytes("f" + i, new byte[2 << 20]); }'),
+    "big_output": _csharp("var line = new string('x', 1000);\nwhile (true) { Console.WriteLine(line); }"),
+    "network": _csharp('new System.Net.Sockets.TcpClient("127.0.0.1", @PORT@).Close();\nConsole.WriteLine("CONNECTED");'),
+    "write_outside": _csharp('File.WriteAllText("@PLANTED@", "pwned");'),
+    "read_outside": _csharp('Console.WriteLine(File.ReadAllText("@SECRET@"));'),
+    "kill_parent": _csharp(
+        'string stat = File.ReadAllText("/proc/self/stat");\n'
+        'string ppid = stat.Substring(stat.LastIndexOf(\')\') + 2).Split(\' \')[1];\n'
+        'var p = Process.Start(new ProcessStartInfo("kill", "-9 " + ppid) { UseShellExecute = false });\n'
+        'p.WaitForExit();\nConsole.WriteLine("kill: " + p.ExitCode);'
+    ),
+    "background_child": _csharp(
+        'Process.Start(new ProcessStartInfo("/usr/bin/setsid", "/bin/sh -c \\"sleep 1000; : @MARKER@\\"") { UseShellExecute = false });\n'
+        'Console.WriteLine("spawned");'
+    ),
 }

@@ -114,7 +114,8 @@ def test_adversarial_programs_are_contained(lang_name, tmp_path, engine):
         if res.run_s > LIMITS.timeout_s + SLACK_S:
             problems.append(f"{job.id}: ran {res.run_s:.1f} s, limit {LIMITS.timeout_s} s")
     by_id = {j.id: r for j, r in zip(jobs, results)}
-    assert "CONNECTED" not in by_id["network"].stdout
+    if "network" in by_id:
+        assert "CONNECTED" not in by_id["network"].stdout
     assert listener.accepted == 0, "a sandboxed program reached the host's loopback"
     assert planted.read_text() == "original"
     assert secret_text not in by_id["read_outside"].stdout + by_id["read_outside"].stderr
@@ -133,6 +134,11 @@ def _canary(lang_name: str) -> str:
         "java": 'public class Main { public static void main(String[] a) { System.out.println("alive"); } }\n',
         "javascript": "console.log('alive');\n",
         "cpp": '#include <cstdio>\nint main() { std::puts("alive"); }\n',
+        "ruby": "puts 'alive'\n",
+        "php": "<?php\necho \"alive\\n\";\n",
+        "lua": "print('alive')\n",
+        "typescript": "console.log('alive');\n",
+        "csharp": 'class P { static void Main() { System.Console.WriteLine("alive"); } }\n',
     }[lang_name]
 
 
