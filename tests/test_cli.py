@@ -47,3 +47,17 @@ def test_exec_missing_file_is_a_one_line_error(tmp_path):
     res = runner.invoke(app, ["exec", str(tmp_path / "nope.jsonl")])
     assert res.exit_code == 2
     assert "nope.jsonl: no such file" in res.output
+
+
+def test_exec_reports_pass_at_k_when_jobs_name_their_problem(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    rows = []
+    for problem, outcomes in {"p1": [True, False, False, False], "p2": [True, True, True, True]}.items():
+        for i, ok in enumerate(outcomes):
+            program = "print('ok')\n" if ok else "raise SystemExit(1)\n"
+            rows.append({"id": f"{problem}-{i}", "language": "python", "program": program + f"# {problem} {i}\n", "meta": {"problem": problem}})
+    jobs.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = runner.invoke(app, ["exec", str(jobs), "--out", str(tmp_path / "out.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert "pass@k" in res.output
+    assert "0.625" in res.output  # pass@1 = mean(1/4, 4/4)

@@ -181,7 +181,31 @@ def exec_(
         for job, res in zip(jobs, results):
             fh.write(json.dumps({"id": job.id, **res.to_dict(), "meta": job.meta}) + "\n")
     _summary(results)
+    _pass_at_k(jobs, results)
     console.print(f"wrote {len(results)} results to {out}" + (f" ({len(problems)} lines skipped)" if problems else ""))
+
+
+def _pass_at_k(jobs, results) -> None:
+    """pass@k per PL when the jobs name their problem (``meta.problem``): samples of one problem
+    in one PL are its n completions."""
+    from xpl.execution import pass_at_k_table
+
+    groups: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for job, res in zip(jobs, results):
+        problem = job.meta.get("problem") if isinstance(job.meta, dict) else None
+        if problem is not None:
+            groups[res.language][str(problem)].append(res.ok)
+    if not groups:
+        return
+    table = Table(title="pass@k (unbiased estimator, mean over problems)")
+    for col in ("PL", "problems", "samples/problem", "pass@1", "pass@10", "pass@100"):
+        table.add_column(col, justify="right")
+    for lang, per_problem in sorted(groups.items()):
+        scores = pass_at_k_table(per_problem, ks=(1, 10, 100))
+        n = min(len(v) for v in per_problem.values())
+        cells = [f"{scores[k]['mean']:.3f}" if k in scores else "-" for k in ("pass@1", "pass@10", "pass@100")]
+        table.add_row(lang, str(len(per_problem)), str(n), *cells)
+    console.print(table)
 
 
 def _summary(results) -> None:

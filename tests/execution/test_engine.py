@@ -220,3 +220,17 @@ def test_final_batch_verdict_carries_only_its_own_diagnostics(lang_name):
         assert r.compile_output.strip(), r.describe()
     # each carries the lines about its own file, not the whole batch's output
     assert res[1].compile_output != res[2].compile_output
+
+
+def test_unsandboxed_fallback_still_runs_and_limits():
+    """--sandbox none: no isolation (and said so), but builds, runs and deadlines still work."""
+    engine = Engine(sandbox="none")
+    try:
+        assert not engine.sandbox.isolated and "NO filesystem/network isolation" in engine.sandbox.detail
+        progs = [(name, get_language(name).program(DEMO_SIG, DEMO_DOC, examples(name)["add"], DEMO_TESTS)) for name in ("python", "cpp")]
+        jobs = [Job(name, p, len(DEMO_TESTS), LIMITS) for name, p in progs]
+        jobs.append(Job("python", "while True:\n    pass\n", limits=Limits(timeout_s=1)))
+        res = engine.run(jobs)
+    finally:
+        engine.close()
+    assert [r.status for r in res] == [Status.OK, Status.OK, Status.TIMEOUT], [r.describe() for r in res]
