@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xpl.languages import get_language
-from xpl.languages.base import BUILD, HARNESS_MARKER, NONCE_ENV
+from xpl.languages.base import BUILD, HARNESS_MARKER, NONCE_ENV, BuildPlan
 
 
 @dataclass
@@ -38,36 +38,50 @@ class BaselineResult:
         return self.compiled and self.exit_code == 0 and not self.timed_out
 
 
+def _write(plan: BuildPlan, build: Path) -> None:
+    for rel, content in plan.files.items():
+        path = build / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+
+def _run(argv: list[str], build: Path, env: dict[str, str], timeout: float, cwd: Path | None = None) -> tuple[int | None, str, str]:
+    """Run one command with ``{build}`` resolved; (exit code or None on timeout, stdout, stderr)."""
+    argv = [a.replace(BUILD, str(build)) for a in argv]
+    try:
+        proc = subprocess.run(argv, cwd=cwd or build, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return None, out, ""
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _run_program(lang, tc, plan: BuildPlan, i: int, build: Path, timeout: float, nonce: str) -> tuple[int | None, str, str]:
+    """Candidate ``i`` of a built plan, in a fresh empty working directory as the engine does."""
+    run = plan.runs[i]
+    env = {**os.environ, **plan.env, **run.env, **lang.run_env(tc, 1024), NONCE_ENV: nonce}
+    with tempfile.TemporaryDirectory(prefix="xpl-run-") as cwd:
+        return _run(run.argv, build, env, timeout, cwd=Path(cwd))
+
+
 def run_one(language: str, program: str, timeout: float = 30.0, nonce: str = "-") -> BaselineResult:
+    """Build ``program`` the way MultiPL-E does (``Language.reference_plan``), then run it."""
     lang = get_language(language)
     tc = lang.require()
     plan = lang.reference_plan(program, tc)
     with tempfile.TemporaryDirectory(prefix="xpl-baseline-") as tmp:
         build = Path(tmp)
-        for rel, content in plan.files.items():
-            path = build / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
+        _write(plan, build)
         env = {**os.environ, **plan.env}
         t0 = time.perf_counter()
         for argv in plan.commands:
-            argv = [a.replace(BUILD, str(build)) for a in argv]
-            try:
-                proc = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return BaselineResult(False, None, True, "", "compile timed out", time.perf_counter() - t0, 0.0)
-            if proc.returncode != 0:
-                return BaselineResult(False, proc.returncode, False, proc.stdout, proc.stderr, time.perf_counter() - t0, 0.0)
+            code, out, err = _run(argv, build, env, timeout)
+            if code != 0:
+                timed_out = code is None
+                return BaselineResult(False, code, timed_out, out, err or ("compile timed out" if timed_out else ""), time.perf_counter() - t0, 0.0)
         t1 = time.perf_counter()
-        run = plan.runs[0]
-        argv = [a.replace(BUILD, str(build)) for a in run.argv]
-        env = {**env, **run.env, **lang.run_env(tc, 1024), NONCE_ENV: nonce}
-        try:
-            proc = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            return BaselineResult(True, None, True, out, "", t1 - t0, time.perf_counter() - t1)
-        return BaselineResult(True, proc.returncode, False, proc.stdout, proc.stderr, t1 - t0, time.perf_counter() - t1)
+        code, out, err = _run_program(lang, tc, plan, 0, build, timeout, nonce)
+        return BaselineResult(True, code, code is None, out, err, t1 - t0, time.perf_counter() - t1)
 
 
 def run_batch_unsandboxed(language: str, programs: list[str], timeout: float = 60.0) -> list[BaselineResult]:
@@ -78,27 +92,20 @@ def run_batch_unsandboxed(language: str, programs: list[str], timeout: float = 6
     plan = lang.plan_batch(programs, tc)
     with tempfile.TemporaryDirectory(prefix="xpl-batch-") as tmp:
         build = Path(tmp)
-        for rel, content in plan.files.items():
-            path = build / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
+        _write(plan, build)
         env = {**os.environ, **plan.env}
         t0 = time.perf_counter()
         for argv in plan.commands:
-            argv = [a.replace(BUILD, str(build)) for a in argv]
-            proc = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True, timeout=timeout)
-            if proc.returncode != 0:
-                blamed = sorted(lang.blame(proc.stdout + proc.stderr, plan))
-                raise RuntimeError(f"batch compile failed (blamed candidates {blamed}):\n{proc.stdout}{proc.stderr}")
+            code, out, err = _run(argv, build, env, timeout)
+            if code != 0:
+                blamed = sorted(lang.blame(out + err, plan))
+                raise RuntimeError(f"batch compile failed (blamed candidates {blamed}):\n{out}{err}")
         compile_s = time.perf_counter() - t0
         results = []
-        for run in plan.runs:
-            argv = [a.replace(BUILD, str(build)) for a in run.argv]
+        for i in range(len(plan.runs)):
             t1 = time.perf_counter()
-            proc = subprocess.run(argv, cwd=build, env={**env, **run.env, **lang.run_env(tc, 1024)},
-                                  capture_output=True, text=True, timeout=timeout)
-            results.append(BaselineResult(True, proc.returncode, False, proc.stdout, proc.stderr,
-                                          compile_s / len(programs), time.perf_counter() - t1))
+            code, out, err = _run_program(lang, tc, plan, i, build, timeout, "-")
+            results.append(BaselineResult(True, code, code is None, out, err, compile_s / len(programs), time.perf_counter() - t1))
         return results
 
 
