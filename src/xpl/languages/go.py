@@ -215,6 +215,8 @@ class Go(Language):
             "GOWORK": "off",
             "GOENV": "off",
             "CGO_ENABLED": "0",
+            # The compiler and linker are short-lived: collecting garbage only slows them down.
+            "GOGC": "off",
         }
 
     def _writable(self) -> list[str]:
