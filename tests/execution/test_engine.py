@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sqlite3
+import tempfile
 import subprocess
 import sys
 import time
@@ -114,6 +115,8 @@ def test_interrupted_exec_resumes_without_loss_or_double_counting(tmp_path):
     assert [r["stdout"].strip() for r in rows] == [str(i) for i in range(n)]
     assert sum(r["cached"] for r in rows) == done_before
     assert len(Store(store)) == n
+    # the killed run's scratch tree was swept by the rerun
+    assert not list(Path(tempfile.gettempdir()).glob(f"xpl-exec-{proc.pid}-*"))
 
 
 def _stored(path: Path) -> int:

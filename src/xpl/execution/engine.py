@@ -170,7 +170,8 @@ class Engine:
         return langs
 
     def _execute(self, jobs, langs, pending, results, state: _RunState) -> None:
-        root = Path(tempfile.mkdtemp(prefix="xpl-exec-", dir=self.tmp_dir))
+        _sweep_stale_scratch(Path(self.tmp_dir or tempfile.gettempdir()))
+        root = Path(tempfile.mkdtemp(prefix=f"xpl-exec-{os.getpid()}-", dir=self.tmp_dir))
         os.chmod(root, 0o755)  # programs (other uids) must traverse to their build dir
         self._root = root
         self._seq = itertools.count()
@@ -664,6 +665,14 @@ class _RunState:
         with self.cond:
             while self.done < self.total and self.error is None:
                 self.cond.wait(timeout=0.5)
+
+
+def _sweep_stale_scratch(tmp: Path) -> None:
+    """Remove scratch trees of engines that were killed (kill -9 leaves them behind)."""
+    for path in tmp.glob("xpl-exec-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
