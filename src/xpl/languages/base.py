@@ -138,6 +138,8 @@ class Language(ABC):
     completion_suffix: ClassVar[str] = ""  # closes the function after a stop-truncated completion
     comment_prefix: ClassVar[str] = "//"
     reserved_words: ClassVar[frozenset[str]] = frozenset()
+    # The PL's names of the scalar types (IntType, FloatType, BoolType, StrType, NoneType).
+    scalar_type_names: ClassVar[dict[type, str]] = {}
 
     # ----------------------------------------------------------------- toolchain
     @functools.cached_property
@@ -267,6 +269,10 @@ class Language(ABC):
         return any(re.search(p, text, re.MULTILINE) for p in patterns)
 
     # ----------------------------------------------------------------- rendering
+    def scalar_type_name(self, typ: Type) -> str | None:
+        """The PL's name of a scalar type (from ``scalar_type_names``); None for other types."""
+        return self.scalar_type_names.get(type(typ))
+
     @abstractmethod
     def render_type(self, typ: Type) -> str:
         """The PL's spelling of a type (raise ``UnsupportedError`` if it has none)."""

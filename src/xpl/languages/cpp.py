@@ -310,6 +310,13 @@ class Cpp(Language):
     completion_suffix = "\n}\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
+    scalar_type_names = {
+        IntType: "long",
+        FloatType: "double",
+        BoolType: "bool",
+        StrType: "std::string",
+        NoneType: "void",
+    }
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # The PCH directory must be visible (read-only) to the compiler inside the sandbox.
@@ -376,16 +383,9 @@ class Cpp(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
-        if isinstance(typ, IntType):
-            return "long"
-        if isinstance(typ, FloatType):
-            return "double"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "std::string"
-        if isinstance(typ, NoneType):
-            return "void"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"std::vector<{self._element_type(typ.elem)}>"
         if isinstance(typ, TupleType):

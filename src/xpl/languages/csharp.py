@@ -132,6 +132,13 @@ class CSharp(Language):
     completion_suffix = "\n    }\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "long",
+        FloatType: "double",
+        BoolType: "bool",
+        StrType: "string",
+        NoneType: "void",
+    }
 
     # ----------------------------------------------------------------- building
     def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
@@ -195,16 +202,9 @@ class CSharp(Language):
     def _type(self, typ: Type, tuple_syntax: bool) -> str:
         """``tuple_syntax=False`` spells tuples ``ValueTuple<...>``: mcs cannot parse tuple
         syntax in the type arguments of a generic method call."""
-        if isinstance(typ, IntType):
-            return "long"
-        if isinstance(typ, FloatType):
-            return "double"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "string"
-        if isinstance(typ, NoneType):
-            return "void"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"List<{self._element(typ.elem, tuple_syntax)}>"
         if isinstance(typ, DictType):

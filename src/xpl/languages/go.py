@@ -197,6 +197,13 @@ class Go(Language):
     completion_suffix = "}\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
+    scalar_type_names = {
+        IntType: "int",
+        FloatType: "float64",
+        BoolType: "bool",
+        StrType: "string",
+        NoneType: "struct{}",
+    }
 
     # ----------------------------------------------------------------- building
     def _env(self) -> dict[str, str]:
@@ -264,16 +271,9 @@ class Go(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
-        if isinstance(typ, IntType):
-            return "int"
-        if isinstance(typ, FloatType):
-            return "float64"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "string"
-        if isinstance(typ, NoneType):
-            return "struct{}"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return "[]" + self.render_type(typ.elem)
         if isinstance(typ, TupleType):

@@ -173,6 +173,13 @@ class Julia(Language):
     completion_suffix = "end\n"
     comment_prefix = "#"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "Int64",
+        FloatType: "Float64",
+        BoolType: "Bool",
+        StrType: "String",
+        NoneType: "Nothing",
+    }
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # `julia` on PATH is often juliaup's launcher, which picks and execs a real julia.
@@ -192,16 +199,9 @@ class Julia(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
-        if isinstance(typ, IntType):
-            return "Int64"
-        if isinstance(typ, FloatType):
-            return "Float64"
-        if isinstance(typ, BoolType):
-            return "Bool"
-        if isinstance(typ, StrType):
-            return "String"
-        if isinstance(typ, NoneType):
-            return "Nothing"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"Vector{{{self.render_type(typ.elem)}}}"
         if isinstance(typ, TupleType):

@@ -201,6 +201,13 @@ class Lua(Language):
     completion_suffix = ""
     comment_prefix = "--"
     reserved_words = _RESERVED
+    scalar_type_names = {
+        IntType: "integer",
+        FloatType: "number",
+        BoolType: "boolean",
+        StrType: "string",
+        NoneType: "nil",
+    }
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # `lua` may be 5.1 (no integers, no math.type): the harness and the values need 5.4.
@@ -220,16 +227,9 @@ class Lua(Language):
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
         """The type as a lua-language-server annotation (Lua itself has none)."""
-        if isinstance(typ, IntType):
-            return "integer"
-        if isinstance(typ, FloatType):
-            return "number"
-        if isinstance(typ, BoolType):
-            return "boolean"
-        if isinstance(typ, StrType):
-            return "string"
-        if isinstance(typ, NoneType):
-            return "nil"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, OptionalType):
             return f"{self.render_type(typ.inner)}?"
         if isinstance(typ, ListType):

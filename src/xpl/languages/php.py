@@ -177,6 +177,13 @@ class PHP(Language):
     completion_suffix = "}\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "int",
+        FloatType: "float",
+        BoolType: "bool",
+        StrType: "string",
+        NoneType: "null",
+    }
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # Model-written PHP calls mb_* functions all the time, and the reference environment
@@ -207,16 +214,9 @@ class PHP(Language):
     def render_type(self, typ: Type) -> str:
         # PHP's own type declarations; the prompt stays untyped as in MultiPL-E, but this
         # decides what PHP can express (and reads well in diagnostics).
-        if isinstance(typ, IntType):
-            return "int"
-        if isinstance(typ, FloatType):
-            return "float"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "string"
-        if isinstance(typ, NoneType):
-            return "null"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, (ListType, TupleType)):
             for t in typ.children():
                 self.render_type(t)

@@ -101,6 +101,13 @@ class Python(Language):
     completion_suffix = ""
     comment_prefix = "#"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "int",
+        FloatType: "float",
+        BoolType: "bool",
+        StrType: "str",
+        NoneType: "None",
+    }
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # Resolve shims (pyenv, asdf) and virtual environments to the real interpreter.
@@ -125,16 +132,9 @@ class Python(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
-        if isinstance(typ, IntType):
-            return "int"
-        if isinstance(typ, FloatType):
-            return "float"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "str"
-        if isinstance(typ, NoneType):
-            return "None"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"List[{self.render_type(typ.elem)}]"
         if isinstance(typ, TupleType):

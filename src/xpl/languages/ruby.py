@@ -116,6 +116,13 @@ class Ruby(Language):
     completion_suffix = "end\n"
     comment_prefix = "#"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "Integer",
+        FloatType: "Float",
+        BoolType: "bool",
+        StrType: "String",
+        NoneType: "nil",
+    }
 
     # ----------------------------------------------------------------- building
     def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
@@ -139,16 +146,9 @@ class Ruby(Language):
     def render_type(self, typ: Type) -> str:
         # Ruby has no static types; this spells the runtime classes, RBS-style, and decides
         # what can be expressed (everything in the algebra can).
-        if isinstance(typ, IntType):
-            return "Integer"
-        if isinstance(typ, FloatType):
-            return "Float"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "String"
-        if isinstance(typ, NoneType):
-            return "nil"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"Array[{self.render_type(typ.elem)}]"
         if isinstance(typ, TupleType):

@@ -196,6 +196,13 @@ class Rust(Language):
     completion_suffix = "}\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
+    scalar_type_names = {
+        IntType: "i64",
+        FloatType: "f64",
+        BoolType: "bool",
+        StrType: "String",
+        NoneType: "()",
+    }
 
     # ----------------------------------------------------------------- toolchain
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -260,16 +267,9 @@ class Rust(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
-        if isinstance(typ, IntType):
-            return "i64"
-        if isinstance(typ, FloatType):
-            return "f64"
-        if isinstance(typ, BoolType):
-            return "bool"
-        if isinstance(typ, StrType):
-            return "String"
-        if isinstance(typ, NoneType):
-            return "()"
+        scalar = self.scalar_type_name(typ)
+        if scalar is not None:
+            return scalar
         if isinstance(typ, ListType):
             return f"Vec<{self.render_type(typ.elem)}>"
         if isinstance(typ, TupleType):
