@@ -24,6 +24,7 @@ Values are compared deeply; floats with ``types.floats_close`` (relative 1e-6, a
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import shutil
@@ -140,6 +141,8 @@ class Language(ABC):
     reserved_words: ClassVar[frozenset[str]] = frozenset()
     # The PL's names of the scalar types (IntType, FloatType, BoolType, StrType, NoneType).
     scalar_type_names: ClassVar[dict[type, str]] = {}
+    # The PL's spellings of NaN, +infinity and -infinity as double expressions.
+    float_specials: ClassVar[tuple[str, str, str]] = ("", "", "")
 
     # ----------------------------------------------------------------- toolchain
     @functools.cached_property
@@ -272,6 +275,18 @@ class Language(ABC):
     def scalar_type_name(self, typ: Type) -> str | None:
         """The PL's name of a scalar type (from ``scalar_type_names``); None for other types."""
         return self.scalar_type_names.get(type(typ))
+
+    def float_literal(self, value: float) -> str:
+        """A double literal: ``float_specials`` for NaN and the infinities, else Python's
+        shortest round-trip form ("1e-07", "-0.0", "1e+16"), which every supported PL reads as
+        the same double."""
+        v = float(value)
+        if math.isnan(v) or math.isinf(v):
+            special = self.float_specials[0 if math.isnan(v) else 1 if v > 0 else 2]
+            if not special:
+                raise self.unsupported(f"the float {v!r}")
+            return special
+        return repr(v)
 
     @abstractmethod
     def render_type(self, typ: Type) -> str:

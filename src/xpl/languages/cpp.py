@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import re
 import shutil
@@ -317,6 +316,11 @@ class Cpp(Language):
         StrType: "std::string",
         NoneType: "void",
     }
+    float_specials = (
+        "std::numeric_limits<double>::quiet_NaN()",
+        "std::numeric_limits<double>::infinity()",
+        "-std::numeric_limits<double>::infinity()",
+    )
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # The PCH directory must be visible (read-only) to the compiler inside the sandbox.
@@ -416,12 +420,7 @@ class Cpp(Language):
             # -9223372036854775808 is `-` applied to a literal too large for long.
             return "LONG_MIN" if value == INT_MIN else str(int(value))
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "std::numeric_limits<double>::quiet_NaN()"
-            if math.isinf(v):
-                return ("" if v > 0 else "-") + "std::numeric_limits<double>::infinity()"
-            return repr(v)
+            return self.float_literal(value)
         if isinstance(typ, BoolType):
             return "true" if value else "false"
         if isinstance(typ, StrType):

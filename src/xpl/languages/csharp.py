@@ -36,7 +36,6 @@ batch with errors in their own file, so the engine's blame-and-retry compiles th
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -139,6 +138,7 @@ class CSharp(Language):
         StrType: "string",
         NoneType: "void",
     }
+    float_specials = ("double.NaN", "double.PositiveInfinity", "double.NegativeInfinity")
 
     # ----------------------------------------------------------------- building
     def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
@@ -242,12 +242,7 @@ class CSharp(Language):
             self.check_int(value)
             return "long.MinValue" if value == INT_MIN else f"{int(value)}L"
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "double.NaN"
-            if math.isinf(v):
-                return "double.PositiveInfinity" if v > 0 else "double.NegativeInfinity"
-            return repr(v)  # Python's shortest round-trip form is a valid C# double literal
+            return self.float_literal(value)  # Python's shortest round-trip form is a valid C# double literal
         if isinstance(typ, BoolType):
             return "true" if value else "false"
         if isinstance(typ, StrType):

@@ -204,6 +204,7 @@ class Go(Language):
         StrType: "string",
         NoneType: "struct{}",
     }
+    float_specials = ("math.NaN()", "math.Inf(1)", "math.Inf(-1)")
 
     # ----------------------------------------------------------------- building
     def _env(self) -> dict[str, str]:
@@ -295,6 +296,12 @@ class Go(Language):
             return f"[{len(typ.elems)}]{self.render_type(typ.elems[0])}"
         return "struct{ " + "; ".join(f"F{k} {self.render_type(t)}" for k, t in enumerate(typ.elems)) + " }"
 
+    def float_literal(self, value: float) -> str:
+        v = float(value)
+        if v == 0.0 and math.copysign(1.0, v) < 0:
+            return "math.Copysign(0, -1)"  # the constant -0.0 is exact zero in Go
+        return super().float_literal(v)
+
     def render_value(self, value: Any, typ: Type) -> str:
         if isinstance(typ, OptionalType):
             if value is None:
@@ -304,14 +311,7 @@ class Go(Language):
         if isinstance(typ, NoneType):
             return "struct{}{}"
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "math.NaN()"
-            if math.isinf(v):
-                return "math.Inf(1)" if v > 0 else "math.Inf(-1)"
-            if v == 0.0 and math.copysign(1.0, v) < 0:
-                return "math.Copysign(0, -1)"  # the constant -0.0 is exact zero in Go
-            return repr(v)
+            return self.float_literal(value)
         if isinstance(typ, IntType):
             self.check_int(value)
             return str(int(value))  # constants are exact: -9223372036854775808 is fine

@@ -26,7 +26,6 @@ an error in its own file, so the engine's blame-and-retry compiles it alone.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,6 +137,7 @@ class Java(Language):
     completion_suffix = "\n    }\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
+    float_specials = ("Double.NaN", "Double.POSITIVE_INFINITY", "Double.NEGATIVE_INFINITY")
 
     # ----------------------------------------------------------------- toolchain
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -249,12 +249,7 @@ class Java(Language):
             # the named constant says what is meant.
             return "Long.MIN_VALUE" if value == INT_MIN else f"{int(value)}L"
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "Double.NaN"
-            if math.isinf(v):
-                return "Double.POSITIVE_INFINITY" if v > 0 else "Double.NEGATIVE_INFINITY"
-            return repr(v)  # Python's shortest round-trip form is a valid Java double literal
+            return self.float_literal(value)  # Python's shortest round-trip form is a valid Java double literal
         if isinstance(typ, BoolType):
             return "true" if value else "false"
         if isinstance(typ, StrType):

@@ -20,7 +20,6 @@ ran; the engine reports that as ``compile_error``.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -204,6 +203,7 @@ class JavaScript(Language):
     completion_suffix = "}\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
+    float_specials = ("NaN", "Infinity", "-Infinity")
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # Version managers (asdf, nodenv, volta) put shims on PATH that need their own home
@@ -282,7 +282,7 @@ class JavaScript(Language):
             self.check_int(value)
             return str(int(value))
         if isinstance(typ, FloatType):
-            return _number(float(value))
+            return self.float_literal(value)
         if isinstance(typ, StrType):
             return _string(value)
         if isinstance(typ, ListType):
@@ -358,12 +358,6 @@ class JavaScript(Language):
         )
 
 
-def _number(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return repr(v)  # e.g. 1e-07, -0.0, 1e+16: all valid JavaScript number literals
 
 
 def _string(s: str) -> str:

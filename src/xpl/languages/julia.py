@@ -25,7 +25,6 @@ run and the output is ``ERROR: LoadError: ParseError:`` (1.10+, JuliaSyntax) or
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from typing import Any, Sequence
@@ -180,6 +179,7 @@ class Julia(Language):
         StrType: "String",
         NoneType: "Nothing",
     }
+    float_specials = ("NaN", "Inf", "-Inf")
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # `julia` on PATH is often juliaup's launcher, which picks and execs a real julia.
@@ -218,12 +218,7 @@ class Julia(Language):
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "NaN"
-            if math.isinf(v):
-                return "Inf" if v > 0 else "-Inf"
-            return repr(v)  # "1e-07", "1.5", "-0.0": all Float64 literals in Julia
+            return self.float_literal(value)  # "1e-07", "1.5", "-0.0": all Float64 literals in Julia
         if isinstance(typ, IntType):
             self.check_int(value)
             # the literal 9223372036854775808 is an Int128, and so would be its negation

@@ -208,6 +208,7 @@ class Lua(Language):
         StrType: "string",
         NoneType: "nil",
     }
+    float_specials = ("(0/0)", "math.huge", "-math.huge")
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # `lua` may be 5.1 (no integers, no math.type): the harness and the values need 5.4.
@@ -257,12 +258,7 @@ class Lua(Language):
             # 9223372036854775808 does not fit an integer: Lua would read it as a float.
             return "math.mininteger" if value == INT_MIN else str(int(value))
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "(0/0)"
-            if math.isinf(v):
-                return "math.huge" if v > 0 else "-math.huge"
-            return repr(v)  # always has a `.` or an exponent, so Lua reads a float
+            return self.float_literal(value)  # always has a `.` or an exponent, so Lua reads a float
         if isinstance(typ, BoolType):
             return "true" if value else "false"
         if isinstance(typ, StrType):

@@ -29,7 +29,6 @@ declared at all ("Cannot redeclare"), exactly as in MultiPL-E.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from xpl.languages.base import (
@@ -184,6 +183,7 @@ class PHP(Language):
         StrType: "string",
         NoneType: "null",
     }
+    float_specials = ("NAN", "INF", "-INF")
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # Model-written PHP calls mb_* functions all the time, and the reference environment
@@ -236,12 +236,7 @@ class PHP(Language):
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "NAN"
-            if math.isinf(v):
-                return "INF" if v > 0 else "-INF"
-            return repr(v)  # always has a '.' or an exponent, so PHP reads a float
+            return self.float_literal(value)  # always has a '.' or an exponent, so PHP reads a float
         if isinstance(typ, IntType):
             self.check_int(value)
             # -9223372036854775808 is unary minus applied to a literal too big for int: a float

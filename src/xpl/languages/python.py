@@ -9,7 +9,6 @@ the interpreter start-up.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from xpl.languages.base import (
@@ -108,6 +107,7 @@ class Python(Language):
         StrType: "str",
         NoneType: "None",
     }
+    float_specials = ("float('nan')", "float('inf')", "float('-inf')")
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         # Resolve shims (pyenv, asdf) and virtual environments to the real interpreter.
@@ -153,12 +153,7 @@ class Python(Language):
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "float('nan')"
-            if math.isinf(v):
-                return "float('inf')" if v > 0 else "float('-inf')"
-            return repr(v)
+            return self.float_literal(value)
         if isinstance(typ, IntType):
             self.check_int(value)
             return repr(int(value))

@@ -12,7 +12,6 @@ runs, with ``file:line: syntax error, ...`` (parse.y) or ``syntax errors found``
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
@@ -123,6 +122,7 @@ class Ruby(Language):
         StrType: "String",
         NoneType: "nil",
     }
+    float_specials = ("Float::NAN", "Float::INFINITY", "-Float::INFINITY")
 
     # ----------------------------------------------------------------- building
     def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
@@ -165,12 +165,7 @@ class Ruby(Language):
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "Float::NAN"
-            if math.isinf(v):
-                return "Float::INFINITY" if v > 0 else "-Float::INFINITY"
-            return repr(v)  # "1e-07", "1.5", "-0.0": all Float literals in Ruby
+            return self.float_literal(value)  # "1e-07", "1.5", "-0.0": all Float literals in Ruby
         if isinstance(typ, IntType):
             self.check_int(value)
             return str(int(value))

@@ -32,7 +32,6 @@ engine's blame-and-retry compiles them alone.
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 from pathlib import Path
@@ -203,6 +202,7 @@ class Rust(Language):
         StrType: "String",
         NoneType: "()",
     }
+    float_specials = ("f64::NAN", "f64::INFINITY", "f64::NEG_INFINITY")
 
     # ----------------------------------------------------------------- toolchain
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -292,12 +292,7 @@ class Rust(Language):
         if isinstance(typ, NoneType):
             return "()"
         if isinstance(typ, FloatType):
-            v = float(value)
-            if math.isnan(v):
-                return "f64::NAN"
-            if math.isinf(v):
-                return "f64::INFINITY" if v > 0 else "f64::NEG_INFINITY"
-            return repr(v)  # always has a '.' or an exponent, so it is a float literal
+            return self.float_literal(value)  # always has a '.' or an exponent, so it is a float literal
         if isinstance(typ, IntType):
             self.check_int(value)
             # The literal 9223372036854775808 does not fit i64 before negation.
