@@ -237,3 +237,18 @@ def test_unsandboxed_fallback_still_runs_and_limits():
     finally:
         engine.close()
     assert [r.status for r in res] == [Status.OK, Status.OK, Status.TIMEOUT], [r.describe() for r in res]
+
+
+def test_a_dead_runner_costs_only_its_own_program():
+    """Without the sandbox's uids a program can kill the runner that started it. The engine
+    must then rerun the rest of the chunk and give only that program a sandbox_error."""
+    engine = Engine(sandbox="none", workers=1)
+    try:
+        jobs = [Job("python", f"print({i})\n", limits=LIMITS) for i in range(3)]
+        jobs.insert(1, Job("python", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", limits=LIMITS))
+        res = engine.run(jobs)
+    finally:
+        engine.close()
+    assert [r.status for r in res] == [Status.OK, Status.SANDBOX_ERROR, Status.OK, Status.OK], [r.describe() for r in res]
+    assert [r.stdout.strip() for r in (res[0], res[2], res[3])] == ["0", "1", "2"]
+    assert "runner failed" in res[1].detail
