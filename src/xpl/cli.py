@@ -157,7 +157,7 @@ def exec_(
     from xpl.languages import ToolchainMissing
 
     if not file.is_file():
-        _fail(f"{file}: no such file")
+        _fail(f"{file}: {'is a directory, not a JSONL file' if file.is_dir() else 'no such file'}")
     jobs, problems = _load_jobs(file)
     for p in problems:
         err.print(f"[yellow]skipped[/] {p}")
@@ -177,6 +177,7 @@ def exec_(
         except ToolchainMissing as exc:
             _fail(str(exc))
     engine.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:
         for job, res in zip(jobs, results):
             fh.write(json.dumps({"id": job.id, **res.to_dict(), "meta": job.meta}) + "\n")
