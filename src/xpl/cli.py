@@ -183,7 +183,7 @@ def exec_(
             fh.write(json.dumps({"id": job.id, **res.to_dict(), "meta": job.meta}) + "\n")
     _summary(results)
     _pass_at_k(jobs, results)
-    console.print(f"wrote {len(results)} results to {out}" + (f" ({len(problems)} lines skipped)" if problems else ""))
+    console.print(f"wrote {len(results)} result{'' if len(results) == 1 else 's'} to {out}" + (f" ({len(problems)} lines skipped)" if problems else ""))
 
 
 def _pass_at_k(jobs, results) -> None:

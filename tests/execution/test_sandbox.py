@@ -150,3 +150,5 @@ def test_engine_survives_and_reports_in_order(engine):
     assert [r.stdout.strip() for r in results] == ["0", "1", "2", "3", "4", "0"]
     assert [r.id for r in results] == ["0", "1", "2", "3", "4", "dup"]
     assert results[0].key == results[-1].key
+    # an alias names the same language: the same key
+    assert engine.run([Job("py", "print(0)\n", limits=LIMITS)])[0].key == results[0].key

@@ -124,7 +124,7 @@ class Engine:
     def run(self, jobs: Iterable[Job], progress: Progress | None = None) -> list[Result]:
         jobs = list(jobs)
         langs = self._resolve_languages(jobs)
-        keys = [job.key(langs[job.language].toolchain.version) for job in jobs]
+        keys = [job.key(langs[job.language].toolchain.version, langs[job.language].name) for job in jobs]
         results: list[Result | None] = [None] * len(jobs)
         cached = self.store.get_many(keys) if self.store is not None else {}
         pending: dict[str, list[int]] = {}

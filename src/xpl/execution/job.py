@@ -70,10 +70,11 @@ class Job:
     id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def key(self, toolchain_version: str) -> str:
-        """Content hash of everything that determines the result."""
+    def key(self, toolchain_version: str, language: str | None = None) -> str:
+        """Content hash of everything that determines the result (``language``: the canonical
+        name, so that aliases such as "rs" and "rust" share results)."""
         payload = json.dumps(
-            [PROTOCOL_VERSION, self.language, self.program, self.num_tests, asdict(self.limits), toolchain_version],
+            [PROTOCOL_VERSION, language or self.language, self.program, self.num_tests, asdict(self.limits), toolchain_version],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
