@@ -1,0 +1,200 @@
+"""The problem record every PL is rendered from, and its typed JSON form.
+
+A problem is written once, in PL-neutral terms: a typed signature (from Python annotations),
+an English description (the docstring, with its examples), test cases as structured values,
+and optionally a canonical solution body per PL. ``Problem.render(lang)`` turns it into what
+a model sees (prompt, stop sequences) and what the engine runs (``prompt + completion +
+tests``), through the PL module.
+
+JSON keeps values exact by following the types: tuples are lists, dicts are lists of
+``[key, value]`` pairs (keys need not be strings), floats that JSON cannot spell are the
+strings ``"nan"``, ``"inf"``, ``"-inf"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from xpl.languages import Language, get_language
+from xpl.languages.types import (
+    DictType,
+    FloatType,
+    ListType,
+    OptionalType,
+    Param,
+    Signature,
+    TestCase,
+    TupleType,
+    Type,
+    check_value,
+    parse_type,
+)
+
+
+class ProblemFormatError(ValueError):
+    """A problem record that does not follow the format; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One problem in one PL: what a model completes and what the engine appends to it."""
+
+    language: str
+    prompt: str
+    stop_sequences: tuple[str, ...]
+    tests: str  # completion suffix + harness: program = prompt + completion + tests
+    num_tests: int
+
+    def program(self, completion: str) -> str:
+        if completion and not completion.endswith("\n"):
+            completion += "\n"
+        return self.prompt + completion + self.tests
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    source: str  # where it comes from, e.g. "humaneval" or "xpl-family"
+    signature: Signature
+    description: str
+    tests: tuple[TestCase, ...]
+    solutions: dict[str, str] = field(default_factory=dict, compare=False, hash=False)  # PL -> body
+
+    def __post_init__(self) -> None:
+        if not self.tests:
+            raise ProblemFormatError(f"problem {self.name!r}: no test cases")
+        for i, t in enumerate(self.tests):
+            try:
+                t.check(self.signature)
+            except TypeError as exc:
+                raise ProblemFormatError(f"problem {self.name!r}, test {i}: {exc}") from None
+
+    def render(self, language: str | Language) -> Rendered:
+        """The problem in ``language``; raises ``UnsupportedError`` (with the reason) when the
+        PL cannot express one of its types or values."""
+        lang = get_language(language)
+        prompt = lang.prompt(self.signature, self.description)
+        tests = lang.completion_suffix + lang.harness(self.signature, self.tests)
+        return Rendered(lang.name, prompt, tuple(lang.stop_sequences), tests, len(self.tests))
+
+    def solution_program(self, language: str | Language) -> str:
+        lang = get_language(language)
+        if lang.name not in self.solutions:
+            raise KeyError(f"problem {self.name!r} has no {lang.name} solution")
+        return lang.program(self.signature, self.description, self.solutions[lang.name], self.tests)
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> dict[str, Any]:
+        sig = self.signature
+        return {
+            "name": self.name,
+            "source": self.source,
+            "entry_point": sig.name,
+            "params": [[p.name, p.type.annotation()] for p in sig.params],
+            "returns": sig.returns.annotation(),
+            "description": self.description,
+            "tests": [
+                {"args": [encode(a, p.type) for a, p in zip(t.args, sig.params)], "expected": encode(t.expected, sig.returns)}
+                for t in self.tests
+            ],
+            "solutions": dict(self.solutions),
+        }
+
+    @classmethod
+    def from_json(cls, rec: Any) -> Problem:
+        if not isinstance(rec, dict):
+            raise ProblemFormatError("a problem must be a JSON object")
+        name = _field(rec, "name", str)
+        where = f"problem {name!r}"
+        try:
+            params = tuple(Param(p, parse_type(t)) for p, t in _field(rec, "params", list))
+            returns = parse_type(_field(rec, "returns", str))
+        except (ValueError, TypeError) as exc:
+            raise ProblemFormatError(f"{where}, field 'params'/'returns': {exc}") from None
+        sig = Signature(_field(rec, "entry_point", str), params, returns)
+        tests = []
+        for i, t in enumerate(_field(rec, "tests", list)):
+            try:
+                args = tuple(decode(a, p.type) for a, p in zip(t["args"], params, strict=True))
+                tests.append(TestCase(args, decode(t["expected"], returns)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProblemFormatError(f"{where}, field 'tests[{i}]': {exc}") from None
+        solutions = rec.get("solutions") or {}
+        if not isinstance(solutions, dict) or not all(isinstance(v, str) for v in solutions.values()):
+            raise ProblemFormatError(f"{where}, field 'solutions': expected an object of PL -> source body")
+        return cls(
+            name,
+            _field(rec, "source", str),
+            sig,
+            _field(rec, "description", str),
+            tuple(tests),
+            {get_language(k).name: v for k, v in solutions.items()},
+        )
+
+
+def _field(rec: dict, name: str, kind: type) -> Any:
+    if name not in rec:
+        raise ProblemFormatError(f"field {name!r} is missing")
+    if not isinstance(rec[name], kind):
+        raise ProblemFormatError(f"field {name!r} must be a {kind.__name__}, got {type(rec[name]).__name__}")
+    return rec[name]
+
+
+def encode(value: Any, typ: Type) -> Any:
+    """A value as JSON, exactly (see the module docstring)."""
+    if value is None:
+        return None
+    if isinstance(typ, OptionalType):
+        return encode(value, typ.inner)
+    if isinstance(typ, FloatType):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    if isinstance(typ, ListType):
+        return [encode(v, typ.elem) for v in value]
+    if isinstance(typ, TupleType):
+        return [encode(v, t) for v, t in zip(value, typ.elems)]
+    if isinstance(typ, DictType):
+        return [[encode(k, typ.key), encode(v, typ.value)] for k, v in value.items()]
+    return value
+
+
+def decode(obj: Any, typ: Type) -> Any:
+    """The inverse of ``encode``; raises ``TypeError`` when ``obj`` does not fit ``typ``."""
+    if obj is None:
+        value = None
+    elif isinstance(typ, OptionalType):
+        return decode(obj, typ.inner)
+    elif isinstance(typ, FloatType) and isinstance(obj, str):
+        if obj not in ("nan", "inf", "-inf"):
+            raise TypeError(f"expected a number, got {obj!r}")
+        value = float(obj)
+    elif isinstance(typ, FloatType) and isinstance(obj, int) and not isinstance(obj, bool):
+        value = float(obj)
+    elif isinstance(typ, ListType):
+        value = [decode(v, typ.elem) for v in _list(obj, typ)]
+    elif isinstance(typ, TupleType):
+        items = _list(obj, typ)
+        if len(items) != len(typ.elems):
+            raise TypeError(f"expected {len(typ.elems)} items for {typ.annotation()}, got {len(items)}")
+        value = tuple(decode(v, t) for v, t in zip(items, typ.elems))
+    elif isinstance(typ, DictType):
+        pairs = _list(obj, typ)
+        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise TypeError(f"expected [key, value] pairs for {typ.annotation()}")
+        value = {decode(k, typ.key): decode(v, typ.value) for k, v in pairs}
+    else:
+        value = obj
+    check_value(value, typ)
+    return value
+
+
+def _list(obj: Any, typ: Type) -> list:
+    if not isinstance(obj, list):
+        raise TypeError(f"expected a JSON array for {typ.annotation()}, got {obj!r}")
+    return obj
