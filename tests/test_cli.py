@@ -66,3 +66,14 @@ def test_exec_reports_pass_at_k_when_jobs_name_their_problem(tmp_path):
     assert res.exit_code == 0, res.output
     assert "pass@k" in res.output
     assert "0.625" in res.output  # pass@1 = mean(1/4, 4/4)
+
+
+def test_problems_export_writes_multipl_e_jsonl(tmp_path):
+    out = tmp_path / "he-rs.jsonl"
+    res = runner.invoke(app, ["problems", "export", "humaneval", "--lang", "rs", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 145 and all(r["language"] == "rs" for r in rows)
+    assert "HumanEval/10: the prompt defines helper functions" in res.output
+    res = runner.invoke(app, ["problems", "export", "humaneval", "--lang", "cobol"])
+    assert res.exit_code == 2 and "unknown language 'cobol'" in res.output

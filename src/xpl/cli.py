@@ -267,6 +267,37 @@ def demo(
         _fail(f"unexpected statuses for {', '.join(wrong)}", code=1)
 
 
+problems_app = typer.Typer(no_args_is_help=True, help="Problem sets: HumanEval translated to every PL.")
+app.add_typer(problems_app, name="problems")
+
+
+@problems_app.command("export")
+def problems_export(
+    name: str = typer.Argument("humaneval", help="Problem set (humaneval)."),
+    lang: str = typer.Option(..., "--lang", "-l", help="Target PL (name or MultiPL-E alias, e.g. rs)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="MultiPL-E JSONL (default: <name>-<lang>.jsonl)."),
+) -> None:
+    """Write a problem set as MultiPL-E JSONL in one PL; untranslatable problems are listed."""
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.problems import write_multipl_e
+    from xpl.problems.humaneval import humaneval_problems
+
+    if name != "humaneval":
+        _fail(f"unknown problem set {name!r}; known: humaneval")
+    try:
+        language = get_language(lang)
+    except UnknownLanguage as exc:
+        _fail(str(exc))
+    problems, skipped = humaneval_problems()
+    out = out or Path(f"{name}-{language.aliases[0] if language.aliases else language.name}.jsonl")
+    n, unsupported = write_multipl_e(out, problems, language.name)
+    for task, reason in skipped.items():
+        err.print(f"[yellow]skipped[/] {task}: {reason}")
+    for line in unsupported:
+        err.print(f"[yellow]skipped[/] {line}")
+    console.print(f"wrote {n} of 164 HumanEval problems in {language.display_name} to {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

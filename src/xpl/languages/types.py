@@ -268,6 +268,57 @@ def type_of_value(value: Any) -> Type:
     raise TypeParseError(f"unsupported value of Python type {type(value).__name__}")
 
 
+def infer_type(values: Sequence[Any]) -> Type:
+    """The most specific type of the algebra that all ``values`` belong to (e.g. the values a
+    parameter takes over a problem's tests): element types of lists and dicts are inferred
+    over all their elements together, so empty containers are fine if some are not; None
+    makes a type Optional; ints and floats together are floats. Raises ``TypeParseError`` when
+    the values have no common type (or all lists are empty)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        raise TypeParseError("cannot infer a type from None alone")
+    kinds = {_kind(v) for v in present}
+    if kinds == {"int", "float"}:
+        kinds = {"float"}
+    if len(kinds) != 1:
+        raise TypeParseError(f"values of different types: {', '.join(sorted(kinds))}")
+    kind = kinds.pop()
+    if kind == "list":
+        items = [x for v in present for x in v]
+        if not items:
+            raise TypeParseError("cannot infer the element type of lists that are all empty")
+        typ: Type = ListType(infer_type(items))
+    elif kind == "dict":
+        keys = [k for v in present for k in v]
+        if not keys:
+            raise TypeParseError("cannot infer the types of dicts that are all empty")
+        typ = DictType(infer_type(keys), infer_type([x for v in present for x in v.values()]))
+    elif kind.startswith("tuple"):
+        n = len(present[0])
+        typ = TupleType(tuple(infer_type([v[i] for v in present]) for i in range(n)))
+    else:
+        typ = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR}[kind]
+    return OptionalType(typ) if len(present) < len(values) else typ
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, tuple):
+        return f"tuple{len(v)}"
+    if isinstance(v, dict):
+        return "dict"
+    raise TypeParseError(f"unsupported value of Python type {type(v).__name__}")
+
+
 def _join(types: list[Type]) -> Type:
     unique = list(dict.fromkeys(types))
     if len(unique) == 1:
