@@ -68,3 +68,25 @@ def test_canonical_solutions_pass_the_translated_tests(translated, engine):
     results = engine.run(jobs)
     bad = [f"{j.id}: {r.describe()}" for j, r in zip(jobs, results) if r.status != Status.OK]
     assert not bad, "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize("lang_name", [lang.name for lang in all_languages() if lang.name != "python"])
+def test_translated_harnesses_are_well_typed(lang_name, translated, engine):
+    """A sample of HumanEval in every PL: a type-correct dummy body (the return type's zero
+    value) must compile with the harness and then fail the tests, never a compile error.
+    (benchmarks/humaneval_validation.py runs all problems.)"""
+    lang = get_language(lang_name)
+    if not lang.toolchain.available:
+        pytest.skip(f"{lang.display_name} toolchain not installed: {lang.toolchain.problem}")
+    problems, _ = translated
+    jobs = []
+    for p in problems[::6]:
+        try:
+            rendered = p.render(lang)
+        except ValueError:
+            continue  # the PL cannot express it (counted in test_every_pl_renders_nearly_all)
+        jobs.append(Job(lang_name, rendered.program(lang.dummy_body(p.signature)), rendered.num_tests, Limits(timeout_s=20), id=p.name))
+    results = engine.run(jobs)
+    bad = [f"{j.id}: {r.describe()}" for j, r in zip(jobs, results) if r.status not in (Status.TEST_FAILURE, Status.OK)]
+    assert not bad, "\n".join(bad[:5])
+    assert sum(r.status == Status.TEST_FAILURE for r in results) >= len(results) - 2

@@ -143,6 +143,9 @@ class Language(ABC):
     scalar_type_names: ClassVar[dict[type, str]] = {}
     # The PL's spellings of NaN, +infinity and -infinity as double expressions.
     float_specials: ClassVar[tuple[str, str, str]] = ("", "", "")
+    # A function body that returns the expression {} (with the completion's indentation and,
+    # where the model writes it, the function's end).
+    return_template: ClassVar[str] = ""
 
     # ----------------------------------------------------------------- toolchain
     @functools.cached_property
@@ -310,6 +313,13 @@ class Language(ABC):
             body += "\n"
         return self.prompt(sig, docstring) + body + self.completion_suffix + self.harness(sig, tests)
 
+    def dummy_body(self, sig: Signature) -> str:
+        """A type-correct body that returns the return type's zero value (0, "", [], ...): it
+        compiles wherever the harness is well-typed, and fails the tests."""
+        if isinstance(sig.returns, NoneType) or not self.return_template:
+            raise self.unsupported(f"no dummy body for a function returning {sig.returns.annotation()}")
+        return self.return_template.format(self.render_value(zero_value(sig.returns), sig.returns))
+
     def identifier(self, name: str) -> str:
         """A parameter/function name that is legal in this PL (reserved words get a ``_`` suffix)."""
         return name + "_" if name in self.reserved_words else name
@@ -401,6 +411,25 @@ def utf16_escape(template: str = "\\u{:04x}"):
             return template.format(cp)
 
     return _Fmt()
+
+
+def zero_value(t: Type) -> Any:
+    """The simplest value of a type: 0, 0.0, False, "", [], {}, a tuple of zeros, None."""
+    if isinstance(t, IntType):
+        return 0
+    if isinstance(t, FloatType):
+        return 0.0
+    if isinstance(t, BoolType):
+        return False
+    if isinstance(t, StrType):
+        return ""
+    if isinstance(t, ListType):
+        return []
+    if isinstance(t, DictType):
+        return {}
+    if isinstance(t, TupleType):
+        return tuple(zero_value(e) for e in t.elems)
+    return None  # Optional and None
 
 
 def is_scalar(t: Type) -> bool:

@@ -307,6 +307,7 @@ class Cpp(Language):
     memory_error_patterns = (r"\bstd::bad_alloc\b", r"failed to map segment from shared object")
     stop_sequences = ("\n}",)
     completion_suffix = "\n}\n"
+    return_template = "    return {};\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
     scalar_type_names = {

@@ -129,6 +129,7 @@ class CSharp(Language):
     )
     stop_sequences = ("\n    }\n",)
     completion_suffix = "\n    }\n"
+    return_template = "        return {};\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
     scalar_type_names = {

@@ -195,6 +195,7 @@ class Go(Language):
     # instead (and "struct" cuts any completion that declares a struct type).
     stop_sequences = ("\n}",)
     completion_suffix = "}\n"
+    return_template = "\treturn {}\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
     scalar_type_names = {

@@ -135,6 +135,7 @@ class Java(Language):
     )
     stop_sequences = ("\n    }\n",)
     completion_suffix = "\n    }\n"
+    return_template = "        return {};\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
     float_specials = ("Double.NaN", "Double.POSITIVE_INFINITY", "Double.NEGATIVE_INFINITY")

@@ -201,6 +201,7 @@ class JavaScript(Language):
     # and ``completion_suffix`` puts it back.
     stop_sequences = ("\n}", "\nfunction ", "\n/*", "\n//", "\nconsole.log")
     completion_suffix = "}\n"
+    return_template = "  return {};\n"
     comment_prefix = "//"
     reserved_words = _RESERVED
     float_specials = ("NaN", "Infinity", "-Infinity")

@@ -170,6 +170,7 @@ class Julia(Language):
     memory_error_patterns = (r"\bOutOfMemoryError\(\)", r"could not allocate pools", r"^Out of memory!")
     stop_sequences = ("\nend", "\nfunction ", "\nmacro ", '\n"""', "\n#", "\nusing ", "\nimport ")
     completion_suffix = "end\n"
+    return_template = "    return {}\n"
     comment_prefix = "#"
     reserved_words = _KEYWORDS
     scalar_type_names = {

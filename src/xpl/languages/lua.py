@@ -199,6 +199,7 @@ class Lua(Language):
     memory_error_patterns = (r"\bnot enough memory\b",)
     stop_sequences = ("\nlocal", "\nfunction", "\n--", "\n\n")
     completion_suffix = ""
+    return_template = "    return {}\nend\n"
     comment_prefix = "--"
     reserved_words = _RESERVED
     scalar_type_names = {

@@ -174,6 +174,7 @@ class PHP(Language):
     )
     stop_sequences = ("\n}", "\nfunction ", "\n?>", "\n//", "\n#", "\necho ", "\nprint")
     completion_suffix = "}\n"
+    return_template = "    return {};\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
     scalar_type_names = {

@@ -98,6 +98,7 @@ class Python(Language):
     memory_error_patterns = (r"^MemoryError\b",)
     stop_sequences = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
     completion_suffix = ""
+    return_template = "    return {}\n"
     comment_prefix = "#"
     reserved_words = _KEYWORDS
     scalar_type_names = {

@@ -113,6 +113,7 @@ class Ruby(Language):
         "\nend", "\ndef ", "\nclass ", "\nmodule ", "\n#", "\nputs", "\nrequire ", "\n=begin", "\n__END__",
     )
     completion_suffix = "end\n"
+    return_template = "  return {}\n"
     comment_prefix = "#"
     reserved_words = _KEYWORDS
     scalar_type_names = {

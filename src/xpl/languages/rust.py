@@ -193,6 +193,7 @@ class Rust(Language):
     # MultiPL-E's only Rust stop sequence: the function's closing brace at column 0.
     stop_sequences = ("\n}",)
     completion_suffix = "}\n"
+    return_template = "    {}\n"
     comment_prefix = "//"
     reserved_words = _KEYWORDS
     scalar_type_names = {
