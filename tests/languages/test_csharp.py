@@ -6,7 +6,6 @@ and what mono does at its memory and stack limits."""
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 from pathlib import Path
 
@@ -16,10 +15,11 @@ from xpl.languages.examples.csharp import SNIPPETS
 from xpl.execution import Limits
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
-from xpl.languages.base import BUILD, BuildPlan
+from xpl.languages.base import BuildPlan
 from xpl.languages.csharp import _has_one_entry_point
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from xpl.execution.baseline import build_plan, run_built
 
 CS = get_language("cs")
 needs_mono = pytest.mark.skipif(not CS.toolchain.available, reason="mono (mcs) not installed")
@@ -54,23 +54,10 @@ PLAIN = {
 }
 
 
-def _build(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
-    for rel, content in plan.files.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text(content, encoding="utf-8")
-    for argv in plan.commands:
-        proc = subprocess.run(
-            argv, check=False, cwd=tmp, env={**os.environ, **plan.env}, capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            break
-    return proc
 
 
 def _run(plan: BuildPlan, tmp: Path, i: int) -> subprocess.CompletedProcess:
-    argv = [a.replace(BUILD, str(tmp)) for a in plan.runs[i].argv]
-    env = {**os.environ, **plan.runs[i].env, **CS.run_env(CS.toolchain, 1024)}
-    return subprocess.run(argv, check=False, cwd=tmp, env=env, capture_output=True, text=True)
+    return run_built("csharp", plan, i, tmp)
 
 
 # ------------------------------------------------------------------ no toolchain needed
@@ -138,7 +125,7 @@ def test_tricky_values_reach_the_program_exactly(tmp_path):
         sig = Signature.parse("identity", [("x", annotation)], annotation)
         programs.append(CS.program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
     plan = CS.plan_batch(programs, CS.toolchain)
-    proc = _build(plan, tmp_path)
+    proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for i in range(len(programs)):
         out = _run(plan, tmp_path, i).stdout
@@ -150,7 +137,7 @@ def test_batch_runs_each_candidate_exactly_as_alone(tmp_path):
     sources = list(PLAIN.values())
     plan = CS.plan_batch(sources, CS.toolchain)
     assert len(plan.commands) == 1  # every one has exactly one entry point: all in the batch
-    proc = _build(plan, tmp_path)
+    proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for i, (name, src) in enumerate(PLAIN.items()):
         alone = run_one("cs", src)
@@ -165,11 +152,11 @@ def test_batch_blames_the_broken_candidate(tmp_path):
     broken = CS.program(ADD, "Add.", SNIPPETS["broken"], ADD_TESTS)
     two_mains = "class P { static void Main() {} }\nclass Q { static void Main() {} }\n"
     plan = CS.plan_batch([good, broken, good], CS.toolchain)
-    proc = _build(plan, tmp_path / "a")
+    proc = build_plan(plan, tmp_path / "a")
     assert proc.returncode != 0 and CS.blame(proc.stdout + proc.stderr, plan) == {1}
     # compiled on its own within the plan, the two-Main program fails as it does alone
     plan = CS.plan_batch([good, two_mains], CS.toolchain)
-    proc = _build(plan, tmp_path / "b")
+    proc = build_plan(plan, tmp_path / "b")
     assert proc.returncode != 0 and CS.blame(proc.stdout + proc.stderr, plan) == {1}
 
 

@@ -6,18 +6,17 @@ Run without the engine (no sandbox needed)."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
-from xpl.languages.base import BUILD, BuildPlan
+from xpl.languages.base import BuildPlan
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from xpl.execution.baseline import build_plan, run_built
 
 GO = get_language("golang")
 needs_go = pytest.mark.skipif(not GO.toolchain.available, reason="Go toolchain not installed")
@@ -39,21 +38,10 @@ TRICKY = [
 ]
 
 
-def _build(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
-    for rel, content in plan.files.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text(content)
-    for argv in plan.commands:
-        proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **plan.env}, capture_output=True, text=True)
-        if proc.returncode != 0:
-            return proc
-    return proc
 
 
 def _run(plan: BuildPlan, tmp: Path, i: int) -> tuple[str, int]:
-    spec = plan.runs[i]
-    argv = [a.replace(BUILD, str(tmp)) for a in spec.argv]
-    proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **spec.env}, capture_output=True, text=True)
+    proc = run_built("go", plan, i, tmp)
     return proc.stdout, proc.returncode
 
 
@@ -95,7 +83,7 @@ def test_tricky_literals_round_trip_and_reserved_parameter_names(tmp_path):
             t.check(sig)
         programs.append((annotation, GO.program(sig, "Return the argument.", "\treturn string_\n", tests), len(tests)))
     plan = GO.plan_batch([p for _, p, _ in programs], GO.toolchain)
-    proc = _build(plan, tmp_path)
+    proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for i, (annotation, _, n) in enumerate(programs):
         out, code = _run(plan, tmp_path, i)
@@ -152,12 +140,12 @@ def test_batch_behaves_like_standalone_and_blames_the_broken_candidate(tmp_path)
     plan = GO.plan_batch(sources, GO.toolchain)
     m = re.search(r"go(\d+\.\d+)", GO.toolchain.version)
     assert m and f"\ngo {m.group(1)}\n" in plan.files["go.mod"], "the batch must use the toolchain's language version"
-    proc = _build(plan, tmp_path / "all")
+    proc = build_plan(plan, tmp_path / "all")
     assert proc.returncode != 0
     assert GO.blame(proc.stdout + proc.stderr, plan) == {broken}
     names.remove("broken")
     plan = GO.plan_batch([STANDALONE[n] for n in names], GO.toolchain)
-    proc = _build(plan, tmp_path / "rest")
+    proc = build_plan(plan, tmp_path / "rest")
     assert proc.returncode == 0, proc.stderr
     for i, name in enumerate(names):
         alone = run_one("go", STANDALONE[name])

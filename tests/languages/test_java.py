@@ -6,8 +6,6 @@ batch exactly as alone) and what the JVM does at its memory and stack limits."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,10 +14,11 @@ from xpl.languages.examples.java import SNIPPETS
 from xpl.execution import Limits
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
-from xpl.languages.base import BUILD, BuildPlan
+from xpl.languages.base import BuildPlan
 from xpl.languages.java import _defuse_unicode_escapes, _scan
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from xpl.execution.baseline import build_plan, run_built
 
 JAVA = get_language("java")
 needs_java = pytest.mark.skipif(not JAVA.toolchain.available, reason="JDK 17 not installed")
@@ -40,23 +39,10 @@ ADD = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
 ADD_TESTS = [TestCase((1, 2), 3), TestCase((0, 5), 5), TestCase((-4, 4), 0), TestCase((7, 0), 7)]
 
 
-def _build(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
-    for rel, content in plan.files.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text(content, encoding="utf-8")
-    for argv in plan.commands:
-        proc = subprocess.run(
-            argv, check=False, cwd=tmp, env={**os.environ, **plan.env}, capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            break
-    return proc
 
 
 def _run(plan: BuildPlan, tmp: Path, i: int) -> tuple[str, int]:
-    argv = [a.replace(BUILD, str(tmp)) for a in plan.runs[i].argv]
-    env = {**os.environ, **plan.runs[i].env, **JAVA.run_env(JAVA.toolchain, 1024)}
-    proc = subprocess.run(argv, check=False, cwd=tmp, env=env, capture_output=True, text=True)
+    proc = run_built("java", plan, i, tmp)
     return proc.stdout, proc.returncode
 
 
@@ -142,7 +128,7 @@ def test_tricky_values_reach_the_program_exactly(tmp_path):
         sig = Signature.parse("identity", [("x", annotation)], annotation)
         programs.append(JAVA.program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
     plan = JAVA.plan_batch(programs, JAVA.toolchain)
-    proc = _build(plan, tmp_path)
+    proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for i in range(len(programs)):
         out, code = _run(plan, tmp_path, i)
@@ -159,12 +145,12 @@ def test_batch_blames_the_broken_candidate_and_others_behave_as_alone(tmp_path):
         '        System.out.println("hi");\n        System.exit(3);\n    }\n}\n'
     )
     plan = JAVA.plan_batch([good, broken, mistyped, plain], JAVA.toolchain)
-    proc = _build(plan, tmp_path / "with_broken")
+    proc = build_plan(plan, tmp_path / "with_broken")
     assert proc.returncode != 0
     assert JAVA.blame(proc.stdout + proc.stderr, plan) == {1, 2}  # both in one pass
 
     plan = JAVA.plan_batch([good, plain], JAVA.toolchain)
-    assert _build(plan, tmp_path / "ok").returncode == 0
+    assert build_plan(plan, tmp_path / "ok").returncode == 0
     for i, src in enumerate([good, plain]):
         alone = run_one("java", src)
         assert _run(plan, tmp_path / "ok", i) == (alone.stdout, alone.exit_code)

@@ -5,17 +5,16 @@ one), reserved names and what Rust cannot express. Run without the engine (no sa
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
-from xpl.languages.base import BUILD, BuildPlan
+from xpl.languages.base import BuildPlan
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from xpl.execution.baseline import build_plan, run_built
 
 RUST = get_language("rs")
 needs_rust = pytest.mark.skipif(not RUST.toolchain.available, reason="Rust toolchain not installed")
@@ -36,21 +35,10 @@ TRICKY = [
 ]
 
 
-def _build(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
-    for rel, content in plan.files.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text(content)
-    for argv in plan.commands:
-        proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **plan.env}, capture_output=True, text=True)
-        if proc.returncode != 0:
-            return proc
-    return proc
 
 
 def _run(plan: BuildPlan, tmp: Path, i: int) -> tuple[str, int]:
-    spec = plan.runs[i]
-    argv = [a.replace(BUILD, str(tmp)) for a in spec.argv]
-    proc = subprocess.run(argv, cwd=tmp, env={**os.environ, **spec.env}, capture_output=True, text=True)
+    proc = run_built("rust", plan, i, tmp)
     return proc.stdout, proc.returncode
 
 
@@ -95,7 +83,7 @@ def test_tricky_literals_round_trip_and_reserved_parameter_names(tmp_path):
             t.check(sig)
         programs.append((annotation, RUST.program(sig, "Return the argument.", "    type_\n", tests), len(tests)))
     plan = RUST.plan_batch([p for _, p, _ in programs], RUST.toolchain)
-    proc = _build(plan, tmp_path)
+    proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for i, (annotation, _, n) in enumerate(programs):
         out, code = _run(plan, tmp_path, i)
@@ -138,12 +126,12 @@ def test_batch_behaves_like_standalone_and_blames_the_broken_candidate(tmp_path)
     # line numbers are the candidate's own: the entry point is appended after the last line
     for i, src in enumerate(sources):
         assert plan.files[f"c{i}.rs"].startswith(src)
-    proc = _build(plan, tmp_path / "all")
+    proc = build_plan(plan, tmp_path / "all")
     assert proc.returncode != 0
     assert RUST.blame(proc.stdout + proc.stderr, plan) == {broken}
     names.remove("broken")
     plan = RUST.plan_batch([STANDALONE[n] for n in names], RUST.toolchain)
-    proc = _build(plan, tmp_path / "rest")
+    proc = build_plan(plan, tmp_path / "rest")
     assert proc.returncode == 0, proc.stderr
     for i, name in enumerate(names):
         alone = run_one("rust", STANDALONE[name])

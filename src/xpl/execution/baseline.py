@@ -38,28 +38,37 @@ class BaselineResult:
         return self.compiled and self.exit_code == 0 and not self.timed_out
 
 
-def _write(plan: BuildPlan, build: Path) -> None:
+def _run(argv: list[str], build: Path, env: dict[str, str], timeout: float, cwd: Path) -> subprocess.CompletedProcess:
+    """Run one command with ``{build}`` resolved; ``returncode`` is None when it timed out."""
+    argv = [a.replace(BUILD, str(build)) for a in argv]
+    try:
+        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return subprocess.CompletedProcess(argv, None, out, "timed out")  # type: ignore[arg-type]
+
+
+def build_plan(plan: BuildPlan, build: Path, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Write a plan's files into ``build`` and run its commands there, up to the first that
+    fails; returns the last command's outcome (``returncode`` 0 when there were none)."""
     for rel, content in plan.files.items():
         path = build / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        path.write_text(content, encoding="utf-8")
+    proc = subprocess.CompletedProcess([], 0, "", "")
+    for argv in plan.commands:
+        proc = _run(argv, build, {**os.environ, **plan.env}, timeout, cwd=build)
+        if proc.returncode != 0:
+            break
+    return proc
 
 
-def _run(argv: list[str], build: Path, env: dict[str, str], timeout: float, cwd: Path | None = None) -> tuple[int | None, str, str]:
-    """Run one command with ``{build}`` resolved; (exit code or None on timeout, stdout, stderr)."""
-    argv = [a.replace(BUILD, str(build)) for a in argv]
-    try:
-        proc = subprocess.run(argv, cwd=cwd or build, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return None, out, ""
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def _run_program(lang, tc, plan: BuildPlan, i: int, build: Path, timeout: float, nonce: str) -> tuple[int | None, str, str]:
-    """Candidate ``i`` of a built plan, in a fresh empty working directory as the engine does."""
+def run_built(language: str, plan: BuildPlan, i: int, build: Path, timeout: float = 60.0, nonce: str = "-") -> subprocess.CompletedProcess:
+    """Run candidate ``i`` of a plan built in ``build``, in a fresh empty working directory and
+    with the PL's run environment, as the engine does."""
+    lang = get_language(language)
     run = plan.runs[i]
-    env = {**os.environ, **plan.env, **run.env, **lang.run_env(tc, 1024), NONCE_ENV: nonce}
+    env = {**os.environ, **plan.env, **run.env, **lang.run_env(lang.toolchain, 1024), NONCE_ENV: nonce}
     with tempfile.TemporaryDirectory(prefix="xpl-run-") as cwd:
         return _run(run.argv, build, env, timeout, cwd=Path(cwd))
 
@@ -67,45 +76,36 @@ def _run_program(lang, tc, plan: BuildPlan, i: int, build: Path, timeout: float,
 def run_one(language: str, program: str, timeout: float = 30.0, nonce: str = "-") -> BaselineResult:
     """Build ``program`` the way MultiPL-E does (``Language.reference_plan``), then run it."""
     lang = get_language(language)
-    tc = lang.require()
-    plan = lang.reference_plan(program, tc)
+    plan = lang.reference_plan(program, lang.require())
     with tempfile.TemporaryDirectory(prefix="xpl-baseline-") as tmp:
-        build = Path(tmp)
-        _write(plan, build)
-        env = {**os.environ, **plan.env}
         t0 = time.perf_counter()
-        for argv in plan.commands:
-            code, out, err = _run(argv, build, env, timeout)
-            if code != 0:
-                timed_out = code is None
-                return BaselineResult(False, code, timed_out, out, err or ("compile timed out" if timed_out else ""), time.perf_counter() - t0, 0.0)
+        built = build_plan(plan, Path(tmp), timeout)
         t1 = time.perf_counter()
-        code, out, err = _run_program(lang, tc, plan, 0, build, timeout, nonce)
-        return BaselineResult(True, code, code is None, out, err, t1 - t0, time.perf_counter() - t1)
+        if built.returncode != 0:
+            return BaselineResult(False, built.returncode, built.returncode is None, built.stdout, built.stderr, t1 - t0, 0.0)
+        proc = run_built(lang.name, plan, 0, Path(tmp), timeout, nonce)
+        return BaselineResult(True, proc.returncode, proc.returncode is None, proc.stdout, proc.stderr, t1 - t0, time.perf_counter() - t1)
 
 
 def run_batch_unsandboxed(language: str, programs: list[str], timeout: float = 60.0) -> list[BaselineResult]:
     """Build ``programs`` with the language's batch plan, then run each (no sandbox, no isolation
     on failure): a development aid for checking a ``plan_batch`` implementation by hand."""
     lang = get_language(language)
-    tc = lang.require()
-    plan = lang.plan_batch(programs, tc)
+    plan = lang.plan_batch(programs, lang.require())
     with tempfile.TemporaryDirectory(prefix="xpl-batch-") as tmp:
-        build = Path(tmp)
-        _write(plan, build)
-        env = {**os.environ, **plan.env}
         t0 = time.perf_counter()
-        for argv in plan.commands:
-            code, out, err = _run(argv, build, env, timeout)
-            if code != 0:
-                blamed = sorted(lang.blame(out + err, plan))
-                raise RuntimeError(f"batch compile failed (blamed candidates {blamed}):\n{out}{err}")
+        built = build_plan(plan, Path(tmp), timeout)
+        if built.returncode != 0:
+            blamed = sorted(lang.blame(built.stdout + built.stderr, plan))
+            raise RuntimeError(f"batch compile failed (blamed candidates {blamed}):\n{built.stdout}{built.stderr}")
         compile_s = time.perf_counter() - t0
         results = []
         for i in range(len(plan.runs)):
             t1 = time.perf_counter()
-            code, out, err = _run_program(lang, tc, plan, i, build, timeout, "-")
-            results.append(BaselineResult(True, code, code is None, out, err, compile_s / len(programs), time.perf_counter() - t1))
+            proc = run_built(lang.name, plan, i, Path(tmp), timeout)
+            results.append(
+                BaselineResult(True, proc.returncode, proc.returncode is None, proc.stdout, proc.stderr, compile_s / len(programs), time.perf_counter() - t1)
+            )
         return results
 
 
