@@ -18,6 +18,7 @@ from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from tests.languages.harness import markers
 
 CPP = get_language("c++")
 needs_gxx = pytest.mark.skipif(not CPP.toolchain.available, reason="g++ not installed")
@@ -55,11 +56,6 @@ def _identity(annotation: str, values: list, wrong: tuple | None = None) -> tupl
     for t in tests:
         t.check(sig)
     return CPP.program(sig, "Return x.", "    return x;\n", tests), len(tests)
-
-
-def _markers(stdout: str) -> list[str]:
-    """The outcome of each protocol line: "pass", "fail", "error" or "done"."""
-    return [ln.split()[-1] for ln in stdout.splitlines() if ln.startswith("@@xpl ")]
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -114,9 +110,9 @@ def test_tricky_values_round_trip_in_one_batch():
     programs.append(_identity("List[Optional[float]]", [[None, 0.5]], ([[None, 0.5]], [None, 0.500001])))
     results = run_batch_unsandboxed("cpp", [p for p, _ in programs])
     for (annotation, _), (_, n), res in zip(TRICKY, programs, results):
-        assert (res.exit_code, _markers(res.stdout)) == (0, ["pass"] * n + ["done"]), (annotation, res.stderr)
+        assert (res.exit_code, markers(res.stdout)) == (0, ["pass"] * n + ["done"]), (annotation, res.stderr)
     res = results[-1]
-    assert (res.exit_code, _markers(res.stdout)) == (1, ["pass", "fail", "done"]), res.stderr
+    assert (res.exit_code, markers(res.stdout)) == (1, ["pass", "fail", "done"]), res.stderr
     assert "test 1: expected [None, 0.50000100000000003], got [None, 0.5]" in res.stderr
 
 
@@ -126,7 +122,7 @@ def test_void_function_exceptions_and_assertions():
     body = '    if (n < 0) throw std::string("negative");\n    if (n == 0) throw 7;\n    std::vector<long> v;\n    v.at(n);\n'
     program = CPP.program(sig, "Check n.", body, [TestCase((-1,), None), TestCase((0,), None), TestCase((1,), None)])
     res = run_one("cpp", program)
-    assert (res.exit_code, _markers(res.stdout)) == (1, ["error", "error", "error", "done"])
+    assert (res.exit_code, markers(res.stdout)) == (1, ["error", "error", "error", "done"])
     assert "test 0: exception: negative" in res.stderr
     assert "test 1: exception of unknown type" in res.stderr
     assert "test 2: exception: vector::_M_range_check" in res.stderr
@@ -147,7 +143,7 @@ def test_batch_behaves_like_single_and_blames_the_broken_candidate(tmp_path):
     for program, res in zip([good, wrong], batch):
         alone = run_one("cpp", program)
         assert (res.exit_code, res.stdout) == (alone.exit_code, alone.stdout)
-    assert _markers(batch[1].stdout) == ["fail", "fail", "done"]
+    assert markers(batch[1].stdout) == ["fail", "fail", "done"]
     with pytest.raises(RuntimeError, match=r"blamed candidates \[1\]"):
         run_batch_unsandboxed("cpp", [good, broken, wrong])
     with pytest.raises(RuntimeError, match=r"blamed candidates \[2\]"):

@@ -10,6 +10,7 @@ import pytest
 from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError, parse_type
+from tests.languages.harness import markers
 
 JULIA = get_language("julia")
 needs_julia = pytest.mark.skipif(not JULIA.toolchain.available, reason="Julia toolchain not installed")
@@ -119,8 +120,7 @@ def test_patterns():
 
 def outcomes(program: str, nonce: str = "-"):
     res = run_one("julia", program, timeout=120.0, nonce=nonce)
-    marks = [ln.split()[2:] for ln in res.stdout.splitlines() if ln.startswith(f"@@xpl {nonce} ")]
-    return [m[1] if len(m) == 2 else m[0] for m in marks], res
+    return markers(res.stdout, nonce), res
 
 
 @needs_julia

@@ -13,6 +13,7 @@ from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from tests.languages.harness import markers
 
 LUA = get_language("lua")
 needs_lua = pytest.mark.skipif(not LUA.toolchain.available, reason="Lua 5.4 not installed")
@@ -43,11 +44,6 @@ def _program(name: str, params: list[tuple[str, str]], returns: str, body: str, 
     for t in tests:
         t.check(sig)
     return LUA.program(sig, "Doc.", body, tests)
-
-
-def _markers(stdout: str) -> list[str]:
-    """The outcome of each protocol line: "pass", "fail", "error" or "done"."""
-    return [ln.split()[-1] for ln in stdout.splitlines() if ln.startswith("@@xpl ")]
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -99,7 +95,7 @@ def test_tricky_values_round_trip():
         )
     results = run_batch_unsandboxed("lua", [p for p, _ in programs])
     for (annotation, _), (_, n), res in zip(TRICKY, programs, results):
-        assert (res.exit_code, _markers(res.stdout)) == (0, ["pass"] * n + ["done"]), (annotation, res.stderr)
+        assert (res.exit_code, markers(res.stdout)) == (0, ["pass"] * n + ["done"]), (annotation, res.stderr)
 
 
 @needs_lua
@@ -108,11 +104,11 @@ def test_numbers_compare_like_python():
     # a boolean never equals a number, and a table's metatable is ignored.
     tests = [TestCase((6,), 3), TestCase((7,), 3)]
     res = run_one("lua", _program("half", [("n", "int")], "int", "    return n / 2\nend\n", tests))
-    assert _markers(res.stdout) == ["pass", "fail", "done"], res.stderr
+    assert markers(res.stdout) == ["pass", "fail", "done"], res.stderr
     assert "test 1: expected 3, got 3.5" in res.stderr
     body = "    return setmetatable({}, {__index = function() return 1 end, __len = function() return 1 end})\nend\n"
     res = run_one("lua", _program("ones", [], "List[int]", body, [TestCase((), [1])]))
-    assert _markers(res.stdout) == ["fail", "done"], res.stderr
+    assert markers(res.stdout) == ["fail", "done"], res.stderr
 
 
 @needs_lua
@@ -121,7 +117,7 @@ def test_harness_survives_shadowed_standard_functions():
     body = "    local n = 0\n    for _ in pairs(x) do n = n + 1 end\n    return n\nend\n"
     program = _program("next", [("x", "Dict[str, int]")], "int", body, [TestCase(({"a": 1},), 1)])
     res = run_one("lua", program)
-    assert (res.exit_code, _markers(res.stdout)) == (0, ["pass", "done"]), res.stderr
+    assert (res.exit_code, markers(res.stdout)) == (0, ["pass", "done"]), res.stderr
     program = _program(
         "type",
         [("x", "int")],
@@ -130,7 +126,7 @@ def test_harness_survives_shadowed_standard_functions():
         [TestCase((1,), "pos"), TestCase((-1,), None), TestCase((0,), "zero")],
     )
     res = run_one("lua", program)
-    assert (res.exit_code, _markers(res.stdout)) == (1, ["pass", "pass", "fail", "done"]), res.stderr
+    assert (res.exit_code, markers(res.stdout)) == (1, ["pass", "pass", "fail", "done"]), res.stderr
 
 
 @needs_lua
@@ -138,7 +134,7 @@ def test_errors_are_per_test_and_classified():
     body = '    if n == 0 then error("zero") end\n    if n == 1 then error({}) end\n    return 1 + f(n)\nend\n'
     tests = [TestCase((0,), 0), TestCase((1,), 0), TestCase((2,), 0)]
     res = run_one("lua", _program("f", [("n", "int")], "int", body, tests))
-    assert (res.exit_code, _markers(res.stdout)) == (1, ["error", "error", "error", "done"])
+    assert (res.exit_code, markers(res.stdout)) == (1, ["error", "error", "error", "done"])
     assert "test 0: error: " in res.stderr and "zero" in res.stderr
     assert "stack overflow" in res.stderr
     assert not LUA.looks_like("syntax", res.stderr)

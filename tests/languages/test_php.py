@@ -11,6 +11,7 @@ from xpl.execution.baseline import run_batch_unsandboxed, run_one
 from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
+from tests.languages.harness import markers
 
 PHP = get_language("php")
 needs_php = pytest.mark.skipif(not PHP.toolchain.available, reason="PHP toolchain not installed")
@@ -32,8 +33,7 @@ TRICKY = [
 
 def outcomes(program: str, nonce: str = "-") -> tuple[list[str], object]:
     res = run_one("php", program, nonce=nonce)
-    marks = [ln.split()[2:] for ln in res.stdout.splitlines() if ln.startswith(f"@@xpl {nonce} ")]
-    return [m[1] if len(m) == 2 else m[0] for m in marks], res
+    return markers(res.stdout, nonce), res
 
 
 def program(params, returns, body, tests, doc="Test.", name="f"):
