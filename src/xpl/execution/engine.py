@@ -268,6 +268,7 @@ class Engine:
             if self.sandbox.switch_users and os.stat(w).st_uid != self._compile_uid():
                 _chown_tree(Path(w), self._compile_uid())
         env = {**self._base_env(lang), **plan.env}
+        existing = self._existing_processes()
         runs = []
         for i, argv in enumerate(plan.commands):
             runs.append(
@@ -286,6 +287,7 @@ class Engine:
                             max_output_kb=8192,
                         ),
                         compile=True,
+                        existing=existing,
                     ),
                     "keep_bytes": KEEP_COMPILE_BYTES,
                 }
@@ -381,17 +383,19 @@ class Engine:
     def _do_run(self, slot: int, task: _Run) -> None:
         lang = task.lang
         tc = lang.toolchain
+        existing = self._existing_processes()
+        base_env = self._base_env(lang)
         runs = []
         for i, (c, spec) in enumerate(task.items):
             lim = c.job.limits
-            env = {**self._base_env(lang), **lang.run_env(tc, lim.memory_mb), **spec.env}
+            env = {**base_env, **lang.run_env(tc, lim.memory_mb), **spec.env}
             runs.append(
                 {
                     "id": str(i),
                     "argv": [self._subst(a, task.build.path) for a in spec.argv],
                     "python_inline": self._subst(spec.python_inline, task.build.path) if spec.python_inline else None,
                     "env": env,
-                    "limits": self._runner_limits(lim),
+                    "limits": self._runner_limits(lim, existing=existing),
                     "keep_bytes": KEEP_RUN_BYTES,
                     "wipe": ["/tmp"] if self.sandbox.isolated else [],
                 }
@@ -441,13 +445,15 @@ class Engine:
         path = ":".join(dirs + [d for d in ("/usr/local/bin", "/usr/bin", "/bin") if d not in dirs])
         return {"PATH": path, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
-    def _runner_limits(self, lim: Limits, compile: bool = False) -> dict:
-        nproc = lim.max_processes
+    def _existing_processes(self) -> int:
+        """Without per-program uids, RLIMIT_NPROC counts every process of our own uid: the
+        programs' allowance comes on top of what exists already (read once per sandbox)."""
+        return 0 if self.sandbox.switch_users else _count_own_processes()
+
+    def _runner_limits(self, lim: Limits, compile: bool = False, existing: int = 0) -> dict:
+        nproc = lim.max_processes + existing
         if compile and self.sandbox.switch_users:
             nproc = lim.max_processes * self.workers  # concurrent compiles share one uid
-        if not self.sandbox.switch_users:
-            # RLIMIT_NPROC counts every process of the (shared) uid: allow what exists already.
-            nproc += _count_own_processes()
         return {
             "timeout_s": lim.timeout_s,
             "cpu_s": lim.cpu_s or lim.timeout_s,
