@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -34,10 +33,3 @@ def pass_at_k_table(outcomes: Mapping[str, Iterable[bool]], ks: Iterable[int] = 
         values = {p: pass_at_k(len(v), sum(v), k) for p, v in per_problem.items()}
         table[f"pass@{k}"] = {"mean": float(np.mean(list(values.values()))), "per_problem": values}
     return table
-
-
-def group_outcomes(rows: Iterable[tuple[str, bool]]) -> dict[str, list[bool]]:
-    grouped: dict[str, list[bool]] = defaultdict(list)
-    for problem, ok in rows:
-        grouped[problem].append(ok)
-    return dict(grouped)

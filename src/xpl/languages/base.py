@@ -204,11 +204,10 @@ class Language(ABC):
     def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
         """Build many programs with as few compiler invocations as possible.
 
-        The default keeps every program in its own sub-directory and concatenates the
-        single-program plans (right for interpreted PLs, whose plans have no commands).
+        The default, for interpreted PLs (single plans without commands), keeps every program
+        in its own sub-directory; compiled PLs override it.
         """
         files: dict[str, str] = {}
-        commands: list[list[str]] = []
         runs: list[RunSpec] = []
         owners: dict[str, int] = {}
         env: dict[str, str] = {}
@@ -218,14 +217,12 @@ class Language(ABC):
             prefix = f"c{i}/"
             files.update({prefix + k: v for k, v in plan.files.items()})
             owners.update({prefix + k: i for k in plan.files})
-            commands.extend([self._in_subdir(prefix, c) for c in plan.commands])
+            if plan.commands:
+                raise NotImplementedError(f"{self.name}: a compiled language must implement plan_batch")
             runs.extend(_prefix_run(prefix, r) for r in plan.runs)
             env.update(plan.env)
             writable.extend(w for w in plan.writable if w not in writable)
-        return BuildPlan(files, commands, runs, owners, env, writable)
-
-    def _in_subdir(self, prefix: str, argv: list[str]) -> list[str]:
-        raise NotImplementedError(f"{self.name}: compiled languages must implement plan_batch")
+        return BuildPlan(files, [], runs, owners, env, writable)
 
     def blame(self, diagnostics: str, plan: BuildPlan) -> set[int]:
         """Candidates whose files appear in compiler diagnostics (by build-relative path)."""
@@ -432,10 +429,6 @@ def zero_value(t: Type) -> Any:
     return None  # Optional and None
 
 
-def is_scalar(t: Type) -> bool:
-    return isinstance(t, (IntType, FloatType, BoolType, StrType, NoneType))
-
-
 __all__ = [
     "BUILD",
     "HARNESS_MARKER",
@@ -447,7 +440,6 @@ __all__ = [
     "ToolchainMissing",
     "escape_string",
     "utf16_escape",
-    "is_scalar",
     "BoolType",
     "DictType",
     "FloatType",
