@@ -2,7 +2,8 @@
 
 A problem is written once, in PL-neutral terms: a typed signature (from Python annotations),
 an English description (the docstring, with its examples), test cases as structured values,
-and optionally a canonical solution body per PL. ``Problem.render(lang)`` turns it into what
+optionally a canonical solution body per PL, and notes on how the problem was derived from
+its source (e.g. which of the original checks a translation dropped). ``Problem.render(lang)`` turns it into what
 a model sees (prompt, stop sequences) and what the engine runs (``prompt + completion +
 tests``), through the PL module.
 
@@ -61,6 +62,9 @@ class Problem:
     description: str
     tests: tuple[TestCase, ...]
     solutions: dict[str, str] = field(default_factory=dict, compare=False, hash=False)  # PL -> body
+    # Free-form, JSON-serialisable labels (e.g. a generated problem's level and split).
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    notes: tuple[str, ...] = field(default=(), compare=False, hash=False)  # e.g. checks a translation dropped
 
     def __post_init__(self) -> None:
         if not self.tests:
@@ -100,6 +104,7 @@ class Problem:
                 for t in self.tests
             ],
             "solutions": dict(self.solutions),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -124,6 +129,9 @@ class Problem:
         solutions = rec.get("solutions") or {}
         if not isinstance(solutions, dict) or not all(isinstance(v, str) for v in solutions.values()):
             raise ProblemFormatError(f"{where}, field 'solutions': expected an object of PL -> source body")
+        notes = rec.get("notes") or []
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ProblemFormatError(f"{where}, field 'notes': expected an array of strings")
         return cls(
             name,
             _field(rec, "source", str),
@@ -131,6 +139,7 @@ class Problem:
             _field(rec, "description", str),
             tuple(tests),
             {get_language(k).name: v for k, v in solutions.items()},
+            tuple(notes),
         )
 
 
