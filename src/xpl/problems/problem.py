@@ -105,6 +105,7 @@ class Problem:
             ],
             "solutions": dict(self.solutions),
             "notes": list(self.notes),
+            **({"meta": dict(self.meta)} if self.meta else {}),
         }
 
     @classmethod
@@ -132,14 +133,18 @@ class Problem:
         notes = rec.get("notes") or []
         if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
             raise ProblemFormatError(f"{where}, field 'notes': expected an array of strings")
+        meta = rec.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise ProblemFormatError(f"{where}, field 'meta': expected an object")
         return cls(
             name,
             _field(rec, "source", str),
             sig,
             _field(rec, "description", str),
             tuple(tests),
-            {get_language(k).name: v for k, v in solutions.items()},
-            tuple(notes),
+            solutions={get_language(k).name: v for k, v in solutions.items()},
+            meta=meta,
+            notes=tuple(notes),
         )
 
 
