@@ -57,6 +57,19 @@ def test_problem_round_trips_through_jsonl(tmp_path):
     assert loaded == [PROBLEM] and loaded[0].solutions == PROBLEM.solutions
 
 
+def test_notes_round_trip_and_are_optional(tmp_path):
+    noted = Problem(PROBLEM.name, PROBLEM.source, SIG, PROBLEM.description, PROBLEM.tests, notes=("check() line 3: dropped",))
+    path = tmp_path / "p.jsonl"
+    write_problems(path, [noted])
+    [loaded], errors = read_problems(path)
+    assert errors == [] and loaded.notes == ("check() line 3: dropped",)
+    assert loaded == PROBLEM  # notes, like solutions, are not part of a problem's identity
+    without = {k: v for k, v in PROBLEM.to_json().items() if k != "notes"}
+    assert Problem.from_json(without).notes == ()
+    with pytest.raises(ProblemFormatError, match="field 'notes'"):
+        Problem.from_json(PROBLEM.to_json() | {"notes": "one"})
+
+
 def test_bad_lines_are_reported_and_the_rest_loads(tmp_path):
     good = json.dumps(PROBLEM.to_json())
     bad_type = PROBLEM.to_json() | {"params": [["xs", "Any"]]}

@@ -5,8 +5,16 @@ where they are missing or incomplete), its description from its docstring, and i
 from the assertions of its ``check(candidate)`` function, value by value, the way MultiPL-E
 translates them: ``assert candidate(ARGS) == EXPECTED`` (also ``is``, ``abs(... -
 EXPECTED) < tol``, ``assert candidate(ARGS)`` and ``assert not candidate(ARGS)`` for bools).
-A problem whose prompt or checks do anything else (helper functions, loops, randomness) is
-skipped with the reason recorded, never translated approximately.
+check() is read statement by statement: assignments bind names for later checks, ``for``
+loops over a computable iterable are unrolled, ``print`` and imports are ignored. As in
+MultiPL-E, checks that cannot be known when translating are dropped, each with a note in
+``Problem.notes``: those that use ``random`` and those that compare with the problem's own
+function (the reference solution, which is not part of the translated problem). So are, for
+a parameter whose checks disagree on its type, the few checks (at most a quarter) that pass
+a value of another type than the annotation or the clear majority gives it. A problem whose
+prompt or checks do anything else (helper functions, values of genuinely mixed types,
+answers that depend on Python's runtime types) is skipped with the reason recorded, never
+translated approximately.
 """
 
 from __future__ import annotations
@@ -81,26 +89,29 @@ def translate(item: HumanEvalItem) -> Problem:
     fn = funcs[0]
     if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
         raise Untranslatable("variadic or keyword-only parameters")
-    raw = _check_cases(item, len(fn.args.args))
-    if not raw:
-        raise Untranslatable("check() has no assertion on the candidate")
+    cases, notes = _check_cases(item, len(fn.args.args))
+    if not cases:
+        dropped = f" ({len(notes)} dropped: {'; '.join(notes)})" if notes else ""
+        raise Untranslatable("check() has no translatable assertion on the candidate" + dropped)
+    for i, a in enumerate(fn.args.args):
+        cases = _drop_minority_types(a, i, cases, notes)
     params = tuple(
-        Param(a.arg, _type_for(a.annotation, [args[i] for args, _ in raw], f"parameter {a.arg!r}"))
+        Param(a.arg, _type_for(a.annotation, [c.args[i] for c in cases], f"parameter {a.arg!r}"))
         for i, a in enumerate(fn.args.args)
     )
-    sig = Signature(item.entry_point, params, _type_for(fn.returns, [e for _, e in raw], "return value"))
+    sig = Signature(item.entry_point, params, _type_for(fn.returns, [c.expected for c in cases], "return value"))
     tests = tuple(
         TestCase(
-            tuple(_conform(v, p.type, f"parameter {p.name!r}") for v, p in zip(args, params)),
-            _conform(expected, sig.returns, "expected value"),
+            tuple(_conform(v, p.type, f"parameter {p.name!r}") for v, p in zip(c.args, params)),
+            _conform(c.expected, sig.returns, "expected value"),
         )
-        for args, expected in raw
+        for c in cases
     )
-    if any(repr(t.args) != repr(args) for t, (args, _) in zip(tests, raw)):
+    if any(repr(t.args) != repr(c.args) for t, c in zip(tests, cases)):
         _same_answers(item, tests)
     name = "HumanEval_" + item.task_id.split("/")[-1] + "_" + item.entry_point
     try:
-        return Problem(name, "humaneval", sig, ast.get_docstring(fn) or "", tests)
+        return Problem(name, "humaneval", sig, ast.get_docstring(fn) or "", tests, notes=tuple(notes))
     except ProblemFormatError as exc:
         raise Untranslatable(str(exc)) from None
 
@@ -129,8 +140,110 @@ def _type_for(annotation: ast.expr | None, values: list[Any], what: str) -> Type
     try:
         typ = infer_type(values)
     except TypeParseError as exc:
-        raise Untranslatable(f"{what}: {exc}") from None
+        as_list = _tuples_as_list(values)
+        if as_list is None:
+            raise Untranslatable(f"{what}: {exc}") from None
+        typ = as_list
     return typ
+
+
+def _tuples_as_list(values: list[Any]) -> Type | None:
+    """Tuples of different lengths, all of one element type, as a list of it (HumanEval/148
+    returns () up to 5-tuples of planet names), as MultiPL-E types them; Python's ``==`` would
+    not equate a tuple with a list, but every harness's comparison does. None otherwise."""
+    present = [v for v in values if v is not None]
+    if not present or not all(isinstance(v, tuple) for v in present) or len({len(v) for v in present}) < 2:
+        return None
+    if len({type(x) for v in present for x in v}) != 1:
+        return None  # empty, or elements of several types (even ints with floats): a real tuple
+    try:
+        return infer_type([None if v is None else list(v) for v in values])
+    except TypeParseError:
+        return None
+
+
+# A parameter whose checks disagree on its type (HumanEval/78 passes [] once among hex
+# strings, HumanEval/95 one dict with an int key among str-keyed ones) keeps the type the
+# annotation or a clear majority of its checks gives it, when at least this share of the
+# checks agree; the others test inputs outside the function's contract and are dropped, as
+# typed PLs could not even express them. Fewer agreeing means genuinely mixed types
+# (HumanEval/137 compares ints, floats and strings): the problem is skipped.
+_MAJORITY = 3 / 4
+
+# Bare generic annotations that do not parse (``list``, ``List[Any]``) still fix the kind.
+_ANNOTATION_KINDS: dict[str, type[Type]] = {
+    "list": ListType, "List": ListType, "dict": DictType, "Dict": DictType, "tuple": TupleType, "Tuple": TupleType,
+}
+
+
+def _drop_minority_types(arg: ast.arg, index: int, cases: list[_Case], notes: list[str]) -> list[_Case]:
+    """``cases`` without those whose argument ``index`` is of a minority type (see ``_MAJORITY``),
+    each dropped one noted; raises ``Untranslatable`` when the values have no common type and no
+    clear majority either."""
+    what = f"parameter {arg.arg!r}"
+    values = [c.args[index] for c in cases]
+    try:
+        _type_for(arg.annotation, values, what)
+        return cases
+    except Untranslatable as exc:
+        majority = _majority_type(arg.annotation, values)
+        if majority is None:
+            raise Untranslatable(f"{exc}; no one type holds for {_MAJORITY:.0%} of the checks") from None
+    typ, keep = majority
+    for j, c in enumerate(cases):
+        if j not in keep:
+            notes.append(
+                f"check() line {c.line}: dropped, {arg.arg}={values[j]!r} is not a {typ.annotation()} "
+                f"like in the {len(keep)} other checks"
+            )
+    return [c for j, c in enumerate(cases) if j in keep]
+
+
+def _majority_type(annotation: ast.expr | None, values: list[Any]) -> tuple[Type, frozenset[int]] | None:
+    """(type, indices of the values that have it) for the type that the annotation or the most
+    values give, when those are at least ``_MAJORITY`` of all and no other type ties with them."""
+    declared: Type | type[Type] | None = None
+    if annotation is not None:
+        try:
+            declared = parse_type(annotation)
+        except TypeParseError:
+            head = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+            declared = _ANNOTATION_KINDS.get(head.attr if isinstance(head, ast.Attribute) else getattr(head, "id", ""))
+    if isinstance(declared, Type):
+        candidates = [declared]  # a complete annotation is the type; only its values are kept
+    else:
+        candidates = []
+        for v in values:
+            try:
+                typ = infer_type([v])
+            except TypeParseError:
+                continue  # an empty container, or a value mixed inside itself: no type of its own
+            if declared is None or isinstance(typ, declared):
+                candidates.append(typ)
+    best: dict[frozenset[int], Type] = {}
+    for cand in dict.fromkeys(candidates):
+        # None fits an inferred type (it becomes Optional); a declared one must allow it itself
+        fits = frozenset(
+            j for j, v in enumerate(values) if (v is None and not isinstance(declared, Type)) or _fits(v, cand)
+        )
+        if fits:
+            kept = [values[j] for j in sorted(fits)]
+            best[fits] = cand if isinstance(declared, Type) else infer_type(kept)  # the widest (int -> float)
+    if not best:
+        return None
+    size = max(len(f) for f in best)
+    top = [f for f in best if len(f) == size]
+    if len(top) != 1 or size < _MAJORITY * len(values):
+        return None
+    return best[top[0]], top[0]
+
+
+def _fits(value: Any, typ: Type) -> bool:
+    try:
+        check_value(_adapt(value, typ), typ)
+    except TypeError:
+        return False
+    return True
 
 
 def humaneval_problems() -> tuple[list[Problem], dict[str, str]]:
@@ -147,32 +260,154 @@ def humaneval_problems() -> tuple[list[Problem], dict[str, str]]:
 # ---------------------------------------------------------------------- check() parsing
 
 
-def _check_cases(item: HumanEvalItem, arity: int) -> list[tuple[tuple[Any, ...], Any]]:
-    """(arguments, expected) of every assertion in check(), as Python values."""
+@dataclass(frozen=True)
+class _Case:
+    """One check: the candidate's arguments and the expected value, as Python values."""
+
+    args: tuple[Any, ...]
+    expected: Any
+    line: int  # in check(), for the notes
+
+
+def _check_cases(item: HumanEvalItem, arity: int) -> tuple[list[_Case], list[str]]:
+    """The checks of check(), and a note for each one dropped."""
     module = ast.parse(item.test)
     checks = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
     if len(checks) != 1:
         raise Untranslatable("no single check(candidate) function")
-    cases = []
-    for stmt in checks[0].body:
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-            continue  # a docstring or a bare string
-        if not isinstance(stmt, ast.Assert):
-            raise Untranslatable(f"check() line {stmt.lineno}: {type(stmt).__name__.lower()} statements are not translated")
-        case = _assertion(stmt.test, arity, stmt.lineno)
-        if case is not None:
-            cases.append(case)
-    return cases
+    reader = _CheckReader(item.entry_point, arity)
+    reader.block(checks[0].body, {})
+    return reader.cases, reader.notes
 
 
-def _assertion(node: ast.expr, arity: int, line: int) -> tuple[tuple[Any, ...], Any] | None:
+# Modules whose use makes a check nondeterministic (HumanEval/53 adds random numbers).
+_NONDETERMINISTIC_MODULES = {"random"}
+
+# Loops are unrolled into at most this many iterations (HumanEval/44 has 6).
+_MAX_ITERATIONS = 100
+
+
+class _CheckReader:
+    """Runs through check()'s statements in order, in one environment of names as Python would:
+    assignments are evaluated (like values, see ``_value``) and bound, loops over a computable
+    iterable are unrolled with their variable bound, assertions on the candidate become cases.
+    Names whose value is unknown at translation time (the problem's own function, an imported
+    ``random``, anything assigned from them) make the assertion or loop using them dropped."""
+
+    def __init__(self, entry_point: str, arity: int):
+        self.arity = arity
+        self.cases: list[_Case] = []
+        self.notes: list[str] = []
+        self.unknown = {entry_point: f"calls {entry_point}, the reference solution itself"}  # name -> why
+
+    def block(self, stmts: list[ast.stmt], env: dict[str, Any]) -> None:
+        for stmt in stmts:
+            self.statement(stmt, env)
+
+    def statement(self, stmt: ast.stmt, env: dict[str, Any]) -> None:
+        def fail(why: str) -> Untranslatable:
+            return Untranslatable(f"check() line {stmt.lineno}: {why}: {ast.unparse(stmt).splitlines()[0]}")
+
+        if isinstance(stmt, ast.Expr) and (isinstance(stmt.value, ast.Constant) or _is_print(stmt.value)):
+            return  # a docstring, a bare string, or output that checks nothing
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self.imports(stmt)
+            return
+        if isinstance(stmt, ast.Assert):
+            unknown = self.unknown_in(stmt.test)  # (the failure message is never evaluated)
+        elif isinstance(stmt, ast.Assign):
+            unknown = self.unknown_in(stmt.value)
+        elif isinstance(stmt, ast.For) and not stmt.orelse:
+            unknown = self.unknown_in(stmt.iter, *stmt.body)
+        else:
+            raise fail(f"{type(stmt).__name__.lower()} statements are not translated")
+        if unknown is not None:
+            # whatever the statement assigns is unknown too (a dropped loop's variables included)
+            for name in _stored_names(stmt):
+                self.unknown[name] = self.unknown[unknown]
+                env.pop(name, None)
+            if not isinstance(stmt, ast.Assign):
+                what = "an assertion" if isinstance(stmt, ast.Assert) else "a loop of checks"
+                self.notes.append(f"check() line {stmt.lineno}: dropped {what} that {self.unknown[unknown]}: {ast.unparse(stmt).splitlines()[0]}")
+        elif isinstance(stmt, ast.Assert):
+            case = _assertion(stmt.test, self.arity, stmt.lineno, env)
+            if case is not None:
+                self.cases.append(_Case(*case, stmt.lineno))
+        elif isinstance(stmt, ast.Assign):
+            value = _value(stmt.value, fail, env)
+            for target in stmt.targets:  # a = b = value binds both
+                self.bind(target, value, env, fail)
+        else:  # a for loop: unrolled
+            items = _value(stmt.iter, fail, env)
+            if not isinstance(items, (range, list, tuple)):
+                raise fail(f"loop over a {type(items).__name__}, not a range, list or tuple")
+            if len(items) > _MAX_ITERATIONS:
+                raise fail(f"loop of {len(items)} iterations (at most {_MAX_ITERATIONS} are unrolled)")
+            for item in items:
+                self.bind(stmt.target, item, env, fail)
+                self.block(stmt.body, env)
+
+    def bind(self, target: ast.expr, value: Any, env: dict[str, Any], fail) -> None:
+        """Assign ``value`` to a name or a tuple/list of names, as Python would; a name given a
+        known value is no longer unknown."""
+        if isinstance(target, ast.Name):
+            pairs = [(target.id, value)]
+        elif isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+            try:
+                values = list(value)
+            except TypeError:
+                raise fail(f"cannot unpack a {type(value).__name__}") from None
+            if len(values) != len(target.elts):
+                raise fail(f"cannot unpack {len(values)} values into {len(target.elts)} names")
+            pairs = [(e.id, v) for e, v in zip(target.elts, values)]
+        else:
+            raise fail(f"assignment to {ast.unparse(target)} is not translated")
+        for name, v in pairs:
+            env[name] = v
+            self.unknown.pop(name, None)
+
+    def imports(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        """Imports are dropped; the names they bind stay unbound for the evaluator (a check using
+        one is not computable), except a nondeterministic module's, whose checks are dropped."""
+        for alias in stmt.names:
+            module = (stmt.module or "") if isinstance(stmt, ast.ImportFrom) else alias.name
+            if module.split(".")[0] in _NONDETERMINISTIC_MODULES:
+                bound = alias.asname or alias.name.split(".")[0]
+                self.unknown[bound] = f"uses {module}, nondeterministic"
+
+    def unknown_in(self, *nodes: ast.AST) -> str | None:
+        """The first name read in ``nodes`` whose value is unknown (see the class docstring)."""
+        for node in nodes:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in self.unknown:
+                    return sub.id
+        return None
+
+
+def _is_print(node: ast.expr) -> bool:
+    """``print`` or ``print(...)`` (HumanEval/129 has a bare ``print``)."""
+    func = node.func if isinstance(node, ast.Call) else node
+    return isinstance(func, ast.Name) and func.id == "print"
+
+
+def _stored_names(stmt: ast.stmt) -> list[str]:
+    return [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
+def _assertion(node: ast.expr, arity: int, line: int, env: dict[str, Any]) -> tuple[tuple[Any, ...], Any] | None:
+    """(arguments, expected) of the assertion ``node`` with the names in ``env`` bound; None for
+    ``assert True``; raises ``Untranslatable`` for any other form."""
+
     def fail(why: str) -> Untranslatable:
         return Untranslatable(f"check() line {line}: {why}: {ast.unparse(node)}")
+
+    def value(n: ast.expr) -> Any:
+        return _value(n, fail, env)
 
     def case(call: ast.Call, expected: Any) -> tuple[tuple[Any, ...], Any]:
         if call.keywords or len(call.args) != arity:
             raise fail(f"{len(call.args)} positional argument(s) for {arity} parameter(s)")
-        return tuple(_value(a, fail) for a in call.args), expected
+        return tuple(value(a) for a in call.args), expected
 
     if isinstance(node, ast.Constant) and node.value is True:
         return None  # `assert True` (a placeholder in some checks)
@@ -184,17 +419,17 @@ def _assertion(node: ast.expr, arity: int, line: int) -> tuple[tuple[Any, ...], 
         # tuple(candidate(x)) == tuple(expected): the conversion only makes sequences comparable
         left, op, right = _untuple(node.left), node.ops[0], _untuple(node.comparators[0])
         if isinstance(op, (ast.Eq, ast.Is)) and _is_call(left):
-            return case(left, _value(right, fail))
+            return case(left, value(right))
         if isinstance(op, (ast.Eq, ast.Is)) and _is_call(right):
-            return case(right, _value(left, fail))
+            return case(right, value(left))
         # abs(candidate(...) - expected) < tol: a float check (the harness tolerance is 1e-6)
         if isinstance(op, (ast.Lt, ast.LtE)) and isinstance(left, ast.Call) and ast.unparse(left.func) in ("abs", "math.fabs"):
             inner = left.args[0] if len(left.args) == 1 else None
             if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Sub) and _is_call(inner.left):
-                tol = _value(right, fail)
+                tol = value(right)
                 if not isinstance(tol, (int, float)) or tol > 1e-3:
                     raise fail(f"tolerance {tol!r} is looser than the harness's")
-                return case(inner.left, float(_value(inner.right, fail)))
+                return case(inner.left, float(value(inner.right)))
     raise fail("assertion form not translated")
 
 
@@ -209,13 +444,17 @@ def _is_call(node: ast.expr) -> bool:
 
 
 # Values in HumanEval's checks are literals or small expressions of them ("a" * 3, -1e9,
-# list(range(5))); the checks are trusted package data, evaluated with a few builtins only.
-_EVAL_NAMESPACE = {"__builtins__": {}, "range": range, "list": list, "tuple": tuple, "math": math}
+# list(range(5)), str(x) in a loop, sum(...) of a comprehension in an assignment); the checks
+# are trusted package data, evaluated with a few pure builtins only.
+_EVAL_NAMESPACE = {"__builtins__": {}, "range": range, "list": list, "tuple": tuple, "str": str, "sum": sum, "math": math}
 
 
-def _value(node: ast.expr, fail) -> Any:
+def _value(node: ast.expr, fail, env: dict[str, Any] | None = None) -> Any:
+    """The value of ``node``, with the names check() bound so far (``env``, copied: a value
+    is never shared between checks)."""
+    namespace = dict(_EVAL_NAMESPACE) | copy.deepcopy(env or {})
     try:
-        return eval(compile(ast.Expression(node), "<check>", "eval"), dict(_EVAL_NAMESPACE))  # noqa: S307
+        return eval(compile(ast.Expression(node), "<check>", "eval"), namespace)  # noqa: S307
     except Exception as exc:  # noqa: BLE001 - anything that is not a plain value
         raise fail(f"value not computable ({type(exc).__name__})") from None
 

@@ -3,9 +3,9 @@
 A problem is written once, in PL-neutral terms: a typed signature (from Python annotations),
 an English description (the docstring, with its examples), test cases as structured values,
 optionally a canonical solution body per PL, and notes on how the problem was derived from
-its source (e.g. which of the original checks a translation dropped). ``Problem.render(lang)`` turns it into what
-a model sees (prompt, stop sequences) and what the engine runs (``prompt + completion +
-tests``), through the PL module.
+its source (e.g. which of the original checks a translation dropped). ``Problem.render(lang)``
+turns it into what a model sees (prompt, stop sequences) and what the engine runs (``prompt +
+completion + tests``), through the PL module.
 
 JSON keeps values exact by following the types: tuples are lists, dicts are lists of
 ``[key, value]`` pairs (keys need not be strings), floats that JSON cannot spell are the
