@@ -77,3 +77,35 @@ def test_problems_export_writes_multipl_e_jsonl(tmp_path):
     assert "HumanEval/10: the prompt defines helper functions" in res.output
     res = runner.invoke(app, ["problems", "export", "humaneval", "--lang", "cobol"])
     assert res.exit_code == 2 and "unknown language 'cobol'" in res.output
+
+
+def test_problems_generate_writes_verified_splits(tmp_path):
+    out = tmp_path / "family"
+    res = runner.invoke(app, ["problems", "generate", "--n", "16", "--seed", "4", "--langs", "py", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    from xpl.problems import read_problems
+
+    problems, errors = read_problems(out / "problems.jsonl")
+    assert not errors and len(problems) == 16
+    assert all(p.solutions.keys() == {"python"} and p.meta["split"] in ("train", "test") for p in problems)
+    train, _ = read_problems(out / "train.jsonl")
+    test, _ = read_problems(out / "test.jsonl")
+    assert len(train) + len(test) == 16 and test
+    report = json.loads((out / "verification.json").read_text())
+    assert report["verification"]["languages"] == {"python": {"passed": 16, "failed": 0}}
+    # A rerun gets every result from the store and writes the same problems.
+    again = runner.invoke(app, ["problems", "generate", "--n", "16", "--seed", "4", "--langs", "py", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert read_problems(out / "problems.jsonl")[0] == problems
+
+
+def test_problems_generate_rejects_bad_options(tmp_path):
+    for args, message in [
+        (["--langs", "cobol"], "cobol"),
+        (["--levels", "1,9"], "--levels"),
+        (["--test-fraction", "1.5"], "--test-fraction"),
+        (["--n", "0"], "--n"),
+    ]:
+        res = runner.invoke(app, ["problems", "generate", "--out", str(tmp_path / "x"), *args])
+        assert res.exit_code == 2, res.output
+        assert message in res.output and "Traceback" not in res.output

@@ -267,7 +267,7 @@ def demo(
         _fail(f"unexpected statuses for {', '.join(wrong)}", code=1)
 
 
-problems_app = typer.Typer(no_args_is_help=True, help="Problem sets: HumanEval translated to every PL.")
+problems_app = typer.Typer(no_args_is_help=True, help="Problem sets: HumanEval in every PL, and the generated parallel program family.")
 app.add_typer(problems_app, name="problems")
 
 
@@ -296,6 +296,69 @@ def problems_export(
     for line in unsupported:
         err.print(f"[yellow]skipped[/] {line}")
     console.print(f"wrote {n} of 164 HumanEval problems in {language.display_name} to {out}")
+
+
+@problems_app.command("generate")
+def problems_generate(
+    n: int = typer.Option(1000, "--n", help="How many problems to generate (before verification)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same problems."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Comma-separated PLs (default: every usable one)."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share of problems in the test split."),
+    levels: str = typer.Option("1,2,3,4", "--levels", help="Difficulty levels to draw from, comma-separated."),
+    check: bool = typer.Option(True, "--verify/--no-verify", help="Run every solution in every PL (default) or only render."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
+) -> None:
+    """Generate the built-in family of parallel programs: problems, a verified solution per PL, splits."""
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.problems.family import build
+
+    if n < 1:
+        _fail(f"--n must be at least 1, got {n}")
+    if not 0.0 <= test_fraction <= 1.0:
+        _fail(f"--test-fraction must be between 0 and 1, got {test_fraction}")
+    try:
+        level_list = tuple(int(x) for x in levels.split(",") if x.strip())
+    except ValueError:
+        _fail(f"--levels must be comma-separated integers, got {levels!r}")
+    if not level_list or not set(level_list) <= {1, 2, 3, 4}:
+        _fail(f"--levels must be among 1,2,3,4, got {levels!r}")
+    lang_list = None
+    if langs:
+        try:
+            lang_list = [get_language(x.strip()).name for x in langs.split(",") if x.strip()]
+        except UnknownLanguage as exc:
+            _fail(str(exc))
+        for name in lang_list:
+            tc = get_language(name).toolchain
+            if check and not tc.available:
+                _fail(f"--langs: {tc.problem}")
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = {"generate": "generating problems", "verify": "running solutions in every PL"}[stage]
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        built = build(n, seed, out, lang_list, test_fraction, level_list, check, workers, on_progress)
+    v = built.verification
+    if v is not None:
+        table = Table(title=f"{v.programs} solutions run in {v.seconds:.1f} s")
+        for col in ("PL", "passed", "failed"):
+            table.add_column(col)
+        for lang, row in v.summary()["languages"].items():
+            table.add_row(lang, str(row["passed"]), f"[red]{row['failed']}[/]" if row["failed"] else "0")
+        console.print(table)
+        for lang, why in v.unavailable.items():
+            err.print(f"[yellow]not checked[/] {lang}: {why}")
+        for f in v.failures[:20]:
+            err.print(f"[red]failed[/] {f.problem} in {f.language}: {f.status}: {f.detail[:300]}")
+        if len(v.failures) > 20:
+            err.print(f"... {len(v.failures) - 20} more failures in {out / 'verification.json'}")
+    train, test = len(built.split("train")), len(built.split("test"))
+    console.print(f"kept {len(built.problems)} of {n} problems (train {train}, test {test}) in {out}/")
 
 
 def main() -> None:  # pragma: no cover

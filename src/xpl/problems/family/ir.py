@@ -26,7 +26,7 @@ operator (``==`` on strings is ``.equals`` in Java, ``+`` is ``..`` in Lua).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from xpl.languages.types import (
     BOOL,
@@ -192,7 +192,7 @@ class Concat:
     type: Type = STR
 
 
-Expr = Union[Var, Lit, Bin, Not, Neg, Divisible, Len, ToFloat, Index, CharIn, ToUpper, ToLower, Concat]
+Expr = Var | Lit | Bin | Not | Neg | Divisible | Len | ToFloat | Index | CharIn | ToUpper | ToLower | Concat
 
 # ----------------------------------------------------------------------------- statements
 
@@ -275,7 +275,7 @@ class Return:
     value: Expr
 
 
-Stmt = Union[Let, Assign, AugAssign, Push, DictAdd, If, ForEach, ForRange, Return]
+Stmt = Let | Assign | AugAssign | Push | DictAdd | If | ForEach | ForRange | Return
 
 
 @dataclass(frozen=True)
