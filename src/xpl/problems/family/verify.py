@@ -43,6 +43,9 @@ class Verification:
     seconds: float
     programs: int
     passed: Counter = field(default_factory=Counter)  # PL -> solutions that passed
+    # PL -> seconds spent compiling (each program's share of its batch) and running
+    compile_s: Counter = field(default_factory=Counter)
+    run_s: Counter = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         failed = Counter(f.language for f in self.failures)
@@ -51,7 +54,15 @@ class Verification:
             "dropped": len({f.problem for f in self.failures}),
             "programs": self.programs,
             "seconds": round(self.seconds, 1),
-            "languages": {lang: {"passed": self.passed[lang], "failed": failed[lang]} for lang in self.languages},
+            "languages": {
+                lang: {
+                    "passed": self.passed[lang],
+                    "failed": failed[lang],
+                    "compile_s": round(self.compile_s[lang], 1),
+                    "run_s": round(self.run_s[lang], 1),
+                }
+                for lang in self.languages
+            },
             "unavailable": self.unavailable,
         }
 
@@ -115,12 +126,17 @@ def verify(
         if own_engine:
             engine.close()
     passed: Counter = Counter()
+    compile_s: Counter = Counter()
+    run_s: Counter = Counter()
     for job, result in zip(jobs, results):
         name, lang = job.id.rsplit(":", 1)  # type: ignore[union-attr]
+        compile_s[lang] += result.compile_s or 0.0
+        run_s[lang] += result.run_s or 0.0
         if result.ok:
             passed[lang] += 1
         else:
             failures.append(Failure(name, lang, result.status.value, result.describe()))
     dropped = {f.problem for f in failures}
     kept = [p for p in solved if p.name not in dropped]
-    return Verification(kept, failures, langs, unavailable, time.perf_counter() - start, len(jobs), passed)
+    elapsed = time.perf_counter() - start
+    return Verification(kept, failures, langs, unavailable, elapsed, len(jobs), passed, compile_s, run_s)
