@@ -1,0 +1,220 @@
+"""Training data from problems with parallel solutions: pretraining documents, SFT examples
+and Parallel-SFT mixtures.
+
+Every text here is made of *programs*: a problem rendered in one PL (its prompt: signature and
+description as a comment) followed by its solution body and the PL's function closing, i.e.
+exactly what a model sees and completes at evaluation time, without the test harness.
+
+* ``pretraining_corpus``: documents for causal-LM pretraining with per-PL shares of the text
+  (measured in characters, or tokens with ``measure``) and one of two organisations:
+  ``shuffle`` (every program its own document, in random order) or ``parallel`` (a program
+  concatenated with its translation into another PL in the same document, as in the
+  multilingual scaling-law paper's "parallel pairing").
+* ``sft_examples``: prompt -> completion pairs for supervised fine-tuning in chosen PLs.
+* ``parallel_examples``: the Parallel-SFT additions, in one of three formats: ``multi`` (the same
+  problem solved in several PLs, each as its own example), ``concat`` (one example whose
+  completion is the solution followed by the whole program in the other PLs), ``translate``
+  (the program in one PL as context, then the prompt in another PL to complete).
+* ``sft_mixture``: source-PL SFT examples plus parallel examples at a given ratio.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from xpl.languages import get_language
+from xpl.problems.problem import Problem
+
+ORGANISATIONS = ("shuffle", "parallel")
+PARALLEL_FORMATS = ("multi", "concat", "translate")
+
+
+class CorpusError(ValueError):
+    """Bad corpus parameters (proportions, formats, PLs without solutions)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    languages: tuple[str, ...]
+    problem: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One supervised example: the model reads ``prompt`` and learns to write ``completion``."""
+
+    prompt: str
+    completion: str
+    language: str  # the PL of the completion
+    problem: str
+    kind: str  # "sft" or the parallel format
+
+    def to_dict(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "completion": self.completion, "language": self.language, "problem": self.problem, "kind": self.kind}
+
+
+def completion_text(problem: Problem, language: str) -> str:
+    """The solution body with the PL's function closing: what follows the prompt."""
+    lang = get_language(language)
+    body = problem.solutions[lang.name]
+    if body and not body.endswith("\n"):
+        body += "\n"
+    return body + lang.completion_suffix
+
+
+def program_text(problem: Problem, language: str) -> str:
+    """The whole function in one PL: prompt (signature + description) and solution."""
+    return problem.render(language).prompt + completion_text(problem, language)
+
+
+def check_proportions(proportions: Mapping[str, float], what: str = "proportions") -> dict[str, float]:
+    """PL -> share, with canonical PL names; the shares must be >= 0 and sum to 1."""
+    if not proportions:
+        raise CorpusError(f"{what}: no PLs given")
+    out: dict[str, float] = {}
+    for name, share in proportions.items():
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or share < 0:
+            raise CorpusError(f"{what}.{name}: a share must be a number >= 0, got {share!r}")
+        out[get_language(name).name] = float(share)
+    total = sum(out.values())
+    if abs(total - 1.0) > 1e-6:
+        raise CorpusError(f"{what}: shares must sum to 1, they sum to {total:.6g} ({', '.join(f'{k}={v}' for k, v in out.items())})")
+    return out
+
+
+def _require_solutions(problems: Sequence[Problem], languages: Sequence[str]) -> None:
+    for lang in languages:
+        if not any(lang in p.solutions for p in problems):
+            raise CorpusError(f"no problem has a {lang} solution; generate or verify problems in {lang} first")
+
+
+def pretraining_corpus(
+    problems: Sequence[Problem],
+    proportions: Mapping[str, float],
+    budget: int,
+    organisation: str = "shuffle",
+    seed: int = 0,
+    measure: Callable[[str], int] = len,
+) -> list[Document]:
+    """Documents whose total size (``measure``: characters by default, or a tokenizer's token
+    count) is about ``budget``, each PL holding about its share of it.
+
+    Programs are drawn problem by problem in a seeded order, cycling through the problems
+    again (a further epoch) when a PL's share needs more text than one pass gives. With
+    ``parallel`` organisation each document is a program followed by the same problem in a
+    second PL that is still below its share (drawn in proportion to the shares), so both
+    PLs' text counts towards their shares and no share is exceeded by pairing."""
+    shares = check_proportions(proportions)
+    if organisation not in ORGANISATIONS:
+        raise CorpusError(f"organisation must be one of {', '.join(ORGANISATIONS)}, got {organisation!r}")
+    if budget <= 0:
+        raise CorpusError(f"budget must be positive, got {budget}")
+    active = [lang for lang, share in shares.items() if share > 0]
+    _require_solutions(problems, active)
+    rng = random.Random(f"pretrain:{seed}")
+    targets = {lang: shares[lang] * budget for lang in active}
+    used = dict.fromkeys(active, 0)
+    queues: dict[str, list[Problem]] = {lang: [] for lang in active}
+
+    def next_problem(lang: str) -> Problem:
+        if not queues[lang]:
+            pool = [p for p in problems if lang in p.solutions]
+            rng.shuffle(pool)
+            queues[lang] = pool
+        return queues[lang].pop()
+
+    docs: list[Document] = []
+    while True:
+        # The PL furthest below its target (relative to its share) goes next.
+        behind = [lang for lang in active if used[lang] < targets[lang]]
+        if not behind:
+            break
+        lang = min(behind, key=lambda x: used[x] / targets[x])
+        problem = next_problem(lang)
+        text = program_text(problem, lang)
+        used[lang] += measure(text)
+        langs = (lang,)
+        if organisation == "parallel":
+            # Only PLs still below their target: pairing never pushes a PL past its share,
+            # so once the low-resource PLs are full the rest stays single-PL documents.
+            others = [x for x in active if x != lang and x in problem.solutions and used[x] < targets[x]]
+            if others:
+                partner = rng.choices(others, weights=[shares[x] for x in others])[0]
+                pair_text = program_text(problem, partner)
+                used[partner] += measure(pair_text)
+                text = text + "\n" + pair_text
+                langs = (lang, partner)
+        docs.append(Document(text, langs, problem.name))
+    rng.shuffle(docs)
+    return docs
+
+
+def sft_examples(problems: Sequence[Problem], languages: Sequence[str]) -> list[Example]:
+    """One prompt -> solution example per problem and PL (problems lacking that PL's solution
+    are left out of it)."""
+    langs = [get_language(x).name for x in languages]
+    _require_solutions(problems, langs)
+    return [
+        Example(p.render(lang).prompt, completion_text(p, lang), lang, p.name, "sft")
+        for p in problems
+        for lang in langs
+        if lang in p.solutions
+    ]
+
+
+def parallel_examples(problems: Sequence[Problem], languages: Sequence[str], fmt: str = "multi", seed: int = 0) -> list[Example]:
+    """Parallel-SFT examples over ``languages`` (see the module docstring for the formats)."""
+    if fmt not in PARALLEL_FORMATS:
+        raise CorpusError(f"parallel format must be one of {', '.join(PARALLEL_FORMATS)}, got {fmt!r}")
+    langs = [get_language(x).name for x in languages]
+    if len(langs) < 2:
+        raise CorpusError(f"parallel examples need at least two PLs, got {langs}")
+    _require_solutions(problems, langs)
+    rng = random.Random(f"parallel:{fmt}:{seed}")
+    out: list[Example] = []
+    for p in problems:
+        have = [lang for lang in langs if lang in p.solutions]
+        if len(have) < 2:
+            continue
+        if fmt == "multi":
+            out += [Example(p.render(lang).prompt, completion_text(p, lang), lang, p.name, fmt) for lang in have]
+        elif fmt == "concat":
+            first, *rest = rng.sample(have, len(have))
+            tail = "".join("\n" + program_text(p, lang) for lang in rest)
+            out.append(Example(p.render(first).prompt, completion_text(p, first) + tail, first, p.name, fmt))
+        else:  # translate: a program in one PL, then the same problem to solve in another
+            source, target = rng.sample(have, 2)
+            context = program_text(p, source) + "\n"
+            out.append(Example(context + p.render(target).prompt, completion_text(p, target), target, p.name, fmt))
+    return out
+
+
+def sft_mixture(
+    problems: Sequence[Problem],
+    sft_languages: Sequence[str],
+    parallel_languages: Sequence[str] = (),
+    fmt: str = "multi",
+    parallel_ratio: float = 0.5,
+    seed: int = 0,
+) -> list[Example]:
+    """SFT examples in ``sft_languages`` plus, when ``parallel_languages`` is given, parallel
+    examples making up ``parallel_ratio`` of the mixture (sampled without replacement where
+    there are enough, else repeated), shuffled together."""
+    if not 0.0 <= parallel_ratio < 1.0:
+        raise CorpusError(f"parallel_ratio must be in [0, 1), got {parallel_ratio}")
+    base = sft_examples(problems, sft_languages)
+    if not parallel_languages or parallel_ratio == 0.0:
+        mixed = list(base)
+    else:
+        pool = parallel_examples(problems, parallel_languages, fmt, seed)
+        if not pool:
+            raise CorpusError("no problem has solutions in two of the parallel PLs")
+        want = round(len(base) * parallel_ratio / (1.0 - parallel_ratio))
+        rng = random.Random(f"mixture:{seed}")
+        picked = rng.sample(pool, want) if want <= len(pool) else [pool[i % len(pool)] for i in range(want)]
+        mixed = base + picked
+    random.Random(f"shuffle:{seed}").shuffle(mixed)
+    return mixed
