@@ -1,0 +1,211 @@
+"""Sampling completions for problems, in batches, and scoring them through the engine.
+
+``sample`` continues each prompt ``n`` times (temperature / top-p sampling, or greedy at
+temperature 0), cuts every completion at the first of its problem's stop sequences and
+returns the completions. ``evaluate`` runs ``prompt + completion + tests`` for each through the
+execution engine and gives the per-problem pass counts and pass@k. Generations are written
+in the bigcode-evaluation-harness layout (a JSON list, per problem, of the full programs
+``prompt + completion``) so they can be scored by either tool.
+
+The backend is Hugging Face ``generate`` (CPU or GPU). With ``backend="vllm"`` the same call
+uses vLLM, which needs a CUDA GPU and the ``vllm`` package (not installed by default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xpl.execution import Engine, Job, Result
+from xpl.execution.metrics import pass_at_k
+from xpl.problems.problem import Problem
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    n: int = 1  # samples per prompt
+    temperature: float = 0.2  # 0 = greedy
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    batch_size: int = 16  # sequences per generate() call
+    seed: int = 0
+    backend: str = "hf"  # "hf" or "vllm"
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ValueError("sampling: n, batch_size and max_new_tokens must be >= 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"sampling: temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
+        if self.backend not in ("hf", "vllm"):
+            raise ValueError(f"sampling: backend must be hf or vllm, got {self.backend!r}")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError("sampling: greedy decoding (temperature 0) gives n identical samples; use n=1")
+
+
+def truncate(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to (not including) the earliest stop sequence."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def _stop_criteria(tokenizer, stops_per_row: list[Sequence[str]], prompt_len: int):
+    """A per-row ``StoppingCriteria``: a row is done once its new text holds a stop sequence.
+
+    Only the tail of each row is decoded at each step (a stop sequence that completes now
+    ends within the last few tokens), which keeps the check cheap for long generations."""
+    import torch
+    from transformers import StoppingCriteria
+
+    longest = max((len(s) for stops in stops_per_row for s in stops), default=1)
+    window = max(8, longest + 4)  # tokens; every token decodes to >= 1 character or nothing
+
+    class StopOnSequences(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            done = []
+            for row, stops in zip(input_ids, stops_per_row):
+                new = row[prompt_len:]
+                tail = tokenizer.decode(new[-window:], skip_special_tokens=True) if len(new) else ""
+                done.append(any(s and s in tail for s in stops))
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopOnSequences()
+
+
+def sample(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    stops: Sequence[Sequence[str]],
+    config: SamplingConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[list[str]]:
+    """``config.n`` completions for each prompt, each cut at its prompt's stop sequences."""
+    if len(stops) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(stops)} lists of stop sequences")
+    if config.backend == "vllm":
+        return _sample_vllm(model, prompts, stops, config)
+    import torch
+
+    tokenizer.padding_side = "left"  # generation continues every row at the same position
+    rows = [(i, k) for i in range(len(prompts)) for k in range(config.n)]
+    out: list[list[str]] = [[] for _ in prompts]
+    device = next(model.parameters()).device
+    model.eval()
+    for start in range(0, len(rows), config.batch_size):
+        chunk = rows[start : start + config.batch_size]
+        enc = tokenizer([prompts[i] for i, _ in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(device) for k, v in enc.items()}
+        prompt_len = enc["input_ids"].shape[1]
+        torch.manual_seed(config.seed * 1_000_003 + start)  # a batch's samples depend on the seed alone
+        kwargs: dict[str, Any] = {"do_sample": config.temperature > 0, "max_new_tokens": config.max_new_tokens}
+        if config.temperature > 0:
+            kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
+        with torch.no_grad():
+            generated = model.generate(
+                **enc,
+                **kwargs,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                stopping_criteria=[_stop_criteria(tokenizer, [stops[i] for i, _ in chunk], prompt_len)],
+            )
+        for (i, _), row in zip(chunk, generated):
+            text = tokenizer.decode(row[prompt_len:], skip_special_tokens=True)
+            out[i].append(truncate(text, stops[i]))
+        if progress:
+            progress(min(start + config.batch_size, len(rows)), len(rows))
+    return out
+
+
+def _sample_vllm(model_path, prompts, stops, config: SamplingConfig) -> list[list[str]]:
+    try:
+        import torch
+        from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
+    except ModuleNotFoundError:
+        raise RuntimeError("backend vllm needs the `vllm` package and a CUDA GPU; use backend hf here") from None
+    if not torch.cuda.is_available():
+        raise RuntimeError("backend vllm needs a CUDA GPU, and none is visible; use backend hf")
+    llm = LLM(model=str(model_path), seed=config.seed)
+    out = []
+    for prompt, stop in zip(prompts, stops):
+        params = SamplingParams(
+            n=config.n, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_new_tokens, stop=list(stop)
+        )
+        out.append([c.text for c in llm.generate([prompt], params)[0].outputs])
+    return out
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Evaluation:
+    language: str
+    problems: list[str]
+    completions: list[list[str]]
+    results: list[list[Result]]
+
+    @property
+    def passed(self) -> list[int]:
+        return [sum(r.ok for r in rs) for rs in self.results]
+
+    def pass_at(self, k: int) -> float:
+        """Mean unbiased pass@k over problems (NaN when some problem has fewer than k samples)."""
+        if not self.results:
+            return math.nan
+        values = [pass_at_k(len(rs), c, k) for rs, c in zip(self.results, self.passed) if len(rs) >= k]
+        return sum(values) / len(values) if len(values) == len(self.results) else math.nan
+
+    def per_problem(self) -> list[float]:
+        """Fraction of each problem's samples that passed (its pass@1 estimate)."""
+        return [c / len(rs) for c, rs in zip(self.passed, self.results)]
+
+
+def evaluate(
+    problems: Sequence[Problem],
+    language: str,
+    completions: Sequence[Sequence[str]],
+    engine: Engine,
+    progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
+    """Run every completion of every problem through the engine."""
+    jobs, index = [], []
+    for i, (problem, comps) in enumerate(zip(problems, completions, strict=True)):
+        rendered = problem.render(language)
+        for k, completion in enumerate(comps):
+            jobs.append(Job(language, rendered.program(completion), rendered.num_tests, id=f"{problem.name}#{k}", meta={"problem": problem.name}))
+            index.append(i)
+    flat = engine.run(jobs, progress=progress) if jobs else []
+    grouped: list[list[Result]] = [[] for _ in problems]
+    for i, r in zip(index, flat):
+        grouped[i].append(r)
+    return Evaluation(language, [p.name for p in problems], [list(c) for c in completions], grouped)
+
+
+def write_bigcode_generations(path: str | Path, prompts: Sequence[str], completions: Sequence[Sequence[str]]) -> None:
+    """bigcode-evaluation-harness ``generations.json``: per problem, the full programs."""
+    data = [[prompt + c for c in comps] for prompt, comps in zip(prompts, completions, strict=True)]
+    Path(path).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def read_bigcode_generations(path: str | Path, prompts: Sequence[str]) -> list[list[str]]:
+    """The completions in a bigcode-style ``generations.json`` (each program must start with
+    its problem's prompt, as the harness writes them)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, list) or len(data) != len(prompts):
+        raise ValueError(f"{path}: expected a JSON list of {len(prompts)} lists of programs")
+    out = []
+    for i, (programs, prompt) in enumerate(zip(data, prompts)):
+        if not isinstance(programs, list) or not all(isinstance(p, str) for p in programs):
+            raise ValueError(f"{path}: item {i} must be a list of strings")
+        bad = [k for k, p in enumerate(programs) if not p.startswith(prompt)]
+        if bad:
+            raise ValueError(f"{path}: item {i}, program {bad[0]} does not start with the problem's prompt")
+        out.append([p[len(prompt) :] for p in programs])
+    return out

