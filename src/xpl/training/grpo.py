@@ -1,0 +1,175 @@
+"""Reinforcement learning with execution rewards: TRL's ``GRPOTrainer`` on one source PL.
+
+For each prompt GRPO samples a group of ``num_generations`` completions; each is cut at the
+problem's stop sequences, appended to the problem's test harness and run by the execution
+engine. The whole batch of completions goes to the engine in one call (one batched build
+per compiled PL, every program sandboxed, a hard ``timeout_s`` per program), so a stuck or
+hostile completion can neither stall training nor touch the machine. Reward: 1.0 when every
+test passes and 0.0 otherwise (``reward="pass"``), or the fraction of tests passed
+(``reward="fraction"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xpl.languages import get_language
+from xpl.problems.problem import Problem
+from xpl.training.common import (
+    FINAL,
+    ConfigError,
+    TrainSettings,
+    limit_threads,
+    mark_done,
+    progress_callback,
+    quiet,
+    save_final,
+    settings_dict,
+    stage_done,
+    train_with_resume,
+)
+
+REWARDS = ("pass", "fraction")
+
+
+@dataclass
+class GRPOConfig:
+    language: str = "python"
+    num_generations: int = 8  # completions per prompt (the group)
+    max_completion_length: int = 160  # tokens
+    temperature: float = 1.0
+    beta: float = 0.0  # KL penalty to the starting model (> 0 keeps a reference copy)
+    reward: str = "pass"
+    timeout_s: float = 3.0  # per program; a completion that runs longer gets reward 0
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1))
+
+    def validate(self, where: str = "grpo") -> None:
+        lang = get_language(self.language)
+        if not lang.toolchain.available:
+            raise ConfigError(f"{where}.language: {lang.toolchain.problem}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"{where}.reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.num_generations < 2:
+            raise ConfigError(f"{where}.num_generations must be >= 2 (GRPO compares completions within a group)")
+        if self.train.batch_size % self.num_generations:
+            raise ConfigError(
+                f"{where}.train.batch_size ({self.train.batch_size}) must be a multiple of num_generations "
+                f"({self.num_generations}): a batch holds whole groups of completions"
+            )
+        if self.timeout_s <= 0 or self.max_completion_length < 1 or self.temperature <= 0:
+            raise ConfigError(f"{where}: timeout_s, max_completion_length and temperature must be positive")
+        self.train.validate(f"{where}.train")
+
+
+class ExecutionReward:
+    """The reward function handed to ``GRPOTrainer``: scores a batch of completions by running
+    them all in one engine call. Keeps the time it spends, to report its share of training."""
+
+    def __init__(self, problems: Sequence[Problem], language: str, reward: str, timeout_s: float, engine):
+        from xpl.execution import Limits
+
+        self.language = get_language(language).name
+        self.rendered = {p.name: p.render(self.language) for p in problems}
+        self.reward = reward
+        self.limits = Limits(timeout_s=timeout_s, cpu_s=timeout_s)
+        self.engine = engine
+        self.seconds = 0.0
+        self.calls = 0
+        self.__name__ = f"execution_{reward}"  # TRL names the logged reward after the function
+
+    def __call__(self, prompts: list[str], completions: list[str], problem: list[str], **_: Any) -> list[float]:
+        from xpl.execution import Job
+        from xpl.models.generation import truncate
+
+        start = time.perf_counter()
+        jobs = []
+        for name, completion in zip(problem, completions, strict=True):
+            r = self.rendered[name]
+            jobs.append(Job(self.language, r.program(truncate(completion, r.stop_sequences)), r.num_tests, self.limits))
+        results = self.engine.run(jobs)
+        if self.reward == "pass":
+            scores = [1.0 if res.ok else 0.0 for res in results]
+        else:
+            scores = [res.passed / res.total if res.total else 0.0 for res in results]
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return scores
+
+
+def grpo(
+    model_dir: str | Path,
+    problems: Sequence[Problem],
+    config: GRPOConfig,
+    output_dir: str | Path,
+    report: Callable[[int, int, dict | None], None] | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Train with GRPO from the model in ``model_dir`` on ``problems`` in ``config.language``
+    (resuming, or skipping when finished); the result is saved in ``output_dir/final``."""
+    limit_threads()
+    config.validate()
+    out = Path(output_dir)
+    done = stage_done(out)
+    if done:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    from datasets import Dataset
+    from trl import GRPOConfig as TRLConfig
+    from trl import GRPOTrainer
+
+    from xpl.execution import Engine
+    from xpl.models.loading import load_model
+
+    language = get_language(config.language)
+    lang = language.name
+    usable = [p for p in problems if language.supports(p.signature) is None]
+    if not usable:
+        raise ConfigError(f"grpo: none of the {len(problems)} problems can be written in {lang}")
+    dataset = Dataset.from_list([{"prompt": p.render(lang).prompt, "problem": p.name} for p in usable])
+    model, tokenizer = load_model(model_dir)
+    tokenizer.padding_side = "left"
+    started = time.perf_counter()
+    engine = Engine(workers=workers)
+    reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine)
+    try:
+        args = TRLConfig(
+            **config.train.trainer_kwargs(out),
+            num_generations=config.num_generations,
+            max_completion_length=config.max_completion_length,
+            temperature=config.temperature,
+            beta=config.beta,
+        )
+        trainer = GRPOTrainer(
+            model=str(model_dir) if config.beta > 0 else model,  # beta > 0 reloads a reference copy by path
+            reward_funcs=[reward],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=config.train.lora.peft_config() if config.train.lora else None,
+            callbacks=[progress_callback(report)] if report else [],
+        )
+        train_with_resume(quiet(trainer), out)
+    finally:
+        engine.close()
+    save_final(trainer, tokenizer, out, merge_lora=True)
+    history = [r for r in trainer.state.log_history if "reward" in r]
+    seconds = time.perf_counter() - started
+    record = {
+        "stage": "grpo",
+        "model": str(out / FINAL),
+        "language": lang,
+        "problems": len(usable),
+        "steps": trainer.state.global_step,
+        "reward_curve": [{"step": r.get("step"), "reward": r["reward"], "reward_std": r.get("reward_std")} for r in history],
+        "reward_seconds": round(reward.seconds, 2),
+        "reward_share": round(reward.seconds / seconds, 4) if seconds else None,
+        "seconds": round(seconds, 1),
+        "config": settings_dict(config),
+    }
+    if trainer.is_world_process_zero():
+        mark_done(out, record)
+    return record
