@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from xpl.languages.types import BoolType, DictType, FloatType, IntType, ListType, StrType, Type
+from xpl.languages.types import STR, BoolType, DictType, FloatType, IntType, ListType, StrType, Type
 from xpl.problems.family.ir import (
     Assign,
     AugAssign,
@@ -42,7 +42,7 @@ from xpl.problems.family.ir import (
     Var,
     walk_statements,
 )
-from xpl.problems.family.render import ATOM, CAST, COMPARE, UNARY, BraceRenderer, Code, register
+from xpl.problems.family.render import ADD, ATOM, CAST, COMPARE, UNARY, BraceRenderer, Code, register
 
 # A rendered operand that ends in a cast: `<` right after it would open generic arguments.
 _ENDS_IN_CAST = re.compile(r"\bas \w+$")
@@ -61,13 +61,15 @@ class RustRenderer(BraceRenderer):
     def body(self, fn: Function) -> str:
         # Loop variables bound to a `&String` (``for w in &words``) rather than to an owned value.
         self.refs: set[str] = set()
-        self.map_type = "HashMap" if any(isinstance(t, DictType) for top in fn.signature.types() for t in top.walk()) else (
-            "std::collections::HashMap"  # the prompt only imports HashMap when the signature uses it
-        )
+        # The prompt imports HashMap only when the signature uses it.
+        uses_map = any(isinstance(t, DictType) for top in fn.signature.types() for t in top.walk())
+        self.map_type = "HashMap" if uses_map else "std::collections::HashMap"
         text = super().body(fn)
         # A parameter the body assigns to must be rebound mutable (the prompt declares it without `mut`).
         rebind = "".join(
-            f"{self.indent(0)}let mut {self.name(p.name)} = {self.name(p.name)};\n" for p in fn.params if p.name in self.mutated
+            f"{self.indent(0)}let mut {self.name(p.name)} = {self.name(p.name)};\n"
+            for p in fn.params
+            if p.name in self.mutated
         )
         return rebind + text
 
@@ -122,12 +124,18 @@ class RustRenderer(BraceRenderer):
         return f"{head} = {self.owned(v)};"
 
     def assign(self, s: Assign) -> str:
-        return f"{self.name(s.name)} = {self.owned(s.value)};"
+        v = s.value
+        if isinstance(v, Concat) and v.left == Var(s.name, STR) and s.name not in self.var_names(v.right):
+            # `tag = tag + "q"`: the old value is consumed by `+`, no clone needed.
+            return f"{self.name(s.name)} = {self.name(s.name)} + {self.borrowed(v.right)};"
+        return f"{self.name(s.name)} = {self.owned(v)};"
 
     def aug_assign(self, s: AugAssign) -> str:
         target = self.name(s.name)
         if isinstance(s.value.type, CharType):
             return f"{target}.push({self.expr(s.value)});"
+        if isinstance(s.value, Lit) and isinstance(s.value.type, StrType) and len(s.value.value) == 1:
+            return f"{target}.push({self.char_literal(s.value.value)});"  # one character: push a char
         if isinstance(s.value.type, StrType):
             value = self.borrowed(s.value)
             if s.name in self.var_names(s.value):
@@ -203,6 +211,11 @@ class RustRenderer(BraceRenderer):
             return "String::new()"
         return super().literal(value, typ)
 
+    def e_lit(self, e: Lit) -> Code:
+        text, prec = super().e_lit(e)
+        # -0.0 is not below zero, yet it is written with a `-`: negating it needs `-(-0.0)`.
+        return text, UNARY if text.startswith("-") else prec
+
     def char_literal(self, ch: str) -> str:
         escapes = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
         if ch in escapes:
@@ -266,4 +279,4 @@ class RustRenderer(BraceRenderer):
         left = self.owned(e.left)
         if isinstance(e.left, Lit):
             left = f"{self.str_literal(e.left.value)}.to_string()"
-        return f"{left} + {self.borrowed(e.right)}", 40
+        return f"{left} + {self.borrowed(e.right)}", ADD
