@@ -118,7 +118,6 @@ class TrainSettings:
             "logging_steps": self.logging_steps,
             "logging_first_step": True,
             "report_to": "none",
-            "gradient_checkpointing": False,
             "dataloader_num_workers": 0,
             "disable_tqdm": True,  # xpl shows its own progress bars
         }
