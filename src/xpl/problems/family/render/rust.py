@@ -138,9 +138,10 @@ class RustRenderer(BraceRenderer):
             return f"{target}.push({self.char_literal(s.value.value)});"  # one character: push a char
         if isinstance(s.value.type, StrType):
             value = self.borrowed(s.value)
-            if s.name in self.var_names(s.value):
-                # `out.push_str(&out)` would borrow `out` twice: append a copy.
-                value = f"&{self.sub(s.value, ATOM)}.clone()"
+            if s.value == Var(s.name, STR):
+                # `out.push_str(&out)` borrows `out` twice; a computed value (`&out.to_uppercase()`)
+                # is a temporary made before `push_str` borrows `out`, so it needs no copy.
+                value = f"&{target}.clone()"
             return f"{target}.push_str({value});"
         return f"{target} {s.op}= {self.expr(s.value)};"
 
