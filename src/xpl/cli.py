@@ -361,6 +361,173 @@ def problems_generate(
     console.print(f"kept {len(built.problems)} of {n} problems (train {train}, test {test}) in {out}/")
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Training stages: pretrain (tiny models), SFT / Parallel-SFT, GRPO.")
+app.add_typer(train_app, name="train")
+
+
+def _read_problem_file(path: Path, what: str):
+    from xpl.problems import read_problems
+
+    if not path.is_file():
+        _fail(f"{what}: {path} does not exist (make one with `xpl problems generate`)")
+    problems, errors = read_problems(path)
+    for e in errors:
+        err.print(f"[yellow]skipped[/] {e}")
+    if not problems:
+        _fail(f"{what}: {path} holds no usable problem")
+    return problems
+
+
+def _stage_config(cls, path: Optional[Path]):
+    from xpl.experiments.config import load_config
+    from xpl.languages import UnknownLanguage
+    from xpl.training.common import ConfigError
+
+    try:
+        config = load_config(cls, path) if path else cls()
+        config.validate()
+    except (ConfigError, UnknownLanguage) as exc:
+        _fail(str(exc))
+    return config
+
+
+def _run_stage(label: str, fn, *args):
+    """Run a training stage with a progress bar; configuration errors become one-line errors."""
+    from xpl.models.loading import ModelNotFound
+    from xpl.training.common import ConfigError
+
+    with _progress() as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(step: int, total: int, logs) -> None:
+            bar.update(task, completed=step, total=total or None)
+            if logs and "loss" in logs:
+                bar.update(task, description=f"{label} (loss {logs['loss']:.3f})")
+
+        try:
+            return fn(*args, report=report)
+        except (ConfigError, ModelNotFound) as exc:
+            _fail(str(exc))
+
+
+@train_app.command("pretrain")
+def train_pretrain(
+    problems: Path = typer.Option(..., "--problems", "-p", help="Problems with parallel solutions (e.g. DIR/train.jsonl)."),
+    heldout: Optional[Path] = typer.Option(None, "--heldout", help="Held-out problems for per-PL loss (e.g. DIR/test.jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Stage directory (resumed if it exists)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with the pretrain keys (defaults if omitted)."),
+) -> None:
+    """Pretrain a tiny model on programs with per-PL proportions (shuffled or parallel pairs)."""
+    from xpl.training.common import limit_threads
+    from xpl.training.pretrain import PretrainConfig, pretrain
+
+    limit_threads()
+    cfg = _stage_config(PretrainConfig, config)
+    train = _read_problem_file(problems, "--problems")
+    held = _read_problem_file(heldout, "--heldout") if heldout else []
+    record = _run_stage("pretraining", pretrain, train, held, cfg, out)
+    for lang, after in record["heldout_loss_after"].items():
+        console.print(f"{lang}: held-out loss {record['heldout_loss_before'][lang]:.3f} -> {after:.3f}")
+    console.print(f"model: {record['model']}")
+
+
+@train_app.command("sft")
+def train_sft(
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (or smollm2-135m)."),
+    problems: Path = typer.Option(..., "--problems", "-p", help="Problems with solutions (JSONL)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Stage directory (resumed if it exists)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with the sft keys; parallel_languages makes it Parallel-SFT."),
+) -> None:
+    """Supervised fine-tuning (Parallel-SFT when parallel_languages is set)."""
+    from xpl.training.common import limit_threads
+    from xpl.training.sft import SFTConfig, sft
+
+    limit_threads()
+    cfg = _stage_config(SFTConfig, config)
+    record = _run_stage("fine-tuning", sft, model, _read_problem_file(problems, "--problems"), cfg, out)
+    console.print(f"{record['stage']}: {record['examples']} examples {record['examples_by_kind']}, {record['steps']} steps")
+    console.print(f"model: {record['model']}")
+
+
+@train_app.command("grpo")
+def train_grpo(
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (or smollm2-135m)."),
+    problems: Path = typer.Option(..., "--problems", "-p", help="Problems to learn from (JSONL)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Stage directory (resumed if it exists)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with the grpo keys."),
+) -> None:
+    """Reinforcement learning (GRPO) with rewards from running the completions' tests."""
+    from xpl.training.common import limit_threads
+    from xpl.training.grpo import GRPOConfig, grpo
+
+    limit_threads()
+    cfg = _stage_config(GRPOConfig, config)
+    record = _run_stage("GRPO", grpo, model, _read_problem_file(problems, "--problems"), cfg, out)
+    curve = record["reward_curve"]
+    if curve:
+        console.print(f"mean reward: first step {curve[0]['reward']:.3f}, last step {curve[-1]['reward']:.3f}")
+    console.print(f"reward computation: {record['reward_share']:.1%} of the stage's time; model: {record['model']}")
+
+
+@app.command()
+def generate(
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (or smollm2-135m)."),
+    problems: Path = typer.Option(..., "--problems", "-p", help="Problems (xpl JSONL)."),
+    lang: str = typer.Option(..., "--lang", "-l", help="PL to generate in."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    n: int = typer.Option(1, "--n", help="Samples per problem."),
+    temperature: float = typer.Option(0.2, "--temperature"),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    evaluate_: bool = typer.Option(True, "--eval/--no-eval", help="Run the completions' tests and report pass@k."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j"),
+) -> None:
+    """Sample completions for problems in one PL; write bigcode-style generations and pass@k."""
+    from xpl.execution import Engine
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.models.generation import SamplingConfig, evaluate, sample, write_bigcode_generations
+    from xpl.models.loading import ModelNotFound, load_model
+    from xpl.training.common import limit_threads
+
+    limit_threads()
+    try:
+        language = get_language(lang)
+        sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        loaded = load_model(model)
+    except (UnknownLanguage, ValueError, ModelNotFound) as exc:
+        _fail(str(exc))
+    mdl, tokenizer = loaded
+    items = [p for p in _read_problem_file(problems, "--problems") if language.supports(p.signature) is None]
+    rendered = [p.render(language) for p in items]
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress() as bar:
+        task = bar.add_task(f"sampling {language.display_name}", total=len(items) * n)
+        completions = sample(
+            mdl, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling,
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
+    gen_path = out / f"generations_{language.name}.json"
+    write_bigcode_generations(gen_path, [r.prompt for r in rendered], completions)
+    console.print(f"wrote {gen_path}")
+    if not evaluate_:
+        return
+    engine = Engine(workers=workers)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("running tests", total=len(items) * n)
+            ev = evaluate(items, language.name, completions, engine, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    finally:
+        engine.close()
+    with (out / f"results_{language.name}.jsonl").open("w") as fh:
+        for name, comps, results in zip(ev.problems, ev.completions, ev.results):
+            for k, (c, r) in enumerate(zip(comps, results)):
+                fh.write(json.dumps({"problem": name, "sample": k, "completion": c, **r.to_dict()}) + "\n")
+    ks = [k for k in (1, 10, 100) if k <= n]
+    console.print(" ".join(f"pass@{k} = {ev.pass_at(k):.3f}" for k in ks) + f" over {len(items)} problems")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

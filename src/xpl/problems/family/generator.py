@@ -540,7 +540,7 @@ def t_two_counts(r: random.Random) -> Draft:
         Return(Bin("-", Bin("*", first, lit(k)) if k > 1 else first, second)),
     ]
     lhs = "the number of elements that" if k == 1 else f"{k} times the number of elements that"
-    text = f"For the list xs, return {lhs} {p1.phrase} minus the number of elements that {p2.phrase}."
+    text = f"For the list xs, return {lhs} {plural(p1)} minus the number of elements that {plural(p2)}."
     return Draft(fn("count_difference", [("xs", INT_LIST)], INT, body), text, ("ints",), 4, "two_counts")
 
 
