@@ -1,0 +1,404 @@
+"""Family IR -> Go (1.19: no builtin ``min``/``max``, no ``for i := range n``).
+
+The body is written as ``gofmt`` would print it: tabs, no parentheses around conditions, and
+gofmt's spacing of binary operators, which depends on how an expression nests (``3*x + 1``,
+``x%2 == 0``, ``i < n+1``, ``append(out, x*3)``). Expressions are therefore first built into
+a small Go syntax tree (``_Bin``, ``_Unary``, ``_Paren``, ``_Call``, ``_Index``, leaves) and
+then printed by a port of go/printer's ``binaryExpr``/``cutoff`` rules, so that the output is
+a fixed point of gofmt.
+
+Go specifics: ``int`` is 64-bit; a string walked with ``range`` yields runes (``CHAR`` is a
+``rune``); a string that is only ever appended to is a ``strings.Builder``; a map's missing
+key reads as 0, so ``DictAdd`` is ``counts[w] += n``; a local that is declared but never read
+is a compile error, so such a ``Let`` gets ``_ = name`` and an unused loop element is left out
+(``for range xs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xpl.languages.types import DictType, IntType, StrType
+from xpl.problems.family.ir import (
+    Assign,
+    AugAssign,
+    Bin,
+    CharIn,
+    CharType,
+    Concat,
+    DictAdd,
+    Divisible,
+    Expr,
+    ForEach,
+    ForRange,
+    Function,
+    If,
+    Index,
+    Len,
+    Let,
+    Lit,
+    Neg,
+    Not,
+    Push,
+    Return,
+    Stmt,
+    ToFloat,
+    ToLower,
+    ToUpper,
+    Var,
+    ends_with_return,
+    walk_statements,
+)
+from xpl.problems.family.render import BraceRenderer, register
+
+# ----------------------------------------------------------------------------- Go syntax tree
+
+# go/token precedences.
+_GO_PREC = {
+    "||": 1,
+    "&&": 2,
+    **dict.fromkeys(("==", "!=", "<", "<=", ">", ">="), 3),
+    "+": 4,
+    "-": 4,
+    "*": 5,
+    "/": 5,
+    "%": 5,
+}
+_UNARY_PREC, _HIGHEST_PREC, _LOWEST_PREC = 6, 7, 0
+_IR_OPS = {"and": "&&", "or": "||"}
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Bin:
+    op: str
+    x: _Node
+    y: _Node
+
+
+@dataclass(frozen=True)
+class _Unary:
+    op: str
+    x: _Node
+
+
+@dataclass(frozen=True)
+class _Paren:
+    x: _Node
+
+
+@dataclass(frozen=True)
+class _Call:
+    fun: str
+    args: tuple[_Node, ...]
+
+
+@dataclass(frozen=True)
+class _Index:
+    x: _Node
+    index: _Node
+
+
+_Node = _Leaf | _Bin | _Unary | _Paren | _Call | _Index
+
+
+def _prec(node: _Node) -> int:
+    if isinstance(node, _Bin):
+        return _GO_PREC[node.op]
+    return _UNARY_PREC if isinstance(node, _Unary) else _HIGHEST_PREC
+
+
+def _at_least(node: _Node, minimum: int) -> _Node:
+    """``node`` as an operand that must bind at least as tightly as ``minimum``."""
+    return _Paren(node) if _prec(node) < minimum else node
+
+
+# A port of go/printer (nodes.go): binaryExpr, cutoff, walkBinary, diffPrec, reduceDepth.
+
+
+def _walk_binary(e: _Bin) -> tuple[bool, bool, int]:
+    prec = _GO_PREC[e.op]
+    has4, has5, max_problem = prec == 4, prec == 5, 0
+    if isinstance(e.x, _Bin) and _GO_PREC[e.x.op] >= prec:
+        h4, h5, mp = _walk_binary(e.x)
+        has4, has5, max_problem = has4 or h4, has5 or h5, max(max_problem, mp)
+    if isinstance(e.y, _Bin) and _GO_PREC[e.y.op] > prec:
+        h4, h5, mp = _walk_binary(e.y)
+        has4, has5, max_problem = has4 or h4, has5 or h5, max(max_problem, mp)
+    elif isinstance(e.y, _Unary) and e.op + e.y.op in ("--", "++"):
+        max_problem = max(max_problem, 4)
+    return has4, has5, max_problem
+
+
+def _cutoff(e: _Bin, depth: int) -> int:
+    has4, has5, max_problem = _walk_binary(e)
+    if max_problem > 0:
+        return max_problem + 1
+    if has4 and has5:
+        return 5 if depth == 1 else 4
+    return 6 if depth == 1 else 4
+
+
+def _print(node: _Node, prec1: int = _LOWEST_PREC, depth: int = 1) -> str:
+    if isinstance(node, _Leaf):
+        return node.text
+    if isinstance(node, _Bin):
+        prec = _GO_PREC[node.op]
+        blank = " " if prec < _cutoff(node, depth) else ""
+        diff = 0 if isinstance(node.x, _Bin) and _GO_PREC[node.x.op] == prec else 1
+        left = _print(node.x, prec, depth + diff)
+        return f"{left}{blank}{node.op}{blank}{_print(node.y, prec + 1, depth + 1)}"
+    if isinstance(node, _Paren):
+        return "(" + _print(node.x, _LOWEST_PREC, max(1, depth - 1)) + ")"
+    if isinstance(node, _Unary):
+        return node.op + _print(node.x, _UNARY_PREC, depth)
+    if isinstance(node, _Call):
+        inner = depth + 1 if len(node.args) > 1 else depth
+        return node.fun + "(" + ", ".join(_print(a, _LOWEST_PREC, inner) for a in node.args) + ")"
+    if isinstance(node, _Index):
+        return _print(node.x, _HIGHEST_PREC, 1) + "[" + _print(node.index, _LOWEST_PREC, depth + 1) + "]"
+    raise TypeError(f"unknown Go node {node!r}")
+
+
+# ----------------------------------------------------------------------------- IR helpers
+
+_CHANGES = (Assign, AugAssign, Push, DictAdd)
+_EXPRS = (Var, Lit, Bin, Not, Neg, Divisible, Len, ToFloat, Index, CharIn, ToUpper, ToLower, Concat)
+
+
+def _expr_reads(e: Expr, name: str) -> bool:
+    if isinstance(e, Var):
+        return e.name == name
+    return any(isinstance(v, _EXPRS) and _expr_reads(v, name) for v in vars(e).values())
+
+
+def _reads(body: tuple[Stmt, ...], name: str) -> bool:
+    """Whether ``body`` uses the variable ``name`` in a way Go counts as a use (a loop that
+    declares its own ``name`` hides the outer one in its body)."""
+    for s in body:
+        if isinstance(s, ForEach):
+            if _expr_reads(s.iterable, name) or (s.var != name and _reads(s.body, name)):
+                return True
+        elif isinstance(s, ForRange):
+            if _expr_reads(s.start, name) or _expr_reads(s.stop, name) or (s.var != name and _reads(s.body, name)):
+                return True
+        elif isinstance(s, If):
+            if _expr_reads(s.cond, name) or _reads(s.then, name) or _reads(s.orelse, name):
+                return True
+        elif isinstance(s, (Push, DictAdd)) and s.name == name:
+            return True  # `out = append(out, v)` and `counts[k] += n` read the variable
+        elif isinstance(s, (Let, Assign, AugAssign, Return)) and _expr_reads(s.value, name):
+            return True
+        elif isinstance(s, Push) and _expr_reads(s.value, name):
+            return True
+        elif isinstance(s, DictAdd) and (_expr_reads(s.key, name) or _expr_reads(s.amount, name)):
+            return True
+    return False
+
+
+def _reachable(body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
+    """``body`` without the statements after one that always returns (dead code)."""
+    for i, s in enumerate(body):
+        if ends_with_return((s,)):
+            return body[: i + 1]
+    return body
+
+
+def _names(e: Expr) -> set[str]:
+    """The variables an expression reads."""
+    if isinstance(e, Var):
+        return {e.name}
+    return set().union(*(_names(v) for v in vars(e).values() if isinstance(v, _EXPRS)))
+
+
+def _loop_problem(fn: Function) -> str | None:
+    """Why a loop of ``fn`` would not mean in Go what it means in the IR (None if none). A
+    ``range`` loop evaluates its operand once, like the IR; a three-clause ``for`` loop tests
+    its bound every time and counts with the variable the body may change."""
+
+    def walk(body: tuple[Stmt, ...], visible: set[str]) -> str | None:
+        visible = set(visible)
+        for s in body:
+            if isinstance(s, Let):
+                visible.add(s.name)
+            elif isinstance(s, If):
+                problem = walk(s.then, visible) or walk(s.orelse, visible)
+                if problem:
+                    return problem
+            elif isinstance(s, (ForEach, ForRange)):
+                if s.var in visible:
+                    return f"loop variable {s.var!r} hides a variable (Go declares a new one; the IR overwrites it)"
+                if isinstance(s, ForRange):
+                    changed = {c.name for c in walk_statements(s.body) if isinstance(c, _CHANGES)}
+                    if s.var in changed:
+                        return f"loop variable {s.var!r} is assigned in the loop (it would change the iteration)"
+                    if _names(s.stop) & changed:
+                        return f"the bound of the loop over {s.var!r} changes in the loop (Go re-evaluates it)"
+                problem = walk(s.body, visible | {s.var})
+                if problem:
+                    return problem
+        return None
+
+    return walk(fn.body, {p.name for p in fn.params})
+
+
+def _string_builders(fn: Function) -> set[str]:
+    """Local strings that are only ever appended to: ``strings.Builder`` values."""
+    stmts = list(walk_statements(fn.body))
+    lets = {s.name for s in stmts if isinstance(s, Let) and isinstance(s.type, StrType)}
+    others = {s.name for s in stmts if isinstance(s, Let) and not isinstance(s.type, StrType)}
+    appended = {s.name for s in stmts if isinstance(s, AugAssign)}
+    assigned = {s.name for s in stmts if isinstance(s, Assign)}
+    loop_vars = {s.var for s in stmts if isinstance(s, (ForEach, ForRange))}
+    return (lets & appended) - others - assigned - loop_vars - {p.name for p in fn.params}
+
+
+# ----------------------------------------------------------------------------- renderer
+
+
+@register
+class GoRenderer(BraceRenderer):
+    language = "go"
+
+    indent_unit = "\t"
+    paren_conditions = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.builders: set[str] = set()  # strings that are only appended to (see _string_builders)
+
+    def body(self, fn: Function) -> str:
+        problem = _loop_problem(fn)
+        if problem:
+            raise self.lang.unsupported(problem)
+        self.builders = _string_builders(fn)
+        return super().body(fn)
+
+    # ------------------------------------------------------------------ statements
+    def block(self, body: tuple[Stmt, ...], depth: int, top: bool = False) -> list[str]:
+        body = _reachable(body)
+        lines: list[str] = []
+        for i, stmt in enumerate(body):
+            lines.extend(self.statement(stmt, depth, top and i == len(body) - 1))
+            if isinstance(stmt, Let) and stmt.name not in self.builders and not _reads(body[i + 1 :], stmt.name):
+                lines.append(self.indent(depth) + f"_ = {self.name(stmt.name)}")  # declared and not used
+        return lines
+
+    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
+        if isinstance(s, Let) and s.name in self.builders:
+            ind, name = self.indent(depth), self.name(s.name)
+            lines = [f"{ind}var {name} strings.Builder"]
+            if not (isinstance(s.value, Lit) and s.value.value == ""):
+                lines.append(f"{ind}{name}.WriteString({self.expr(s.value)})")
+            return lines
+        return super().statement(s, depth, last)
+
+    def for_each_head(self, s: ForEach) -> str:
+        iterable = self.expr(s.iterable)
+        if not _reads(s.body, s.var):
+            return f"for range {iterable} {{"
+        return f"for _, {self.name(s.var)} := range {iterable} {{"
+
+    def for_range_head(self, s: ForRange) -> str:
+        i = self.name(s.var)
+        cond = _print(_Bin("<", _Leaf(i), _at_least(self.node(s.stop), _GO_PREC["<"] + 1)))
+        return f"for {i} := {self.expr(s.start)}; {cond}; {i}++ {{"
+
+    def let(self, s: Let) -> str:
+        name = self.name(s.name)
+        if isinstance(s.type, DictType) and isinstance(s.value, Lit) and not s.value.value:
+            return f"{name} := make({self.lang.render_type(s.type)})"
+        return f"{name} := {self.expr(s.value)}"
+
+    def assign(self, s: Assign) -> str:
+        return f"{self.name(s.name)} = {self.expr(s.value)}"
+
+    def aug_assign(self, s: AugAssign) -> str:
+        name = self.name(s.name)
+        if isinstance(s.value.type, CharType):
+            if s.name in self.builders:
+                return f"{name}.WriteRune({self.expr(s.value)})"
+            return f"{name} += {self.as_string(s.value)}"
+        if isinstance(s.value.type, StrType):
+            if s.name in self.builders:
+                return f"{name}.WriteString({self.expr(s.value)})"
+            return f"{name} += {self.expr(s.value)}"
+        return self.update(name, s.op, s.value)
+
+    def update(self, target: str, op: str, value: Expr) -> str:
+        """``target op= value``, as ``target++`` / ``target--`` for a step of the literal 1."""
+        if isinstance(value, Lit) and isinstance(value.type, IntType) and value.value == 1 and op in ("+", "-"):
+            return f"{target}{op}{op}"
+        return f"{target} {op}= {self.expr(value)}"
+
+    def push(self, s: Push) -> str:
+        name = self.name(s.name)
+        return f"{name} = " + _print(_Call("append", (_Leaf(name), self.node(s.value))))
+
+    def dict_add(self, s: DictAdd) -> str:
+        target = _print(_Index(_Leaf(self.name(s.name)), self.node(s.key)))
+        return self.update(target, "+", s.amount)
+
+    def return_(self, s: Return, last: bool) -> str:
+        return f"return {self.expr(s.value)}"
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: Expr) -> str:
+        return _print(self.node(e))
+
+    def as_string(self, e: Expr) -> str:
+        """A ``CHAR`` (a rune) as a one-character string."""
+        if isinstance(e, Lit):
+            return self.literal(e.value, StrType())
+        return _print(_Call("string", (self.node(e),)))
+
+    def char_literal(self, ch: str) -> str:
+        escapes = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+        if ch in escapes:
+            return f"'{escapes[ch]}'"
+        return f"'{ch}'" if " " <= ch <= "~" else f"'\\x{ord(ch):02x}'"
+
+    def node(self, e: Expr) -> _Node:
+        """``e`` as a Go syntax tree (parentheses where the tree's meaning needs them)."""
+        if isinstance(e, Var):
+            name = self.name(e.name)
+            return _Leaf(f"{name}.String()" if e.name in self.builders else name)
+        if isinstance(e, Lit):
+            text = self.literal(e.value, e.type)
+            if text.startswith("-"):
+                return _Unary("-", _Leaf(text[1:]))
+            return _Leaf(text)
+        if isinstance(e, Bin):
+            op = _IR_OPS.get(e.op, e.op)
+            prec = _GO_PREC[op]
+            # Comparisons never chain: both their operands bind more tightly.
+            left_min = prec + 1 if prec == _GO_PREC["=="] else prec
+            return _Bin(op, _at_least(self.node(e.left), left_min), _at_least(self.node(e.right), prec + 1))
+        if isinstance(e, Divisible):
+            rem = _Bin("%", _at_least(self.node(e.value), _GO_PREC["%"]), _Leaf(str(e.divisor)))
+            return _Bin("!=" if e.negate else "==", rem, _Leaf("0"))
+        if isinstance(e, Not):
+            return _Unary("!", _at_least(self.node(e.operand), _HIGHEST_PREC))
+        if isinstance(e, Neg):
+            return _Unary("-", _at_least(self.node(e.operand), _HIGHEST_PREC))
+        if isinstance(e, Len):
+            if isinstance(e.operand, Var) and e.operand.name in self.builders:
+                return _Leaf(f"{self.name(e.operand.name)}.Len()")
+            return _Call("len", (self.node(e.operand),))
+        if isinstance(e, ToFloat):
+            return _Call("float64", (self.node(e.operand),))
+        if isinstance(e, Index):
+            return _Index(_at_least(self.node(e.items), _HIGHEST_PREC), self.node(e.index))
+        if isinstance(e, CharIn):
+            return _Call("strings.ContainsRune", (_Leaf(self.literal(e.chars, StrType())), self.node(e.char)))
+        if isinstance(e, (ToUpper, ToLower)):
+            package = "unicode" if isinstance(e.operand.type, CharType) else "strings"
+            case = "ToUpper" if isinstance(e, ToUpper) else "ToLower"
+            return _Call(f"{package}.{case}", (self.node(e.operand),))
+        if isinstance(e, Concat):
+            return _Bin("+", _at_least(self.node(e.left), 4), _at_least(self.node(e.right), 5))
+        raise TypeError(f"unknown expression {e!r}")
