@@ -186,4 +186,3 @@ class JavaScriptRenderer(BraceRenderer):
 
     def e_concat(self, e: Concat) -> Code:
         return f"{self.sub(e.left, ADD)} + {self.sub(e.right, ADD + 1)}", ADD
-

@@ -23,8 +23,7 @@ class TypeScriptRenderer(JavaScriptRenderer):
     language = "typescript"
 
     def declared(self, name: str, typ: Type, value: Expr | None, keyword: str) -> str:
-        literal = isinstance(value, Lit)
         container = isinstance(typ, (ListType, DictType))
-        if value is None or (literal and (container or keyword == "const")):
+        if isinstance(value, Lit) and (container or keyword == "const"):
             return f"{self.name(name)}: {self.lang.render_type(typ)}"
         return self.name(name)
