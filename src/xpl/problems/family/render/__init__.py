@@ -199,8 +199,9 @@ class Renderer:
 
     def e_lit(self, e: Lit) -> Code:
         text = self.literal(e.value, e.type)
-        negative = isinstance(e.value, (int, float)) and not isinstance(e.value, bool) and e.value < 0
-        return text, UNARY if negative else ATOM
+        # By its spelling, not its value: -0.0 is not < 0 but is written with a minus, and
+        # `-(-0.0)` must not become `--0.0` (a decrement in C-like PLs).
+        return text, UNARY if text.startswith("-") else ATOM
 
     def literal(self, value: Any, typ: Type) -> str:
         if isinstance(typ, CharType):
