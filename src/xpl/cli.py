@@ -528,6 +528,45 @@ def generate(
     console.print(" ".join(f"pass@{k} = {ev.pass_at(k):.3f}" for k in ks) + f" over {len(items)} problems")
 
 
+@app.command()
+def run(
+    config: Optional[Path] = typer.Argument(None, help="Experiment YAML (default: the embedded default experiment)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
+    quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
+) -> None:
+    """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
+    from xpl.experiments.pipeline import quick, run_experiment
+    from xpl.experiments.spec import load_experiment
+    from xpl.languages import UnknownLanguage
+    from xpl.models.loading import ModelNotFound
+    from xpl.training.common import ConfigError, limit_threads
+
+    limit_threads()
+    try:
+        cfg = load_experiment(config)
+        if quick_mode:
+            cfg = quick(cfg)
+            cfg.validate()
+    except (ConfigError, UnknownLanguage) as exc:
+        _fail(str(exc))
+    target = out or Path("runs") / (cfg.name + ("-quick" if quick_mode else ""))
+    console.print(f"experiment [bold]{cfg.name}[/] -> {target}/ (rerun the same command to resume)")
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total, detail: str) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total, description=f"{stage} {detail}".rstrip())
+
+        try:
+            results = run_experiment(cfg, target, report)
+        except (ConfigError, ModelNotFound) as exc:
+            _fail(str(exc))
+    console.print((target / "report.md").read_text(), markup=False, highlight=False)
+    console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

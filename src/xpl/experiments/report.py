@@ -1,0 +1,203 @@
+"""The experiment's report: ``results.json`` (every number), ``report.md`` (the paper-style
+table with bootstrap CIs and deltas, in plain words too) and plots.
+
+Every number in the report is computed here from the evaluation files the run wrote; the
+table is produced from ``results.json``'s values, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xpl.experiments.config import to_dict
+from xpl.experiments.spec import ARMS, ExperimentConfig
+from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
+from xpl.languages import get_language
+
+ARM_NAMES = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}
+
+
+def load_scores(out: Path, seeds: list[int], arm: str, language: str) -> tuple[np.ndarray, list[str]]:
+    """``[seed, problem]`` per-problem pass@1 (fraction of samples that passed)."""
+    rows, names = [], None
+    for seed in seeds:
+        rec = json.loads((out / f"seed{seed}" / "eval" / arm / f"{language}.json").read_text())
+        if names is not None and rec["problems"] != names:
+            raise RuntimeError(f"{arm}/{language}: seeds were evaluated on different problems")
+        names = rec["problems"]
+        rows.append([p / rec["samples"] for p in rec["passed"]])
+    return np.array(rows, dtype=float), names or []
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+        if commit.returncode == 0:
+            out["xpl_commit"] = commit.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def _fmt(e: Estimate, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}]"
+
+
+def _verdict(delta: Estimate, what: str) -> str:
+    if delta.low > 0:
+        return f"{what} helped ({_fmt(delta, True)}; the 95% CI excludes 0)"
+    if delta.high < 0:
+        return f"{what} hurt ({_fmt(delta, True)}; the 95% CI excludes 0)"
+    return f"{what} made no measurable difference ({_fmt(delta, True)}; the 95% CI includes 0)"
+
+
+def write_report(
+    config: ExperimentConfig,
+    out: Path,
+    languages: list[str],
+    skipped: dict[str, str],
+    rl_records: dict[str, dict[int, dict]],
+    elapsed: float,
+) -> dict[str, Any]:
+    seeds = list(config.seeds)
+    table: dict[str, dict[str, Any]] = {arm: {} for arm in ARMS}
+    deltas: dict[str, dict[str, Any]] = {"sft_rl - base": {}, "parallel_sft_rl - base": {}, "parallel_sft_rl - sft_rl": {}}
+    problems_per_language = {}
+    for lang in languages:
+        scores = {}
+        for arm in ARMS:
+            scores[arm], names = load_scores(out, seeds, arm, lang)
+            est = bootstrap(scores[arm])
+            table[arm][lang] = {**est.to_dict(), "per_seed": [float(x) for x in scores[arm].mean(axis=1)]}
+        problems_per_language[lang] = len(names)
+        for key in deltas:
+            a, b = key.split(" - ")
+            deltas[key][lang] = bootstrap_difference(scores[a], scores[b]).to_dict()
+    pre = json.loads((out / "base" / "stage.json").read_text()) if (out / "base" / "stage.json").is_file() else None
+    results = {
+        "experiment": config.name,
+        "model": config.model,
+        "seeds": seeds,
+        "source_language": config.source_language,
+        "languages": languages,
+        "skipped_languages": skipped,
+        "problems_per_language": problems_per_language,
+        "samples_per_problem": config.eval.samples,
+        "pass_at_1": table,
+        "deltas": deltas,
+        "rl_reward_curves": {arm: {str(s): r["reward_curve"] for s, r in recs.items()} for arm, recs in rl_records.items()},
+        "rl_reward_share": {arm: {str(s): r.get("reward_share") for s, r in recs.items()} for arm, recs in rl_records.items()},
+        "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds")}
+        if pre
+        else None,
+        "seconds": round(elapsed, 1),
+        "versions": _versions(),
+        "config": to_dict(config),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    plots = _plots(results, out)
+    (out / "report.md").write_text(render_markdown(results, plots))
+    return results
+
+
+def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
+    langs = results["languages"]
+    names = [get_language(x).display_name for x in langs]
+    source = results["source_language"]
+    counts = ", ".join(f"{n} {results['problems_per_language'][x]}" for n, x in zip(names, langs))
+    lines = [
+        f"# {results['experiment']}: does RL on {get_language(source).display_name} transfer to other PLs?",
+        "",
+        f"Model `{results['model']}`; seeds {results['seeds']}; {results['samples_per_problem']} samples per problem; "
+        f"held-out problems per PL: {counts}. "
+        f"Run time {results['seconds'] / 60:.1f} min.",
+        "",
+        "## pass@1 (95% bootstrap CI over problems and seeds)",
+        "",
+        "| arm | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(langs),
+    ]
+    for arm in ARMS:
+        cells = [_fmt(Estimate(**{k: results["pass_at_1"][arm][x][k] for k in ("mean", "low", "high")})) for x in langs]
+        lines.append(f"| {ARM_NAMES[arm]} | " + " | ".join(cells) + " |")
+    lines += ["", "## Differences (paired bootstrap, 95% CI)", "", "| difference | " + " | ".join(names) + " |", "|---|" + "---:|" * len(langs)]
+    for key, row in results["deltas"].items():
+        a, b = key.split(" - ")
+        cells = [_fmt(Estimate(**row[x]), signed=True) for x in langs]
+        lines.append(f"| {ARM_NAMES[a]} − {ARM_NAMES[b]} | " + " | ".join(cells) + " |")
+    lines += ["", "## In plain words", ""]
+    for lang, name in zip(langs, names):
+        rl = _verdict(Estimate(**results["deltas"]["sft_rl - base"][lang]), f"SFT + RL on {get_language(source).display_name}")
+        par = _verdict(Estimate(**results["deltas"]["parallel_sft_rl - sft_rl"][lang]), "Parallel-SFT instead of SFT")
+        role = "the source PL" if lang == get_language(source).name else "not seen in RL"
+        lines.append(f"- **{name}** ({role}): against the base model, {rl}. {par}.")
+    if results["skipped_languages"]:
+        lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
+    pre = results.get("pretraining")
+    if pre:
+        losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
+        lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
+    shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
+    if shares:
+        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {min(shares):.0%}–{max(shares):.0%} of the RL stages' time."]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    lines += ["", "Every number above is in `results.json`, with the configuration and library versions; raw completions and test outcomes are under `seed*/eval/`."]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(results: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    langs = results["languages"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(langs) + 2), 4))
+    width = 0.8 / len(ARMS)
+    x = np.arange(len(langs))
+    for i, arm in enumerate(ARMS):
+        row = results["pass_at_1"][arm]
+        means = np.array([row[lang]["mean"] for lang in langs])
+        err = np.array([[row[lang]["mean"] - row[lang]["low"] for lang in langs], [row[lang]["high"] - row[lang]["mean"] for lang in langs]])
+        ax.bar(x + (i - 1) * width, means, width, yerr=err, capsize=3, label=ARM_NAMES[arm])
+    ax.set_xticks(x, [get_language(lang).display_name for lang in langs])
+    ax.set_ylabel("pass@1 (95% CI)")
+    ax.set_title("pass@1 per PL and arm")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "pass_at_1.png", dpi=120)
+    plt.close(fig)
+    made.append("pass_at_1.png")
+    curves = results["rl_reward_curves"]
+    if any(curves[arm] for arm in curves):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for (arm, per_seed), colour in zip(curves.items(), ("tab:orange", "tab:green")):
+            for k, curve in enumerate(per_seed.values()):
+                steps = [c["step"] for c in curve]
+                ax.plot(steps, [c["reward"] for c in curve], color=colour, alpha=0.8, label=ARM_NAMES[arm] if k == 0 else None)
+        ax.set_xlabel("GRPO step")
+        ax.set_ylabel("mean reward (tests passed)")
+        ax.set_title(f"RL on {get_language(results['source_language']).display_name}: reward per step (one line per seed)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "rewards.png", dpi=120)
+        plt.close(fig)
+        made.append("rewards.png")
+    return made

@@ -1,0 +1,101 @@
+"""The Parallel-SFT transfer experiment, as a typed configuration.
+
+An experiment has a problem set (the built-in family, generated and verified), a base model
+(a tiny model pretrained here, or a model folder), three arms and an evaluation:
+
+* ``base``: the base model as it is;
+* ``sft_rl``: SFT on the source PL, then GRPO on the source PL;
+* ``parallel_sft_rl``: Parallel-SFT (the same SFT data plus parallel programs), then the same GRPO.
+
+Each arm is evaluated zero-shot on held-out problems in every evaluation PL, for every seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from xpl.experiments.config import from_dict, load_yaml
+from xpl.languages import get_language
+from xpl.training.common import ConfigError
+from xpl.training.grpo import GRPOConfig
+from xpl.training.pretrain import PretrainConfig
+from xpl.training.sft import SFTConfig
+
+ARMS = ("base", "sft_rl", "parallel_sft_rl")
+
+
+@dataclass
+class ProblemsSpec:
+    n: int = 600
+    seed: int = 0
+    test_fraction: float = 0.2
+    levels: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
+    languages: list[str] = field(default_factory=list)  # PLs to verify in; empty = every usable PL
+
+
+@dataclass
+class EvalSpec:
+    languages: list[str] = field(default_factory=lambda: ["python", "rust", "go", "php", "ruby", "java", "javascript", "julia"])
+    samples: int = 4  # completions per problem (pass@1 is estimated from them)
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_new_tokens: int = 160
+    batch_size: int = 32
+    max_problems: int = 0  # 0 = every held-out problem
+    skip_unavailable: bool = True  # a PL without a toolchain here (Julia) is left out, with a note
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "parallel-sft"
+    model: str = "tiny:s"  # tiny:<preset> (pretrained here), a model folder, or smollm2-135m
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    source_language: str = "python"
+    problems: ProblemsSpec = field(default_factory=ProblemsSpec)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    parallel_sft: SFTConfig = field(default_factory=lambda: SFTConfig(parallel_languages=["python", "rust", "go", "javascript"]))
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    workers: int = 0  # engine sandboxes; 0 = one per core
+
+    def validate(self) -> None:
+        from xpl.models.loading import is_tiny_spec
+
+        if not self.seeds:
+            raise ConfigError("seeds: at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: repeated seeds {self.seeds}")
+        get_language(self.source_language)
+        for name in self.eval.languages:
+            get_language(name)
+        if self.eval.samples < 1 or self.eval.max_new_tokens < 1:
+            raise ConfigError("eval.samples and eval.max_new_tokens must be >= 1")
+        if self.problems.n < 10:
+            raise ConfigError(f"problems.n must be at least 10, got {self.problems.n}")
+        if is_tiny_spec(self.model):
+            self.pretrain.validate()
+        self.sft.validate("sft")
+        self.parallel_sft.validate("parallel_sft")
+        if not self.parallel_sft.parallel:
+            raise ConfigError("parallel_sft.parallel_languages: name at least two PLs (that is what makes it Parallel-SFT)")
+        if self.sft.parallel:
+            raise ConfigError("sft.parallel_languages must be empty: the sft arm is plain SFT (parallel data is the other arm)")
+        self.grpo.validate("grpo")
+        if get_language(self.grpo.language).name != get_language(self.source_language).name:
+            raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
+
+
+def embedded_config_path(name: str = "default") -> Path:
+    return Path(str(resources.files("xpl.experiments") / "configs" / f"{name}.yaml"))
+
+
+def load_experiment(path: str | Path | None = None) -> ExperimentConfig:
+    """The experiment in ``path`` (YAML), or the embedded default; validated."""
+    source = Path(path) if path else embedded_config_path()
+    data = load_yaml(source)
+    config = from_dict(ExperimentConfig, data, source.name)
+    config.validate()
+    return config
