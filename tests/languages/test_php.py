@@ -1,5 +1,6 @@
 """PHP-specific checks beyond the conformance suite: literal edge cases, PHP array semantics in
-the harness's deep equality, names PHP reserves, and the batch plan (run without the engine)."""
+the harness's deep equality, names PHP reserves (keywords, built-in functions), and the batch
+plan (run without the engine)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,15 @@ def test_prompt_and_names():
     assert PHP.identifier("Echo") == "Echo_"  # keywords are case-insensitive
 
 
+def test_builtin_function_names_are_renamed():
+    # HumanEval/23 is named strlen: PHP cannot declare it ("Cannot redeclare strlen()")
+    assert PHP.identifier("strlen") == "strlen_" and PHP.identifier("Array_Map") == "Array_Map_"
+    assert PHP.identifier("mb_strlen") == "mb_strlen_" and PHP.identifier("strlength") == "strlength"
+    sig = Signature.parse("strlen", [("string", "str")], "int")
+    assert PHP.prompt(sig, "Doc.").endswith("function strlen_($string) {\n")
+    assert '__xpl_run("strlen_", [' in PHP.harness(sig, [TestCase(("",), 0)])
+
+
 def test_patterns():
     assert PHP.looks_like("syntax", 'PHP Parse error:  syntax error, unexpected token "*" in /b/main.php on line 3')
     assert PHP.looks_like("syntax", '\nParse error: syntax error, unexpected token "}" in /b/main.php on line 9')
@@ -156,6 +166,15 @@ def test_reserved_names_and_closing_tag_in_docstring_run():
     got, res = outcomes(prog)
     assert got == ["pass", "done"], res.stderr
     assert not res.stdout.startswith(" and print"), res.stdout  # "?>" did not leave PHP mode
+
+
+@needs_php
+def test_a_function_named_like_a_builtin_runs():
+    tests = [TestCase(("",), 0), TestCase(("abc",), 3)]
+    prog = program([("string", "str")], "int", "    return strlen($string);\n", tests, name="strlen")
+    got, res = outcomes(prog)
+    assert got == ["pass", "pass", "done"], res.stderr
+    assert res.exit_code == 0
 
 
 @needs_php

@@ -22,13 +22,12 @@ def test_most_problems_translate_and_every_skip_has_a_reason(translated):
     problems, skipped = translated
     assert len(load_items()) == 164
     assert len(problems) + len(skipped) == 164
-    assert len(problems) >= 154, sorted(skipped.items())
+    assert len(problems) >= 156, sorted(skipped.items())
     assert all(reason.strip() for reason in skipped.values())
     # helper functions in the prompt, mixed types and runtime types are never approximated
     assert "helper functions" in skipped["HumanEval/10"]
     assert "no one type holds" in skipped["HumanEval/137"]  # ints, floats and strings: no clear majority
     assert "values of different types: int, str" in skipped["HumanEval/103"]  # a return value is never dropped
-    assert "runtime types" in skipped["HumanEval/92"] and "runtime types" in skipped["HumanEval/151"]
 
 
 def test_first_problem(translated):
@@ -204,12 +203,41 @@ def test_assignments_bind_names_for_later_checks():
         translate(item("x", "y.attr = 1\nassert candidate(1) == 1\n"))
 
 
-def test_humaneval_151_reads_its_assignments_but_depends_on_runtime_types():
-    """HumanEval/151 reads `lst` and `odd_sum` from assignments; its values then type as
-    list[float], and the reference answer changes for floats ("." in str(5.0)): skipped."""
-    he151 = load_items()[151]
-    with pytest.raises(Untranslatable, match="runtime types"):
-        translate(he151)
+def test_ints_mixed_with_floats_are_ints_when_widening_them_changes_the_reference_answers(translated):
+    """HumanEval/151 reads `lst` and `odd_sum` from assignments; its lists mix ints and floats,
+    and as floats the reference answer changes ("." in str(5.0)): `lst` is a List[int] and the
+    two checks passing floats are dropped. HumanEval/92 likewise (isinstance(x, int)), 3.0 too."""
+    he151, he92 = by_number(translated[0], 151), by_number(translated[0], 92)
+    assert he151.signature == Signature.parse("double_the_difference", [("lst", "List[int]")], "int")
+    assert [t.args[0] for t in he151.tests[:4]] == [[], [5, 4], [-10, -20, -30], [-1, -2, 8]]
+    assert len(he151.tests) == 5 and he151.tests[4].expected == 166650
+    assert [n.split(",")[0] for n in he151.notes] == ["check() line 6: dropped", "check() line 12: dropped"]
+    assert "lst=[0.2, 3, 5] is not a list[int] like in the 5 other checks" in he151.notes[1]
+    assert all("it tells ints from floats" in n for n in he151.notes)
+    assert he92.signature == Signature.parse("any_int", [("x", "int"), ("y", "int"), ("z", "int")], "bool")
+    assert [t.args for t in he92.tests] == [(2, 3, 1), (2, 6, 2), (4, 2, 2), (-4, 6, 2), (2, 1, 1), (3, 4, 7)]
+    assert len(he92.notes) == 4 and "x=3.0 is not an int like in the 6 other checks" in he92.notes[3]
+
+    is_int = "    return isinstance(x, int)\n"
+    checks = "".join(f"assert candidate({v!r}) == {isinstance(v, int)}\n" for v in [1, 2.5, 2, 3, 4.0])
+    p = translate(item("x", checks, solution=is_int))
+    assert p.signature.params[0].type == parse_type("int") and [t.args for t in p.tests] == [(1,), (2,), (3,)]
+    assert [n.split(",")[0] for n in p.notes] == ["check() line 3: dropped", "check() line 6: dropped"]
+    # a reference solution that agrees with floats keeps them: nothing changes
+    doubled = "".join(f"assert candidate({v!r}) == {v * 2!r}\n" for v in [1, 2.5, 2, 3, 4.0])
+    p = translate(item("x", doubled, solution="    return x * 2\n"))
+    assert p.signature.params[0].type == parse_type("float") and len(p.tests) == 5 and p.notes == ()
+    assert [t.args for t in p.tests] == [(1.0,), (2.5,), (2.0,), (3.0,), (4.0,)]
+    # too few checks left, a float annotation, or int checks the reference fails: still skipped
+    few = "".join(f"assert candidate({v!r}) == {isinstance(v, int)}\n" for v in [1, 2.5, 2, 3.5])
+    with pytest.raises(Untranslatable, match="runtime types.*typed as ints instead: only 2 check"):
+        translate(item("x", few, solution=is_int))
+    with pytest.raises(Untranslatable, match="runtime types") as declared:
+        translate(item("x: float", checks, solution=is_int))
+    assert "typed as ints" not in str(declared.value)
+    wrong = checks + "assert candidate(5) == False\n"
+    with pytest.raises(Untranslatable, match="typed as ints instead: test 3: .* answers True, not False"):
+        translate(item("x", wrong, solution=is_int))
 
 
 def test_minority_typed_arguments_are_dropped_when_a_clear_majority_fixes_the_type(translated):

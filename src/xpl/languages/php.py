@@ -23,12 +23,17 @@ Parse errors are reported before anything runs (PHP compiles the whole file firs
 Known limits of the encoding, inherent to PHP arrays: a ``str`` dict key that is a decimal
 integer (``"7"``) becomes the int key ``7``; dict keys other than ``int``/``str`` are not
 supported (PHP would silently truncate floats and turn bools and null into ints/strings).
-A problem whose function name is one of PHP's built-in functions (``strlen``) cannot be
-declared at all ("Cannot redeclare"), exactly as in MultiPL-E.
+A function named like one of PHP's built-in functions (HumanEval/23's ``strlen``) could not
+be declared ("Cannot redeclare strlen()"; MultiPL-E's PHP loses that problem): like a keyword,
+such a name gets a ``_`` suffix in the prompt and the harness (``strlen_``). The built-in
+names are the installed PHP's ``get_defined_functions()["internal"]``, stored in
+``data/php_functions.txt`` (how it was produced is written at its top).
 """
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from typing import Any, Sequence
 
 from xpl.languages.base import (
@@ -66,6 +71,15 @@ _KEYWORDS = frozenset(
     "new or print private protected public readonly require require_once return static switch "
     "throw trait try unset use var while xor yield".split()
 )
+
+
+@cache
+def internal_functions() -> frozenset[str]:
+    """PHP's built-in function names, lowercase (function names are case-insensitive), read
+    once from the package data."""
+    text = (resources.files("xpl.languages") / "data" / "php_functions.txt").read_text(encoding="utf-8")
+    return frozenset(ln.strip().lower() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
 
 # Variables that cannot be parameters ("Cannot use $this as parameter", "Cannot re-assign
 # auto-global variable"). Any other name, keywords included, is a legal ``$name``.
@@ -206,7 +220,9 @@ class PHP(Language):
 
     # ----------------------------------------------------------------- rendering
     def identifier(self, name: str) -> str:
-        return name + "_" if name.lower() in _KEYWORDS else name
+        """A function name PHP accepts: keywords and built-in functions get a ``_`` suffix."""
+        lowered = name.lower()
+        return name + "_" if lowered in _KEYWORDS or lowered in internal_functions() else name
 
     def variable(self, name: str) -> str:
         """``$name`` for a parameter; only the few special variables need renaming."""

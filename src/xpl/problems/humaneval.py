@@ -11,10 +11,15 @@ MultiPL-E, checks that cannot be known when translating are dropped, each with a
 ``Problem.notes``: those that use ``random`` and those that compare with the problem's own
 function (the reference solution, which is not part of the translated problem). So are, for
 a parameter whose checks disagree on its type, the few checks (at most a quarter) that pass
-a value of another type than the annotation or the clear majority gives it. A problem whose
+a value of another type than the annotation or the clear majority gives it. A parameter
+without a type of its own whose checks mix ints and floats is a float, unless widening its
+ints to float changes the reference solution's answers (it tells 5 from 5.0: HumanEval/92
+``isinstance(x, int)``, 151 ``"." not in str(i)``); then it is an int and the checks that
+pass it a float (3.0 included) are dropped, provided at least 3 checks remain and the
+reference solution passes every one of them (see ``_ints_not_floats``). A problem whose
 prompt or checks do anything else (helper functions, values of genuinely mixed types,
-answers that depend on Python's runtime types) is skipped with the reason recorded, never
-translated approximately.
+answers that depend on Python's runtime types otherwise) is skipped with the reason
+recorded, never translated approximately.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import copy
 import gzip
 import json
 import math
+import reprlib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -95,6 +101,24 @@ def translate(item: HumanEvalItem) -> Problem:
         raise Untranslatable("check() has no translatable assertion on the candidate" + dropped)
     for i, a in enumerate(fn.args.args):
         cases = _drop_minority_types(a, i, cases, notes)
+    try:
+        return _typed_problem(item, fn, cases, notes)
+    except _RuntimeTypes as exc:
+        mixed = _mixing_ints_and_floats(fn, cases)
+        if not mixed:
+            raise
+        try:
+            kept, dropped = _ints_not_floats(fn, cases, mixed)
+            return _typed_problem(item, fn, kept, notes + dropped, verify=True)
+        except Untranslatable as again:
+            raise Untranslatable(f"{exc}; typed as ints instead: {again}") from None
+
+
+def _typed_problem(
+    item: HumanEvalItem, fn: ast.FunctionDef, cases: list[_Case], notes: list[str], verify: bool = False
+) -> Problem:
+    """The problem with these checks, typed; the reference solution must give the expected
+    answers whenever typing changed an argument, or always with ``verify``."""
     params = tuple(
         Param(a.arg, _type_for(a.annotation, [c.args[i] for c in cases], f"parameter {a.arg!r}"))
         for i, a in enumerate(fn.args.args)
@@ -107,7 +131,7 @@ def translate(item: HumanEvalItem) -> Problem:
         )
         for c in cases
     )
-    if any(repr(t.args) != repr(c.args) for t, c in zip(tests, cases)):
+    if verify or any(repr(t.args) != repr(c.args) for t, c in zip(tests, cases)):
         _same_answers(item, tests)
     name = "HumanEval_" + item.task_id.split("/")[-1] + "_" + item.entry_point
     try:
@@ -116,16 +140,28 @@ def translate(item: HumanEvalItem) -> Problem:
         raise Untranslatable(str(exc)) from None
 
 
+class _RuntimeTypes(Untranslatable):
+    """The reference solution gives other answers for the typed arguments."""
+
+
 def _same_answers(item: HumanEvalItem, tests: tuple[TestCase, ...]) -> None:
     """Typing changed some arguments (an int passed where the type is float, a tuple where it is
     a list): check with the reference solution (trusted package data) that the answers did not
-    change, as they would for a function that looks at the runtime type (HumanEval/92)."""
+    change, as they would for a function that looks at the runtime type (HumanEval/92, whose
+    parameters are then ints, see ``_ints_not_floats``)."""
     namespace: dict[str, Any] = {}
     exec(compile(item.prompt + item.canonical_solution, item.task_id, "exec"), namespace)  # noqa: S102
     reference = namespace[item.entry_point]
     for i, t in enumerate(tests):
-        if not values_equal(reference(*copy.deepcopy(t.args)), t.expected):
-            raise Untranslatable(f"test {i}: typing its arguments changes the reference answer (the problem depends on runtime types)")
+        try:
+            answer = reference(*copy.deepcopy(t.args))
+        except Exception as exc:  # noqa: BLE001 - the reference solution fails on a typed argument
+            answer = exc
+        if isinstance(answer, Exception) or not values_equal(answer, t.expected):
+            raise _RuntimeTypes(
+                f"test {i}: with its typed arguments, the reference solution answers {reprlib.repr(answer)}, "
+                f"not {reprlib.repr(t.expected)} (the problem depends on runtime types)"
+            )
 
 
 def _type_for(annotation: ast.expr | None, values: list[Any], what: str) -> Type:
@@ -244,6 +280,67 @@ def _fits(value: Any, typ: Type) -> bool:
     except TypeError:
         return False
     return True
+
+
+# Ints widened to float can change the reference solution's answers when it tells 5 from 5.0
+# (HumanEval/92 any_int: isinstance(x, int); 151 double_the_difference: "." not in str(i)):
+# the function is about ints, and its float checks test that non-ints are refused, which a
+# typed PL says with the parameter's type instead. Such parameters are typed as ints and the
+# checks passing them a float are dropped, when at least this many checks remain.
+_MIN_CHECKS_AS_INT = 3
+
+
+def _mixing_ints_and_floats(fn: ast.FunctionDef, cases: list[_Case]) -> list[int]:
+    """The indices of the parameters whose checks pass both ints and floats (inside containers
+    too) and whose annotation does not type them (``x: float`` keeps its type)."""
+    mixed = []
+    for i, a in enumerate(fn.args.args):
+        values = [c.args[i] for c in cases]
+        if {type(x) for v in values for x in _numbers(v)} == {int, float} and not _annotation_holds(a.annotation, values):
+            mixed.append(i)
+    return mixed
+
+
+def _ints_not_floats(fn: ast.FunctionDef, cases: list[_Case], mixed: list[int]) -> tuple[list[_Case], list[str]]:
+    """(the checks that pass no float to the parameters ``mixed``, a note for each one dropped);
+    raises ``Untranslatable`` when fewer than ``_MIN_CHECKS_AS_INT`` remain."""
+    floats = {j: [i for i in mixed if float in map(type, _numbers(c.args[i]))] for j, c in enumerate(cases)}
+    kept = [c for j, c in enumerate(cases) if not floats[j]]
+    if len(kept) < _MIN_CHECKS_AS_INT:
+        raise Untranslatable(f"only {len(kept)} check(s) would remain (at least {_MIN_CHECKS_AS_INT} are needed)")
+    notes = []
+    for j, c in enumerate(cases):
+        if floats[j]:
+            a = fn.args.args[floats[j][0]]
+            typ = _type_for(a.annotation, [k.args[floats[j][0]] for k in kept], f"parameter {a.arg!r}")
+            article = "an" if typ.annotation()[0] in "aeiouAEIOU" else "a"
+            notes.append(
+                f"check() line {c.line}: dropped, {a.arg}={c.args[floats[j][0]]!r} is not {article} {typ.annotation()} "
+                f"like in the {len(kept)} other checks (widened to float, those would change the reference "
+                "solution's answers: it tells ints from floats)"
+            )
+    return kept, notes
+
+
+def _numbers(value: Any) -> list[Any]:
+    """The ints (not bools) and floats in ``value``, containers searched."""
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _numbers(v)]
+    if isinstance(value, dict):
+        return [x for kv in value.items() for v in kv for x in _numbers(v)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def _annotation_holds(annotation: ast.expr | None, values: list[Any]) -> bool:
+    """Whether the annotation is a complete type that all the values have (so it, not the
+    values, types the parameter)."""
+    if annotation is None:
+        return False
+    try:
+        typ = parse_type(annotation)
+    except TypeParseError:
+        return False
+    return all(_fits(v, typ) for v in values)
 
 
 def humaneval_problems() -> tuple[list[Problem], dict[str, str]]:
