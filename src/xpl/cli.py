@@ -547,7 +547,7 @@ def run(
         if quick_mode:
             cfg = quick(cfg)
             cfg.validate()
-    except (ConfigError, UnknownLanguage) as exc:
+    except (ConfigError, UnknownLanguage, ModelNotFound) as exc:
         _fail(str(exc))
     target = out or Path("runs") / (cfg.name + ("-quick" if quick_mode else ""))
     console.print(f"experiment [bold]{cfg.name}[/] -> {target}/ (rerun the same command to resume)")

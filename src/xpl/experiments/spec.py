@@ -62,8 +62,9 @@ class ExperimentConfig:
     workers: int = 0  # engine sandboxes; 0 = one per core
 
     def validate(self) -> None:
-        from xpl.models.loading import is_tiny_spec
+        from xpl.models.loading import check, is_tiny_spec
 
+        check(self.model)
         if not self.seeds:
             raise ConfigError("seeds: at least one seed")
         if len(set(self.seeds)) != len(self.seeds):

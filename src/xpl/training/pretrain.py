@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xpl.corpus import ORGANISATIONS, check_proportions, pretraining_corpus, program_text
+from xpl.corpus import ORGANISATIONS, CorpusError, check_proportions, pretraining_corpus, program_text
 from xpl.problems.problem import Problem
 from xpl.training.common import (
     FINAL,
@@ -46,7 +46,10 @@ class PretrainConfig:
     train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20))
 
     def validate(self) -> None:
-        check_proportions(self.proportions, "pretrain.proportions")
+        try:
+            check_proportions(self.proportions, "pretrain.proportions")
+        except CorpusError as exc:
+            raise ConfigError(str(exc)) from None
         if self.organisation not in ORGANISATIONS:
             raise ConfigError(f"pretrain.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}")
         if self.budget <= 0 or self.context < 16 or self.vocab_size < 300:
@@ -100,12 +103,16 @@ def pretrain(
 
     started = time.perf_counter()
     docs = pretraining_corpus(train_problems, config.proportions, config.budget, config.organisation, config.train.seed)
+    args = TrainingArguments(**config.train.trainer_kwargs(out))
     tok_dir = out / "tokenizer"
-    if (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
-    else:
-        tokenizer = train_tokenizer((d.text for d in docs), config.vocab_size)
-        save_tokenizer(tokenizer, tok_dir)
+    # Under several processes the first trains and writes the tokenizer while the others
+    # wait, then they read it: no two processes write the same files, none reads half of one.
+    with args.main_process_first(local=False, desc="tokenizer"):
+        if (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
+        else:
+            tokenizer = train_tokenizer((d.text for d in docs), config.vocab_size)
+            save_tokenizer(tokenizer, tok_dir)
     ids = [[tokenizer.bos_token_id, *tokenizer(d.text, add_special_tokens=False).input_ids, tokenizer.eos_token_id] for d in docs]
     blocks = pack(ids, config.context)
     if not blocks:
@@ -114,7 +121,6 @@ def pretrain(
     model = build_tiny(tokenizer, config.preset, seed=config.train.seed, max_positions=config.context, **config.model_overrides)
     languages = [lang for lang, share in config.proportions.items() if share > 0]
     before = heldout_losses(model, tokenizer, heldout_problems, languages, config.context)
-    args = TrainingArguments(**config.train.trainer_kwargs(out))
     trainer = Trainer(
         model=model,
         args=args,

@@ -107,7 +107,8 @@ def test_calls_do_not_share_or_mutate_state():
         [("xs", INT_LIST)],
         INT_LIST,
         Let("out", INT_LIST, Lit([], INT_LIST)),
-        ForEach("x", xs, (Push("out", x), Push("xs", x))),
+        ForEach("x", xs, (Push("out", x),)),
+        Push("xs", Lit(0, INT)),
         Return(out),
     )
     call = compile_function(f)
@@ -143,3 +144,17 @@ def test_traversal_helpers():
     assert ends_with_return(body)
     assert not ends_with_return(body[:2])
     assert mutated_names(fn([("x", INT)], INT, *body)) == {"t"}
+
+
+@pytest.mark.parametrize(
+    "loop, message",
+    [
+        (ForEach("x", xs, ()), "shadows"),
+        (ForRange("i", Lit(0, INT), Lit(3, INT), (AugAssign("i", "+", Lit(1, INT)),)), "assigned in its loop"),
+        (ForRange("i", Lit(0, INT), Var("x", INT), (AugAssign("x", "+", Lit(1, INT)),)), "bound or iterable"),
+        (ForEach("y", xs, (Push("xs", Var("y", INT)),)), "bound or iterable"),
+    ],
+)
+def test_loops_whose_meaning_differs_between_pls_are_rejected(loop, message):
+    with pytest.raises(IRError, match=message):
+        check_function(fn([("x", INT), ("xs", INT_LIST)], INT, loop, Return(x)))

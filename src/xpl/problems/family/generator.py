@@ -304,8 +304,8 @@ def t_map_list(r: random.Random) -> Draft:
     m = int_map(r)
     while m.formula == "{v}":
         m = int_map(r)
-    out = Var("out", INT_LIST)
-    body = [Let("out", INT_LIST, Lit([], INT_LIST)), ForEach("x", xs, (Push("out", m.build(x)),)), Return(out)]
+    out = Var("result", INT_LIST)
+    body = [Let("result", INT_LIST, Lit([], INT_LIST)), ForEach("x", xs, (Push("result", m.build(x)),)), Return(out)]
     text = f"Return a new list holding {described(m, 'x')} for each element x of xs, in order."
     return Draft(fn("transform", [("xs", INT_LIST)], INT_LIST, body), text, ("ints",), 2, "map_list")
 
@@ -372,27 +372,27 @@ def t_mean(r: random.Random) -> Draft:
 
 def t_transform_chars(r: random.Random) -> Draft:
     chars, name = char_class(r)
-    out = Var("out", STR)
+    out = Var("result", STR)
     kind = r.choice(("upper", "drop", "keep"))
     if kind == "upper":
-        step = If(CharIn(ch, chars), (AugAssign("out", "+", ToUpper(ch)),), (AugAssign("out", "+", ch),))
+        step = If(CharIn(ch, chars), (AugAssign("result", "+", ToUpper(ch)),), (AugAssign("result", "+", ch),))
         text = f"Return s with every character that is {name} changed to upper case."
     elif kind == "drop":
-        step = If(Not(CharIn(ch, chars)), (AugAssign("out", "+", ch),))
+        step = If(Not(CharIn(ch, chars)), (AugAssign("result", "+", ch),))
         text = f"Return s without the characters that are {name}, keeping the others in order."
     else:
-        step = If(CharIn(ch, chars), (AugAssign("out", "+", ch),))
+        step = If(CharIn(ch, chars), (AugAssign("result", "+", ch),))
         text = f"Return only the characters of s that are {name}, in order."
-    body = [Let("out", STR, Lit("", STR)), ForEach("ch", s, (step,)), Return(out)]
+    body = [Let("result", STR, Lit("", STR)), ForEach("ch", s, (step,)), Return(out)]
     return Draft(fn("filter_chars", [("s", STR)], STR, body), text + " Matching is case-sensitive.", ("text",), 2, "transform_chars")
 
 
 def t_filter_map(r: random.Random) -> Draft:
     p, m = int_pred(r), int_map(r)
-    out = Var("out", INT_LIST)
+    out = Var("result", INT_LIST)
     body = [
-        Let("out", INT_LIST, Lit([], INT_LIST)),
-        ForEach("x", xs, (If(p.build(x), (Push("out", m.build(x)),)),)),
+        Let("result", INT_LIST, Lit([], INT_LIST)),
+        ForEach("x", xs, (If(p.build(x), (Push("result", m.build(x)),)),)),
         Return(out),
     ]
     text = f"Return a list holding {described(m, 'x')} for each element x of xs that {p.phrase}, in order."
@@ -488,12 +488,12 @@ def t_steps(r: random.Random) -> Draft:
 
 def t_long_words(r: random.Random) -> Draft:
     words = Var("words", STR_LIST)
-    out = Var("out", STR_LIST)
+    out = Var("result", STR_LIST)
     k = r.randint(2, 4)
     upper = r.random() < 0.5
     body = [
-        Let("out", STR_LIST, Lit([], STR_LIST)),
-        ForEach("w", words, (If(Bin(">", Len(w), lit(k)), (Push("out", ToUpper(w) if upper else w),)),)),
+        Let("result", STR_LIST, Lit([], STR_LIST)),
+        ForEach("w", words, (If(Bin(">", Len(w), lit(k)), (Push("result", ToUpper(w) if upper else w),)),)),
         Return(out),
     ]
     how = " in upper case" if upper else ""
@@ -630,11 +630,11 @@ def t_pair_sums(r: random.Random) -> Draft:
 
 def t_running_totals(r: random.Random) -> Draft:
     p = int_pred(r, simple=True)
-    total, out = Var("total", INT), Var("out", INT_LIST)
+    total, out = Var("total", INT), Var("result", INT_LIST)
     body = [
         Let("total", INT, lit(0)),
-        Let("out", INT_LIST, Lit([], INT_LIST)),
-        ForEach("x", xs, (If(p.build(x), (AugAssign("total", "+", x),)), Push("out", total))),
+        Let("result", INT_LIST, Lit([], INT_LIST)),
+        ForEach("x", xs, (If(p.build(x), (AugAssign("total", "+", x),)), Push("result", total))),
         Return(out),
     ]
     text = (
@@ -646,17 +646,17 @@ def t_running_totals(r: random.Random) -> Draft:
 
 def t_cap_words(r: random.Random) -> Draft:
     words = Var("words", STR_LIST)
-    out = Var("out", STR)
+    out = Var("result", STR)
     sep = r.choice(("-", " ", ","))
     k = r.randint(2, 4)
     body = [
-        Let("out", STR, Lit("", STR)),
+        Let("result", STR, Lit("", STR)),
         ForEach(
             "w",
             words,
             (
-                If(Bin(">", Len(out), lit(0)), (AugAssign("out", "+", Lit(sep, STR)),)),
-                If(Bin(">", Len(w), lit(k)), (AugAssign("out", "+", ToUpper(w)),), (AugAssign("out", "+", w),)),
+                If(Bin(">", Len(out), lit(0)), (AugAssign("result", "+", Lit(sep, STR)),)),
+                If(Bin(">", Len(w), lit(k)), (AugAssign("result", "+", ToUpper(w)),), (AugAssign("result", "+", w),)),
             ),
         ),
         Return(out),

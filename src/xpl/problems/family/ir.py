@@ -376,15 +376,41 @@ def _check_block(body: tuple[Stmt, ...], scope: dict[str, Type], returns: Type) 
             it = _type_of(stmt.iterable, scope)
             if not isinstance(it, (ListType, StrType)):
                 raise IRError(f"for {stmt.var}: cannot iterate over {it}")
+            _check_loop(stmt, scope, _names_read(stmt.iterable))
             _check_block(stmt.body, {**scope, stmt.var: stmt.var_type}, returns)
         elif isinstance(stmt, ForRange):
             _expect(stmt.start, INT, scope)
             _expect(stmt.stop, INT, scope)
+            _check_loop(stmt, scope, _names_read(stmt.stop))
             _check_block(stmt.body, {**scope, stmt.var: INT}, returns)
         elif isinstance(stmt, Return):
             _expect(stmt.value, returns, scope)
         else:
             raise IRError(f"unknown statement {stmt!r}")
+
+
+def _check_loop(loop: ForEach | ForRange, scope: dict[str, Type], bound: set[str]) -> None:
+    """Loops mean the same in every PL only if the body leaves the loop's own state alone:
+    Python evaluates ``range(a, b)`` once and rebinds its variable each time, C-like loops
+    re-test the bound and keep assignments to the variable; block-scoped PLs give a loop
+    variable its own scope, Python's overwrites an outer one."""
+    if loop.var in scope:
+        raise IRError(f"loop variable {loop.var!r} shadows a variable in scope")
+    changed = {s.name for s in walk_statements(loop.body) if isinstance(s, (Assign, AugAssign, Push, DictAdd))}
+    if loop.var in changed:
+        raise IRError(f"loop variable {loop.var!r} is assigned in its loop")
+    if changed & bound:
+        raise IRError(f"the loop over {loop.var!r} changes what its bound or iterable reads: {sorted(changed & bound)}")
+
+
+def _names_read(e: Expr) -> set[str]:
+    if isinstance(e, Var):
+        return {e.name}
+    out: set[str] = set()
+    for value in vars(e).values():
+        if isinstance(value, (Var, Lit, Bin, Not, Neg, Divisible, Len, ToFloat, Index, CharIn, ToUpper, ToLower, Concat)):
+            out |= _names_read(value)
+    return out
 
 
 def _lookup(name: str, scope: dict[str, Type]) -> Type:

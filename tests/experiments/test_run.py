@@ -1,0 +1,116 @@
+"""`xpl run --quick` end to end: the report matches results.json, and kill -9 loses nothing."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from xpl.experiments.spec import ARMS
+
+ROOT = Path(__file__).resolve().parents[2]
+XPL = [sys.executable, "-m", "xpl.cli"]
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+
+
+def run_quick(out: Path, kill_when=None) -> subprocess.CompletedProcess | None:
+    cmd = [*XPL, "run", "--quick", "--out", str(out)]
+    if kill_when is None:
+        return subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1200)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 900
+    while not kill_when(out):
+        assert proc.poll() is None, "the run finished before the moment to kill it"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.json").exists()
+    return None
+
+
+def comparable(results: dict) -> dict:
+    """results.json without what legitimately differs between runs (timings, versions)."""
+    out = {k: v for k, v in results.items() if k not in ("seconds", "versions", "rl_reward_share")}
+    if out.get("pretraining"):
+        out["pretraining"] = {k: v for k, v in out["pretraining"].items() if k != "seconds"}
+    return out
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "whole"
+    proc = run_quick(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_quick_run_report_matches_results(whole):
+    results = json.loads((whole / "results.json").read_text())
+    report = (whole / "report.md").read_text()
+    langs = results["languages"]
+    assert langs == ["python", "javascript"]
+    table = report.split("## pass@1")[1].split("## Differences")[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ") and "arm" not in line}
+    names = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}
+    for arm in ARMS:
+        cells = [c.strip() for c in rows[names[arm]].split("|")[2:-1]]
+        assert len(cells) == len(langs)
+        for cell, lang in zip(cells, langs):
+            mean, low, high = map(float, re.match(r"([\d.]+) \[([\d.]+), ([\d.]+)\]", cell).groups())
+            est = results["pass_at_1"][arm][lang]
+            assert (mean, low, high) == (round(est["mean"], 3), round(est["low"], 3), round(est["high"], 3))
+            assert low <= mean <= high
+    for png in ("pass_at_1.png", "rewards.png"):
+        assert (whole / png).stat().st_size > 1000
+    # The raw material is kept: completions and statuses per seed, arm and PL.
+    raw = json.loads((whole / "seed0" / "eval" / "sft_rl" / "python.json").read_text())
+    assert len(raw["completions"]) == len(raw["problems"]) == results["problems_per_language"]["python"]
+
+
+def _checkpoint_in(stage: str):
+    return lambda out: any((out / "seed0" / stage).glob("checkpoint-*/trainer_state.json"))
+
+
+def _eval_file(out: Path) -> bool:
+    return (out / "seed0" / "eval" / "sft_rl" / "python.json").is_file()
+
+
+@pytest.mark.parametrize("when", [_checkpoint_in("parallel_sft"), _eval_file], ids=["during-training", "during-evaluation"])
+def test_kill_9_and_rerun_gives_the_same_results(whole, tmp_path, when):
+    out = tmp_path / "killed"
+    run_quick(out, kill_when=when)
+    proc = run_quick(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = json.loads((out / "results.json").read_text())
+    assert comparable(again) == comparable(json.loads((whole / "results.json").read_text()))
+
+
+def test_a_different_config_is_refused_in_the_same_directory(whole, tmp_path):
+    proc = subprocess.run([*XPL, "run", "--out", str(whole)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "different configuration" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_experiment_configs_name_the_key(tmp_path):
+    for text, message in [
+        ("seeds: []\n", "seeds"),
+        ("eval: {languages: [cobol]}\n", "cobol"),
+        ("grpo: {num_generations: 3}\n", "multiple of num_generations"),
+        ("pretrain: {proportions: {python: 0.9}}\n", "sum to 1"),
+        ("pretrain: {bogus: 1}\n", "bogus"),
+        ("model: meta-llama/Llama-3.1-8B\n", "huggingface-cli download"),
+    ]:
+        cfg = tmp_path / "bad.yaml"
+        cfg.write_text(text)
+        proc = subprocess.run([*XPL, "run", str(cfg), "--out", str(tmp_path / "o")], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (text, proc.stdout, proc.stderr[-2000:])
+        assert message in proc.stderr and "Traceback" not in proc.stderr, (text, proc.stderr[-2000:])
