@@ -1,13 +1,13 @@
 """Small, fast inputs shared by the training tests."""
 
-from functools import lru_cache
+from functools import cache
 
 from xpl.problems.family import build
 from xpl.training.common import TrainSettings
 from xpl.training.pretrain import PretrainConfig
 
 
-@lru_cache(maxsize=None)
+@cache
 def tiny_problems(n: int = 120, seed: int = 0):
     built = build(n, seed, languages=["python", "javascript"], check=False)
     return tuple(built.split("train")), tuple(built.split("test"))
