@@ -1,5 +1,5 @@
 # xpl: everything a fresh machine needs, from two targets.
-#   make run    set up, then run the main job
+#   make run    set up, then run the main job (the Parallel-SFT experiment, `xpl run`)
 #   make test   set up, then run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,9 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup toolchains bench clean
+.PHONY: run demo test setup toolchains bench clean
 
 run: setup toolchains
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/xpl run
+
+demo: setup toolchains
 	$(BIN)/xpl langs
 	$(BIN)/xpl demo
 

@@ -232,6 +232,10 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = _
     languages, skipped = eval_languages(config)
     train, test = stage_problems(config, out, report)
     base = stage_base(config, out, train, test, report)
+    if config.eval.problems == "humaneval":
+        from xpl.problems.humaneval import humaneval_problems
+
+        test = humaneval_problems()[0]
     rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS[1:]}
     for seed in config.seeds:
         stage_eval(config, out, seed, "base", base, test, languages, report)

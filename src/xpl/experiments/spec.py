@@ -37,6 +37,7 @@ class ProblemsSpec:
 
 @dataclass
 class EvalSpec:
+    problems: str = "family"  # "family": the held-out split; "humaneval": HumanEval in each PL
     languages: list[str] = field(default_factory=lambda: ["python", "rust", "go", "php", "ruby", "java", "javascript", "julia"])
     samples: int = 4  # completions per problem (pass@1 is estimated from them)
     temperature: float = 0.2
@@ -72,6 +73,8 @@ class ExperimentConfig:
         get_language(self.source_language)
         for name in self.eval.languages:
             get_language(name)
+        if self.eval.problems not in ("family", "humaneval"):
+            raise ConfigError(f"eval.problems must be family or humaneval, got {self.eval.problems!r}")
         if self.eval.samples < 1 or self.eval.max_new_tokens < 1:
             raise ConfigError("eval.samples and eval.max_new_tokens must be >= 1")
         if self.problems.n < 10:
@@ -93,9 +96,18 @@ def embedded_config_path(name: str = "default") -> Path:
     return Path(str(resources.files("xpl.experiments") / "configs" / f"{name}.yaml"))
 
 
+def embedded_configs() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in resources.files("xpl.experiments").joinpath("configs").iterdir() if p.name.endswith(".yaml"))
+
+
 def load_experiment(path: str | Path | None = None) -> ExperimentConfig:
-    """The experiment in ``path`` (YAML), or the embedded default; validated."""
+    """The experiment in ``path`` (a YAML file, or the name of an embedded configuration such
+    as ``smollm2``), or the embedded default; validated."""
     source = Path(path) if path else embedded_config_path()
+    if path and not source.exists() and str(path) in embedded_configs():
+        source = embedded_config_path(str(path))
+    elif path and not source.exists():
+        raise ConfigError(f"{path}: no such file, and not an embedded configuration ({', '.join(embedded_configs())})")
     data = load_yaml(source)
     config = from_dict(ExperimentConfig, data, source.name)
     config.validate()

@@ -69,8 +69,8 @@ def resolve(spec: str) -> Path:
     hint = ""
     if "/" in spec and not spec.startswith((".", "/", "~")):
         hint = (
-            f" xpl never downloads: on a machine with internet run `huggingface-cli download {spec} --local-dir DIR`, "
-            "copy DIR here and give its path."
+            f" If it is a Hugging Face hub id: xpl never downloads; on a machine with internet run "
+            f"`huggingface-cli download {spec} --local-dir DIR`, copy DIR here and give its path."
         )
     raise ModelNotFound(f"model {spec!r}: no such folder here.{hint} Packaged: smollm2-135m; tiny models: tiny:xs|s|m|l")
 
