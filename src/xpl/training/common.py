@@ -165,7 +165,10 @@ def log_history(trainer) -> list[dict[str, Any]]:
 
 
 def save_final(trainer, tokenizer, output_dir: Path, merge_lora: bool = False) -> Path:
-    """Save the trained model (LoRA adapters merged when asked) and tokenizer to ``final/``."""
+    """Save the trained model (LoRA adapters merged when asked) and tokenizer to ``final/``.
+
+    Under several processes only the first writes, and every process waits here until it has:
+    a process that went on at once could start the next stage before the model exists."""
     final = Path(output_dir) / FINAL
     model = trainer.model
     if merge_lora and hasattr(model, "merge_and_unload"):
@@ -173,6 +176,7 @@ def save_final(trainer, tokenizer, output_dir: Path, merge_lora: bool = False) -
     if trainer.is_world_process_zero():
         model.save_pretrained(str(final))
         tokenizer.save_pretrained(str(final))
+    trainer.accelerator.wait_for_everyone()
     return final
 
 
