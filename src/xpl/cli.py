@@ -393,6 +393,7 @@ def _stage_config(cls, path: Optional[Path]):
 
 def _run_stage(label: str, fn, *args):
     """Run a training stage with a progress bar; configuration errors become one-line errors."""
+    from xpl.corpus import CorpusError
     from xpl.models.loading import ModelNotFound
     from xpl.training.common import ConfigError
 
@@ -406,7 +407,7 @@ def _run_stage(label: str, fn, *args):
 
         try:
             return fn(*args, report=report)
-        except (ConfigError, ModelNotFound) as exc:
+        except (ConfigError, ModelNotFound, CorpusError) as exc:
             _fail(str(exc))
 
 
@@ -535,6 +536,7 @@ def run(
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
 ) -> None:
     """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
+    from xpl.corpus import CorpusError
     from xpl.experiments.pipeline import quick, run_experiment
     from xpl.experiments.spec import load_experiment
     from xpl.languages import UnknownLanguage
@@ -561,7 +563,7 @@ def run(
 
         try:
             results = run_experiment(cfg, target, report)
-        except (ConfigError, ModelNotFound) as exc:
+        except (ConfigError, ModelNotFound, CorpusError) as exc:
             _fail(str(exc))
     console.print((target / "report.md").read_text(), markup=False, highlight=False)
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
