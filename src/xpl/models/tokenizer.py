@@ -21,7 +21,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency:
     if vocab_size < 300:
         raise ValueError(f"vocab_size must be at least 300 (256 bytes + specials + merges), got {vocab_size}")
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Every newline is a token of its own. Prompts end with a newline and completions start
+    # with indentation; if "\n" could merge with the spaces after it, the prompt would not be
+    # a token prefix of prompt + completion, and a model trained on the merged form would
+    # see a different context at generation time (and typically emit nothing).
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split("\n", behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
