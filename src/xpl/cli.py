@@ -569,6 +569,125 @@ def run(
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
 
 
+from typer.core import TyperCommand  # noqa: E402
+
+analyze_app = typer.Typer(no_args_is_help=True, help="Analyses of models: representations of parallel programs across PLs.")
+app.add_typer(analyze_app, name="analyze")
+
+
+def _expand_multi(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """``--models A B C`` -> ``--models A --models B --models C`` (values run to the next option)."""
+    out: list[str] = []
+    current = None
+    for arg in args:
+        if arg == "--":
+            current = None
+            out.append(arg)
+        elif arg in options:
+            current = arg
+        elif arg.startswith("-"):
+            current = None
+            out.append(arg)
+        elif current is not None:
+            out += [current, arg]
+        else:
+            out.append(arg)
+    return out
+
+
+class _MultiValueCommand(TyperCommand):
+    """A command whose --models/--names take several values after one flag (or repeated flags)."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, _expand_multi(list(args), ("--models", "-m", "--names")))
+
+
+def _model_names(models: list[str]) -> list[str]:
+    """Default names: the folder's name (its parent's for a stage's ``final``), made unique."""
+    names: list[str] = []
+    for spec in models:
+        path = Path(spec)
+        name = path.parent.name if path.name == "final" and path.parent.name else (path.name or spec)
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
+
+
+@analyze_app.command("representations", cls=_MultiValueCommand)
+def analyze_representations(
+    models: list[str] = typer.Option(..., "--models", "-m", help="Model folders (or smollm2-135m): --models A B C; the first is the reference."),
+    names: Optional[list[str]] = typer.Option(None, "--names", help="A name per model: --names base sft psft (default: folder names)."),
+    problems: Path = typer.Option(..., "--problems", "-p", help="Problems with parallel solutions (xpl JSONL)."),
+    langs: str = typer.Option(..., "--langs", "-l", help="Comma-separated PLs, e.g. python,rust,go."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: results.json, report.md, PNGs."),
+    layers: str = typer.Option("all", "--layers", help="all | last | comma-separated indices (0 = embeddings)."),
+    pooling: str = typer.Option("mean", "--pooling", help="mean | last (token)."),
+    max_problems: int = typer.Option(100, "--max-problems", help="At most this many problems (a seeded sample)."),
+    report_layer: str = typer.Option("best", "--report-layer", help="best (shared layer with the best mean retrieval MRR) | last | N."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    reps: int = typer.Option(1000, "--reps", help="Bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Do equivalent programs in different PLs sit together inside the model? Distances and cross-PL retrieval per layer."""
+    from xpl.analysis.representations import POOLINGS, AnalysisError, analyze, parse_layers
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.models.loading import ModelNotFound
+    from xpl.models.loading import check as check_model
+    from xpl.training.common import limit_threads
+
+    limit_threads()
+    model_names = list(names) if names else _model_names(models)
+    if len(model_names) != len(models):
+        _fail(f"--names: {len(model_names)} names for {len(models)} models")
+    if len(set(model_names)) != len(model_names):
+        _fail(f"--names must be distinct, got {' '.join(model_names)}")
+    if pooling not in POOLINGS:
+        _fail(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if max_problems < 2:
+        _fail(f"--max-problems must be at least 2, got {max_problems}")
+    try:
+        parse_layers(layers)
+        lang_list = [get_language(x.strip()).name for x in langs.split(",") if x.strip()]
+    except (AnalysisError, UnknownLanguage) as exc:
+        _fail(str(exc))
+    if len(set(lang_list)) < 2:
+        _fail(f"--langs needs at least two PLs, got {langs!r}")
+    for spec in models:
+        try:
+            check_model(spec)
+            if spec.startswith("tiny:"):
+                raise ModelNotFound(f"{spec!r} is a tiny model to build and train first, not a folder to analyse")
+        except ModelNotFound as exc:
+            _fail(f"--models: {exc}")
+    items = _read_problem_file(problems, "--problems")
+    for lang in lang_list:
+        if not any(lang in p.solutions for p in items):
+            _fail(f"--langs: {problems} has no {lang} solution (generate the problems with {lang} in --langs)")
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            results = analyze(
+                dict(zip(model_names, models)), items, lang_list, layers, pooling, out_dir=out,
+                max_problems=max_problems, report_layer=report_layer, batch_size=batch_size, reps=reps, seed=seed,
+                progress=report,
+            )
+        except (AnalysisError, ModelNotFound, UnknownLanguage) as exc:
+            _fail(str(exc))
+    console.print((out / "report.md").read_text().split("\n![")[0], markup=False, highlight=False, soft_wrap=True)
+    truncated = {n: m["truncated"] for n, m in results["models"].items() if m.get("truncated")}
+    for name, k in truncated.items():
+        err.print(f"[yellow]note[/] {name}: {k} programs longer than the model's context ({results['models'][name]['max_length']} tokens) were cut")
+    console.print(f"wrote {out / 'results.json'}, {out / 'report.md'} and {len(results['plots'])} plots to {out}/")
+
+
 def main() -> None:  # pragma: no cover
     app()
 
