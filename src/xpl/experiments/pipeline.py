@@ -8,6 +8,7 @@ Stages, each resumable and skipped once finished (see ``xpl.training.common``):
     seed<S>/parallel_sft, .../parallel_sft_rl
                                    Parallel-SFT, then the same GRPO
     seed<S>/eval/<arm>/<pl>.json   zero-shot evaluation of each arm on held-out problems
+    representations/               hidden-state analysis of the arms (first seed)
     report.md, results.json, *.png the table with bootstrap CIs, every number, the plots
 
 The base model is shared by all seeds; seeds vary fine-tuning, RL and sampling. A run is
@@ -216,6 +217,37 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
         engine.close()
 
 
+def stage_representations(config: ExperimentConfig, out: Path, models: dict[str, Path], test: list[Problem], report: Report) -> dict | None:
+    """Representation analysis of the arms of the first seed on held-out parallel programs."""
+    from xpl.analysis.representations import analyze, write_outputs
+
+    spec = config.representations
+    folder = out / "representations"
+    if not spec.enabled:
+        return None
+    done = stage_done(folder)
+    if done:
+        return json.loads((folder / "results.json").read_text())
+    langs = [get_language(x).name for x in spec.languages] or [
+        lang for lang in config.parallel_sft.parallel_languages if all(lang in p.solutions for p in test)
+    ]
+    problems = [p for p in test if all(lang in p.solutions for lang in langs)]
+    if len(langs) < 2 or len(problems) < 2:
+        return None
+    results = analyze(
+        {name: str(path) for name, path in models.items()},
+        problems,
+        langs,
+        layers=spec.layers,
+        pooling=spec.pooling,
+        max_problems=spec.max_problems,
+        progress=lambda stage, d, t: report("representations", d, t, stage),
+    )
+    write_outputs(results, folder)
+    mark_done(folder, {"stage": "representations", "models": list(models)})
+    return results
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -232,15 +264,20 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = _
     languages, skipped = eval_languages(config)
     train, test = stage_problems(config, out, report)
     base = stage_base(config, out, train, test, report)
+    eval_set = test
     if config.eval.problems == "humaneval":
         from xpl.problems.humaneval import humaneval_problems
 
-        test = humaneval_problems()[0]
+        eval_set = humaneval_problems()[0]
     rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS[1:]}
+    first_models: dict[str, Path] = {"base": base}
     for seed in config.seeds:
-        stage_eval(config, out, seed, "base", base, test, languages, report)
+        stage_eval(config, out, seed, "base", base, eval_set, languages, report)
         for arm in ARMS[1:]:
             model_dir, rl = stage_arm(config, out, seed, arm, base, train, report)
             rl_records[arm][seed] = rl
-            stage_eval(config, out, seed, arm, model_dir, test, languages, report)
-    return write_report(config, out, languages, skipped, rl_records, time.perf_counter() - started)
+            if seed == config.seeds[0]:
+                first_models[arm] = model_dir
+            stage_eval(config, out, seed, arm, model_dir, eval_set, languages, report)
+    representations = stage_representations(config, out, first_models, test, report)
+    return write_report(config, out, languages, skipped, rl_records, time.perf_counter() - started, representations)

@@ -73,6 +73,7 @@ def write_report(
     skipped: dict[str, str],
     rl_records: dict[str, dict[int, dict]],
     elapsed: float,
+    representations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     seeds = list(config.seeds)
     table: dict[str, dict[str, Any]] = {arm: {} for arm in ARMS}
@@ -105,13 +106,23 @@ def write_report(
         "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds")}
         if pre
         else None,
+        "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}
+        if representations
+        else None,
         "seconds": round(elapsed, 1),
         "versions": _versions(),
         "config": to_dict(config),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plots = _plots(results, out)
-    (out / "report.md").write_text(render_markdown(results, plots))
+    text = render_markdown(results, plots)
+    if representations:
+        from xpl.analysis.representations import report_markdown
+
+        section = report_markdown(representations).replace("## Representations", "## Representations (first seed)", 1)
+        images = "".join(f"![{p}](representations/{p})\n" for p in representations.get("plots", []))
+        text += "\n" + section + "\n" + images
+    (out / "report.md").write_text(text)
     return results
 
 

@@ -49,6 +49,18 @@ class EvalSpec:
 
 
 @dataclass
+class RepresentationsSpec:
+    """The representation analysis of the three arms (seed of the first run) on held-out
+    parallel programs: are equivalent programs in different PLs closer after Parallel-SFT?"""
+
+    enabled: bool = True
+    languages: list[str] = field(default_factory=list)  # empty: the pretraining/parallel PLs with solutions
+    max_problems: int = 60
+    layers: str = "all"
+    pooling: str = "mean"
+
+
+@dataclass
 class ExperimentConfig:
     name: str = "parallel-sft"
     model: str = "tiny:s"  # tiny:<preset> (pretrained here), a model folder, or smollm2-135m
@@ -60,6 +72,7 @@ class ExperimentConfig:
     parallel_sft: SFTConfig = field(default_factory=lambda: SFTConfig(parallel_languages=["python", "rust", "go", "javascript"]))
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     eval: EvalSpec = field(default_factory=EvalSpec)
+    representations: RepresentationsSpec = field(default_factory=RepresentationsSpec)
     workers: int = 0  # engine sandboxes; 0 = one per core
 
     def validate(self) -> None:
@@ -88,6 +101,10 @@ class ExperimentConfig:
         if self.sft.parallel:
             raise ConfigError("sft.parallel_languages must be empty: the sft arm is plain SFT (parallel data is the other arm)")
         self.grpo.validate("grpo")
+        if self.representations.pooling not in ("mean", "last"):
+            raise ConfigError(f"representations.pooling must be mean or last, got {self.representations.pooling!r}")
+        for name in self.representations.languages:
+            get_language(name)
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
 
