@@ -2,16 +2,15 @@
 
 They reach what the generator's templates do not, where those two PLs are easy to get wrong:
 Rust's ownership (a list element, a ``&String`` loop variable or a parameter stored, pushed,
-compared or concatenated; a string appended to itself; a parameter and loop variables assigned
-to), ``<`` right after an ``as`` cast, unsigned sizes in C++, a ``range`` whose bound the body
-changes or whose variable it assigns (the IR evaluates the bound once and gives the next value
-anyway), two string literals meeting (``"a" + "b"`` is pointer arithmetic in C++), characters
-that need escapes, and ``-(-0.0)``. ``case_items`` turns them into problems whose expected
-outputs come from executing the IR, so the engine checks each PL against the IR itself.
+compared or concatenated; a string appended to itself; a parameter assigned to), ``<`` right
+after an ``as`` cast, unsigned sizes in C++, a range written ``range(a, n + 1)`` (``..=``,
+``<=``), two string literals meeting (``"a" + "b"`` is pointer arithmetic in C++), characters
+that need escapes, and ``-(-0.0)``. ``items`` turns them into problems whose expected outputs
+come from executing the IR, so the engine checks each PL against the IR itself.
 """
 
-from xpl.languages.types import BOOL, FLOAT, INT, STR, Param, TestCase
-from xpl.problems.family.generator import Generated
+from tests.problems.family.render_helpers import as_problems, ch, i, num, s, text, w, words, x, xs
+from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
 from xpl.problems.family.ir import (
     CHAR,
     INT_LIST,
@@ -37,30 +36,10 @@ from xpl.problems.family.ir import (
     ToLower,
     ToUpper,
     Var,
-    compile_function,
 )
-from xpl.problems.problem import Problem
 
-words, w, s, best = Var("words", STR_LIST), Var("w", STR), Var("s", STR), Var("best", STR)
-n, m, i, x, xs, total = (
-    Var("n", INT),
-    Var("m", INT),
-    Var("i", INT),
-    Var("x", INT),
-    Var("xs", INT_LIST),
-    Var("total", INT),
-)
-ch, c, out = Var("ch", CHAR), Var("c", CHAR), Var("out", STR)
-v = Var("v", FLOAT)
-
-
-def num(k: int) -> Lit:
-    return Lit(k, INT)
-
-
-def text(t: str) -> Lit:
-    return Lit(t, STR)
-
+best, out, c = Var("best", STR), Var("out", STR), Var("c", CHAR)
+n, m, total, v = Var("n", INT), Var("m", INT), Var("total", INT), Var("v", FLOAT)
 
 PICK_WORDS = Function(
     "pick_words",
@@ -108,10 +87,10 @@ RANGE_TRICKS = Function(
     (
         Let("total", INT, num(0)),
         Let("m", INT, n),
-        ForRange(
-            "i", num(0), m, (AugAssign("m", "+", num(1)), Assign("i", Bin("*", i, num(2))), AugAssign("total", "+", i))
-        ),
-        ForEach("x", xs, (Assign("x", Bin("+", x, num(1))), AugAssign("total", "+", x))),
+        ForRange("i", num(0), m, (AugAssign("total", "+", Bin("*", i, num(2))),)),
+        AugAssign("m", "+", num(1)),
+        ForRange("i", num(1), Bin("+", m, num(1)), (AugAssign("total", "-", i),)),
+        ForEach("x", xs, (AugAssign("total", "+", Bin("+", x, num(1))),)),
         Assign("n", Bin("-", n, total)),
         If(Bin("<", ToFloat(Len(xs)), Lit(2.5, FLOAT)), (AugAssign("total", "+", num(100)),)),
         If(Bin("<", Bin("+", n, Len(xs)), num(5)), (AugAssign("total", "*", num(3)),)),
@@ -162,29 +141,17 @@ FLOAT_TRICKS = Function(
     ),
 )
 
-CASES = (PICK_WORDS, RANGE_TRICKS, CHAR_TRICKS, FLOAT_TRICKS)
-
-ARGUMENTS = {
-    "pick_words": [
-        ([], "", 0),
-        (["cat", "dog", "cat", "emu"], "emu", 4),
-        (["a", "bb", "a"], "bb", 2),
-        (["dog"], "dog", 9),
-    ],
-    "range_tricks": [(0, []), (3, [1, 2]), (5, [-4, 0, 7, 9]), (1, [2])],
-    "char_tricks": [("",), ("a'b\\c\"x",), ("Hello World 9",), ("XAB'",)],
-    "float_tricks": [(0.0, 0), (1.5, 2), (-2.25, -3), (4.0, 1)],
-}
+CASES = [
+    (
+        PICK_WORDS,
+        [([], "", 0), (["cat", "dog", "cat", "emu"], "emu", 4), (["a", "bb", "a"], "bb", 2), (["dog"], "dog", 9)],
+    ),
+    (RANGE_TRICKS, [(0, []), (3, [1, 2]), (5, [-4, 0, 7, 9]), (1, [2])]),
+    (CHAR_TRICKS, [("",), ("a'b\\c\"x",), ("Hello World 9",), ("XAB'",)]),
+    (FLOAT_TRICKS, [(0.0, 0), (1.5, 2), (-2.25, -3), (4.0, 1)]),
+]
 
 
-def case_items() -> list[Generated]:
-    """The functions as problems, with expected outputs computed by the IR's executor."""
-    items = []
-    for fn in CASES:
-        call = compile_function(fn)
-        tests = tuple(TestCase(args, call(*args)) for args in ARGUMENTS[fn.name])
-        problem = Problem(
-            name=f"case-{fn.name}", source="test", signature=fn.signature, description=f"{fn.name}.", tests=tests
-        )
-        items.append(Generated(problem, fn))
-    return items
+def items():
+    """Every case as a problem (expected outputs computed by executing the IR)."""
+    return as_problems(CASES, "case")

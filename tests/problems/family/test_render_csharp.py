@@ -1,19 +1,31 @@
 """Family IR -> C# (Mono 6.8's mcs): exact renderings of tricky trees (``int`` and ``long``
 index loops, list and string lengths, the StringBuilder, culture-invariant case conversion,
-``ContainsKey`` word counts with a key computed once, dead code after a return), the loops C#
-cannot express with the IR's meaning, and generated and hand-built problems run through the
-engine."""
+``ContainsKey`` word counts with a key computed once, dead code after a return), and generated
+and hand-built problems run through the engine."""
 
-import textwrap
+from functools import partial
 
 import pytest
 
-from tests.problems.family.typed_cases import MIX_FLOATS, MIX_INTS, MIX_STRINGS, typed_items
-from xpl.languages import UnsupportedError, get_language
-from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
+from tests.problems.family import typed_cases
+from tests.problems.family.render_helpers import (
+    a,
+    assert_all_pass,
+    b,
+    body_renderer,
+    ch,
+    indented,
+    num,
+    s,
+    TRICKY_CHARS,
+    index_loops,
+    shared_expressions,
+    xs,
+)
+from tests.problems.family.typed_cases import MIX_FLOATS, MIX_INTS, MIX_STRINGS
+from xpl.languages.types import INT, STR
 from xpl.problems.family.generator import generate
 from xpl.problems.family.ir import (
-    CHAR,
     INT_LIST,
     STR_LIST,
     WORD_COUNTS,
@@ -24,77 +36,47 @@ from xpl.problems.family.ir import (
     Concat,
     DictAdd,
     ForEach,
-    ForRange,
-    Function,
     Index,
     Len,
     Let,
     Lit,
-    Neg,
     Not,
     Push,
     Return,
-    ToFloat,
     ToLower,
     ToUpper,
     Var,
 )
 from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
 
-a, b, c, i = Var("a", INT), Var("b", INT), Var("c", INT), Var("i", INT)
-xs, s, ch, out = Var("xs", INT_LIST), Var("s", STR), Var("ch", CHAR), Var("out", INT_LIST)
-PARAMS = (("a", INT), ("b", INT), ("c", INT), ("xs", INT_LIST), ("s", STR))
-
-
-def num(k):
-    return Lit(k, INT)
-
-
-def body(returns, *stmts, params=PARAMS):
-    fn = Function("f", tuple(Param(p, t) for p, t in params), returns, tuple(stmts))
-    return renderer_for("csharp").body(fn)
-
-
-def csharp(text):
-    """Expected body text, written flush left here and indented as the method's body."""
-    return textwrap.indent(textwrap.dedent(text).lstrip("\n"), " " * 8)
+out = Var("out", INT_LIST)
+body = body_renderer("csharp", params=(("a", INT), ("b", INT), ("c", INT), ("xs", INT_LIST), ("s", STR)))
+csharp = partial(indented, width=8)  # expected text, written flush left, as the method's body
 
 
 @pytest.mark.parametrize(
     "expr, text",
-    [
-        (Bin("-", a, Bin("-", b, c)), "a - (b - c)"),
-        (Bin("*", Bin("+", a, b), Neg(Bin("-", c, num(-2)))), "(a + b) * -(c - -2)"),
+    shared_expressions(
+        ["a - (b - c)", "(a + b) * -(c - -2)", "(a < b) == (b < c)"],
+        {
+            "float(a + b) / float(len(xs))": "(double) (a + b) / (double) xs.Count",
+            "not a > b and (a < c or b < c)": "!(a > b) && (a < c || b < c)",
+        },
+    )
+    + [
         (Bin("==", Index(xs, a), Index(xs, num(0))), "xs[(int) a] == xs[0]"),
         (Bin("!=", Index(xs, Index(xs, Bin("+", a, num(1)))), b), "xs[(int) xs[(int) (a + 1)]] != b"),
         (Bin("!=", s, Lit("a'b", STR)), 's != "a\'b"'),
         (Bin("==", Len(xs), Len(s)), "xs.Count == s.Length"),
-        (Bin("and", Not(Bin(">", a, b)), Bin("or", Bin("<", a, c), Bin("<", b, c))), "!(a > b) && (a < c || b < c)"),
-        (Bin("==", Bin("<", a, b), Bin("<", b, c)), "(a < b) == (b < c)"),
         (Bin("==", Concat(ToUpper(s), ToLower(s)), s), "s.ToUpperInvariant() + s.ToLowerInvariant() == s"),
     ],
 )
 def test_expressions(expr, text):
-    assert body(BOOL if expr.type == BOOL else INT, Return(expr)) == f"        return {text};\n"
-
-
-def test_floats_and_casts():
-    got = body(FLOAT, Return(Bin("/", ToFloat(Bin("+", a, b)), ToFloat(Len(xs)))))
-    assert got == "        return (double) (a + b) / (double) xs.Count;\n"
+    assert body(expr.type, Return(expr)) == f"        return {text};\n"
 
 
 def test_index_loops_count_with_int_unless_they_start_at_a_long():
-    got = body(
-        INT_LIST,
-        Let("out", INT_LIST, Lit([], INT_LIST)),
-        ForRange("i", num(1), Bin("+", a, num(1)), (Push("out", Bin("*", i, num(2))), Push("out", Index(xs, i)))),
-        ForRange("i", b, Len(xs), (Push("out", Index(xs, Bin("-", i, num(1)))),)),
-        Push("out", num(-4)),
-        Push("out", Len(s)),
-        Return(out),
-    )
-    assert got == csharp("""
+    assert body(INT_LIST, *index_loops()) == csharp("""
         var out_ = new List<long>();
         for (int i = 1; i < a + 1; i++) {
             out_.Add(i * 2);
@@ -105,6 +87,7 @@ def test_index_loops_count_with_int_unless_they_start_at_a_long():
         }
         out_.Add(-4);
         out_.Add(s.Length);
+        out_.Add(a);
         return out_;
     """)
 
@@ -153,7 +136,7 @@ def test_strings_chars_and_word_counts():
         return counts;
     """)
     r = renderer_for("csharp")
-    assert [r.char_literal(x) for x in ("a", "'", "\\", "\n", "\x07")] == [
+    assert [r.char_literal(x) for x in TRICKY_CHARS] == [
         "'a'",
         "'\\''",
         "'\\\\'",
@@ -242,25 +225,5 @@ def test_hand_built_functions():
     """)
 
 
-@pytest.mark.parametrize(
-    "loop, reason",
-    [
-        (ForRange("i", num(0), a, (Assign("i", num(5)),)), "assigned in the loop"),
-        (ForEach("c", xs, (AugAssign("c", "+", num(1)),)), "assigned in the loop"),
-        (ForRange("i", num(0), Len(xs), (Push("xs", num(1)),)), "bound"),
-        (ForEach("c", xs, (Push("xs", c),)), "InvalidOperationException"),
-        (ForEach("b", xs, ()), "hides"),
-    ],
-)
-def test_loops_whose_meaning_csharp_cannot_keep_are_refused(loop, reason):
-    with pytest.raises(UnsupportedError, match=reason):
-        body(INT, loop, Return(a), params=(("a", INT), ("b", INT), ("xs", INT_LIST)))
-
-
-def test_generated_and_hand_built_problems_pass_in_csharp():
-    if not get_language("csharp").toolchain.available:
-        pytest.skip(f"C# toolchain unavailable: {get_language('csharp').toolchain.problem}")
-    items = generate(30, seed=3) + typed_items()
-    v = verify(items, ["csharp"])
-    assert v.failures == [], v.failures[:3]
-    assert v.passed["csharp"] == len(items)
+def test_generated_and_hand_built_problems_pass_in_csharp(engine):
+    assert_all_pass("csharp", generate(30, seed=3) + typed_cases.items(), engine)

@@ -1,18 +1,32 @@
 """Family IR -> Java: exact renderings of tricky trees (boxed ``Long`` values and ``.equals``,
 ints boxed into lists and maps, ``int`` and ``long`` index loops, the StringBuilder, string
-equality, ``merge`` for word counts, dead code after a return), the loops Java cannot express
-with the IR's meaning, and generated and hand-built problems run through the engine."""
+equality, ``merge`` for word counts, dead code after a return), and generated and hand-built
+problems run through the engine."""
 
-import textwrap
+from functools import partial
 
 import pytest
 
-from tests.problems.family.typed_cases import MIX_FLOATS, MIX_INTS, MIX_STRINGS, typed_items
-from xpl.languages import UnsupportedError, get_language
-from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
+from tests.problems.family import typed_cases
+from tests.problems.family.render_helpers import (
+    a,
+    assert_all_pass,
+    b,
+    body_renderer,
+    c,
+    ch,
+    indented,
+    num,
+    s,
+    TRICKY_CHARS,
+    index_loops,
+    shared_expressions,
+    xs,
+)
+from tests.problems.family.typed_cases import MIX_FLOATS, MIX_INTS, MIX_STRINGS
+from xpl.languages.types import INT, STR
 from xpl.problems.family.generator import generate
 from xpl.problems.family.ir import (
-    CHAR,
     INT_LIST,
     STR_LIST,
     Assign,
@@ -20,78 +34,46 @@ from xpl.problems.family.ir import (
     Bin,
     CharIn,
     ForEach,
-    ForRange,
-    Function,
     Index,
     Len,
     Let,
     Lit,
-    Neg,
     Not,
-    Push,
     Return,
-    ToFloat,
     Var,
 )
 from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
 
-a, b, c, i = Var("a", INT), Var("b", INT), Var("c", INT), Var("i", INT)
-xs, s, ch, out = Var("xs", INT_LIST), Var("s", STR), Var("ch", CHAR), Var("out", INT_LIST)
-PARAMS = (("a", INT), ("b", INT), ("c", INT), ("xs", INT_LIST), ("s", STR))
-
-
-def num(k):
-    return Lit(k, INT)
-
-
-def body(returns, *stmts, params=PARAMS):
-    fn = Function("f", tuple(Param(p, t) for p, t in params), returns, tuple(stmts))
-    return renderer_for("java").body(fn)
-
-
-def java(text):
-    """Expected body text, written flush left here and indented as the method's body."""
-    return textwrap.indent(textwrap.dedent(text).lstrip("\n"), " " * 8)
+out = Var("out", INT_LIST)
+body = body_renderer("java", params=(("a", INT), ("b", INT), ("c", INT), ("xs", INT_LIST), ("s", STR)))
+java = partial(indented, width=8)  # expected text, written flush left, as the method's body
 
 
 @pytest.mark.parametrize(
     "expr, text",
-    [
-        (Bin("-", a, Bin("-", b, c)), "a - (b - c)"),
-        (Bin("*", Bin("+", a, b), Neg(Bin("-", c, num(-2)))), "(a + b) * -(c - -2)"),
+    shared_expressions(
+        ["a - (b - c)", "(a + b) * -(c - -2)", "(a < b) == (b < c)"],
+        {
+            "float(a + b) / float(len(xs))": "(double) (a + b) / (double) xs.size()",
+            "len(xs) == 0": "xs.isEmpty()",
+            "not a > b and (a < c or b < c)": "!(a > b) && (a < c || b < c)",
+        },
+    )
+    + [
         (Bin("==", Index(xs, a), Index(xs, num(0))), "xs.get((int) a).equals(xs.get(0))"),
         (Bin("!=", Index(xs, Index(xs, num(0))), b), "xs.get(xs.get(0).intValue()) != b"),
         (Bin("==", Bin("+", Index(xs, a), Index(xs, b)), c), "xs.get((int) a) + xs.get((int) b) == c"),
         (Bin("!=", s, Lit("a'b", STR)), '!s.equals("a\'b")'),
         (Not(Bin("==", s, Lit("", STR))), '!s.equals("")'),
-        (Bin("==", Len(xs), num(0)), "xs.isEmpty()"),
         (Bin(">", Len(s), num(0)), "!s.isEmpty()"),
-        (Bin("and", Not(Bin(">", a, b)), Bin("or", Bin("<", a, c), Bin("<", b, c))), "!(a > b) && (a < c || b < c)"),
-        (Bin("==", Bin("<", a, b), Bin("<", b, c)), "(a < b) == (b < c)"),
     ],
 )
 def test_expressions(expr, text):
-    assert body(BOOL if expr.type == BOOL else INT, Return(expr)) == f"        return {text};\n"
-
-
-def test_floats_and_casts():
-    got = body(FLOAT, Return(Bin("/", ToFloat(Bin("+", a, b)), ToFloat(Len(xs)))))
-    assert got == "        return (double) (a + b) / (double) xs.size();\n"
+    assert body(expr.type, Return(expr)) == f"        return {text};\n"
 
 
 def test_ints_are_boxed_as_longs_and_index_loops_count_with_int():
-    got = body(
-        INT_LIST,
-        Let("out", INT_LIST, Lit([], INT_LIST)),
-        ForRange("i", num(1), Bin("+", a, num(1)), (Push("out", Bin("*", i, num(2))), Push("out", Index(xs, i)))),
-        ForRange("i", b, Len(xs), (Push("out", Index(xs, Bin("-", i, num(1)))),)),
-        Push("out", num(-4)),
-        Push("out", Len(s)),
-        Push("out", a),
-        Return(out),
-    )
-    assert got == java("""
+    assert body(INT_LIST, *index_loops()) == java("""
         ArrayList<Long> out = new ArrayList<>();
         for (int i = 1; i < a + 1; i++) {
             out.add((long) (i * 2));
@@ -136,7 +118,7 @@ def test_chars_and_strings():
         return found;
     """)
     r = renderer_for("java")
-    assert [r.char_literal(x) for x in ("a", "'", "\\", "\n", "\x07")] == ["'a'", "'\\''", "'\\\\'", "'\\n'", "'\\7'"]
+    assert [r.char_literal(x) for x in TRICKY_CHARS] == ["'a'", "'\\''", "'\\\\'", "'\\n'", "'\\7'"]
     assert r.expr(Not(CharIn(ch, 'x"'))) == '"x\\"".indexOf(ch) < 0'
 
 
@@ -202,24 +184,5 @@ def test_hand_built_functions():
     """)
 
 
-@pytest.mark.parametrize(
-    "loop, reason",
-    [
-        (ForRange("i", num(0), a, (Assign("i", num(5)),)), "assigned in the loop"),
-        (ForRange("i", num(0), Len(xs), (Push("xs", num(1)),)), "bound"),
-        (ForEach("c", xs, (Push("xs", c),)), "ConcurrentModificationException"),
-        (ForEach("b", xs, ()), "hides"),
-    ],
-)
-def test_loops_whose_meaning_java_cannot_keep_are_refused(loop, reason):
-    with pytest.raises(UnsupportedError, match=reason):
-        body(INT, loop, Return(a), params=(("a", INT), ("b", INT), ("xs", INT_LIST)))
-
-
-def test_generated_and_hand_built_problems_pass_in_java():
-    if not get_language("java").toolchain.available:
-        pytest.skip(f"Java toolchain unavailable: {get_language('java').toolchain.problem}")
-    items = generate(30, seed=3) + typed_items()
-    v = verify(items, ["java"])
-    assert v.failures == [], v.failures[:3]
-    assert v.passed["java"] == len(items)
+def test_generated_and_hand_built_problems_pass_in_java(engine):
+    assert_all_pass("java", generate(30, seed=3) + typed_cases.items(), engine)

@@ -6,11 +6,24 @@ import subprocess
 
 import pytest
 
+from tests.problems.family.render_helpers import (
+    a,
+    assert_all_pass,
+    b,
+    body_renderer,
+    ch,
+    num,
+    s,
+    shared_expressions,
+    shifted_indices,
+    text,
+    vowel_filter,
+    word_lengths,
+)
 from xpl.languages import get_language
-from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
+from xpl.languages.types import BOOL, FLOAT, INT, STR
 from xpl.problems.family.generator import generate
 from xpl.problems.family.ir import (
-    CHAR,
     FLOAT_LIST,
     INT_LIST,
     STR_LIST,
@@ -20,19 +33,13 @@ from xpl.problems.family.ir import (
     Bin,
     CharIn,
     Concat,
-    DictAdd,
-    Divisible,
     ForEach,
-    ForRange,
-    Function,
     If,
-    Index,
     Len,
     Let,
     Lit,
     Neg,
     Not,
-    Push,
     Return,
     ToFloat,
     ToLower,
@@ -40,70 +47,34 @@ from xpl.problems.family.ir import (
     Var,
 )
 from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
 
-a, b, c, i, j = Var("a", INT), Var("b", INT), Var("c", INT), Var("i", INT), Var("j", INT)
-xs, s, ch, w = Var("xs", INT_LIST), Var("s", STR), Var("ch", CHAR), Var("w", STR)
-found = Var("found", BOOL)
+body = body_renderer("lua")
 
 
-def one(n):
-    return Lit(n, INT)
-
-
-def body(returns, *stmts, params=(("a", INT), ("b", INT), ("c", INT))):
-    fn = Function("f", tuple(Param(n, t) for n, t in params), returns, tuple(stmts))
-    return renderer_for("lua").body(fn)
-
-
-def test_parentheses_and_the_closing_end():
-    e = Bin("-", Bin("*", Bin("+", a, one(1)), b), Bin("-", b, Neg(c)))
-    assert body(INT, Return(e)) == "    return (a + 1) * b - (b - -c)\nend\n"
-    assert body(INT, Return(Neg(Neg(a)))) == "    return -(-a)\nend\n"  # never `--`, a comment
-    assert body(INT, Return(Bin("-", a, one(-3)))) == "    return a - -3\nend\n"
-    assert body(INT, Return(Neg(Len(Var("s", STR)))), params=(("s", STR),)) == "    return -(#s)\nend\n"
+@pytest.mark.parametrize(
+    "expr, text",
+    shared_expressions(
+        ["(a + 1) * b - (b - -c)", "a - -3", "not (((a + b) % 3 == 0 or a > 2) and b < c)"],
+        {
+            "-(-a)": "-(-a)",  # never `--`, a comment
+            "a % 2 != 0": "a % 2 ~= 0",
+        },
+    ),
+)
+def test_shared_expressions_and_the_closing_end(expr, text):
+    assert body(expr.type, Return(expr)) == f"    return {text}\nend\n"
 
 
 def test_not_is_a_unary_operator_in_lua():
-    e = Not(Bin("and", Bin("or", Divisible(Bin("+", a, b), 3), Bin(">", a, one(2))), Bin("<", b, c)))
-    assert body(BOOL, Return(e)) == "    return not (((a + b) % 3 == 0 or a > 2) and b < c)\nend\n"
+    assert body(INT, Return(Neg(Len(s))), params=(("s", STR),)) == "    return -(#s)\nend\n"
+    found = Var("found", BOOL)
     got = body(BOOL, Let("found", BOOL, Lit(False, BOOL)), Return(Bin("or", Not(found), Bin("!=", a, b))))
     assert got == "    local found = false\n    return not found or a ~= b\nend\n"
     assert body(BOOL, Return(Not(Bin("==", a, b)))) == "    return not (a == b)\nend\n"
-    assert body(BOOL, Return(Divisible(a, 2, negate=True))) == "    return a % 2 ~= 0\nend\n"
 
 
 def test_indices_and_ranges_are_translated_to_one_based():
-    got = body(
-        INT,
-        Let("t", INT, one(0)),
-        ForRange(
-            "i",
-            one(0),
-            Len(xs),
-            (
-                If(
-                    Bin(">", Index(xs, i), one(0)),
-                    (AugAssign("t", "+", Index(xs, Bin("-", i, one(1)))),),
-                    (
-                        If(
-                            Bin("<", Index(xs, i), one(0)),
-                            (AugAssign("t", "-", Index(xs, one(0))),),
-                            (Assign("t", Index(xs, Bin("+", i, one(2)))),),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        ForRange(
-            "j",
-            Bin("+", i, one(1)),
-            Bin("+", Len(xs), one(1)),
-            (AugAssign("t", "*", Bin("+", j, Index(xs, Bin("*", j, one(2))))),),
-        ),
-        Return(Var("t", INT)),
-        params=(("xs", INT_LIST), ("i", INT)),
-    )
+    got = body(INT, *shifted_indices(), Return(Var("t", INT)), params=(("xs", INT_LIST), ("k", INT)))
     assert got == (
         "    local t = 0\n"
         "    for i = 0, #xs - 1 do\n"
@@ -115,7 +86,7 @@ def test_indices_and_ranges_are_translated_to_one_based():
         "            t = xs[i + 3]\n"
         "        end\n"
         "    end\n"
-        "    for j = i + 1, #xs do\n"
+        "    for j = k + 1, #xs do\n"
         "        t = t * (j + xs[j * 2 + 1])\n"
         "    end\n"
         "    return t\n"
@@ -126,20 +97,9 @@ def test_indices_and_ranges_are_translated_to_one_based():
 def test_strings_lists_and_dicts():
     got = body(
         STR,
-        Let("out", STR, Lit("", STR)),
-        ForEach(
-            "ch",
-            s,
-            (
-                If(
-                    CharIn(ch, "aeiou"),
-                    (AugAssign("out", "+", ToUpper(ch)),),
-                    (If(Not(CharIn(ch, "%.")), (AugAssign("out", "+", ch),)),),
-                ),
-            ),
-        ),
-        AugAssign("out", "+", Concat(Lit("re", STR), ToLower(Concat(s, s)))),
-        Return(Concat(ToUpper(Lit("ab", STR)), Var("out", STR))),
+        *vowel_filter("%."),
+        AugAssign("out", "+", Concat(text("re"), ToLower(Concat(s, s)))),
+        Return(Concat(ToUpper(text("ab")), Var("out", STR))),
         params=(("s", STR),),
     )
     assert got == (
@@ -155,18 +115,7 @@ def test_strings_lists_and_dicts():
         '    return ("ab"):upper() .. out\n'
         "end\n"
     )
-    got = body(
-        WORD_COUNTS,
-        Let("d", WORD_COUNTS, Lit({}, WORD_COUNTS)),
-        Let("lens", INT_LIST, Lit([], INT_LIST)),
-        ForEach(
-            "w",
-            Var("words", STR_LIST),
-            (DictAdd("d", w, Bin("+", Len(w), one(1))), Push("lens", Bin("*", Len(w), one(2)))),
-        ),
-        Return(Var("d", WORD_COUNTS)),
-        params=(("words", STR_LIST),),
-    )
+    got = body(WORD_COUNTS, *word_lengths(), params=(("words", STR_LIST),))
     assert got == (
         "    local d = {}\n"
         "    local lens = {}\n"
@@ -183,7 +132,7 @@ def test_floats_returns_and_shadowed_globals():
     values = Var("values", FLOAT_LIST)
     got = body(
         FLOAT,
-        Return(Bin("/", Lit(1.0, FLOAT), ToFloat(Bin("+", Len(values), one(1))))),
+        Return(Bin("/", Lit(1.0, FLOAT), ToFloat(Bin("+", Len(values), num(1))))),
         params=(("values", FLOAT_LIST),),
     )
     assert got == "    return 1.0 / (#values + 1 + 0.0)\nend\n"
@@ -218,10 +167,8 @@ def lua_tool():
     return lang, lang.toolchain.tool("lua")
 
 
-def test_generated_problems_pass_in_lua():
-    lua_tool()
-    v = verify(generate(40, seed=3), ["lua"])
-    assert v.failures == [] and len(v.kept) == 40
+def test_generated_problems_pass_in_lua(engine):
+    assert_all_pass("lua", generate(40, seed=3), engine)
 
 
 # The engine's harness compares an integer and a float numerically (as Python's does), so it

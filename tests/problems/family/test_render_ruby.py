@@ -2,22 +2,32 @@
 
 import pytest
 
+from tests.problems.family.render_helpers import (
+    a,
+    assert_all_pass,
+    b,
+    body_renderer,
+    else_if_loop,
+    j,
+    num,
+    s,
+    shared_expressions,
+    text,
+    vowel_filter,
+    word_lengths,
+    xs,
+)
 from xpl.languages import get_language
 from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
 from xpl.problems.family.generator import generate
 from xpl.problems.family.ir import (
-    CHAR,
     INT_LIST,
     STR_LIST,
     WORD_COUNTS,
-    Assign,
     AugAssign,
     Bin,
-    CharIn,
     Concat,
-    DictAdd,
     Divisible,
-    ForEach,
     ForRange,
     Function,
     If,
@@ -27,74 +37,49 @@ from xpl.problems.family.ir import (
     Lit,
     Neg,
     Not,
-    Push,
     Return,
     ToFloat,
     ToLower,
-    ToUpper,
     Var,
 )
-from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
 
-a, b, c, i, j = Var("a", INT), Var("b", INT), Var("c", INT), Var("i", INT), Var("j", INT)
-xs, s, ch, w = Var("xs", INT_LIST), Var("s", STR), Var("ch", CHAR), Var("w", STR)
+body = body_renderer("ruby")
 
 
-def one(n):
-    return Lit(n, INT)
+# The method's last line is its value: no `return` there. Comparisons never chain: a
+# comparison inside another keeps its parentheses.
+@pytest.mark.parametrize(
+    "expr, text",
+    shared_expressions(
+        ["(a + 1) * b - (b - -c)", "a - b - c", "-(-a)", "a * -3", "(a < b) == (b < c)"],
+        {
+            "not (((a + b) % 3 == 0 or a > 2) and b < c)": "!(((a + b) % 3 == 0 || a > 2) && b < c)",
+            "a > 0 or a > 0 and not a > 0": "a > 0 || a > 0 && !(a > 0)",
+            "a % 2 != 0": "a.odd?",
+        },
+    ),
+)
+def test_shared_expressions(expr, text):
+    assert body(expr.type, Return(expr)) == f"  {text}\n"
 
 
-def body(returns, *stmts, params=(("a", INT), ("b", INT), ("c", INT))):
-    fn = Function("f", tuple(Param(n, t) for n, t in params), returns, tuple(stmts))
-    return renderer_for("ruby").body(fn)
-
-
-def test_parentheses_only_where_the_tree_needs_them():
-    e = Bin("-", Bin("*", Bin("+", a, one(1)), b), Bin("-", b, Neg(c)))
-    # The method's last line is its value: no `return` there.
-    assert body(INT, Return(e)) == "  (a + 1) * b - (b - -c)\n"
-    assert body(INT, Return(Bin("-", Bin("-", a, b), c))) == "  a - b - c\n"
-    assert body(INT, Return(Neg(Neg(a)))) == "  -(-a)\n"
-    assert body(INT, Return(Bin("*", a, one(-3)))) == "  a * -3\n"
-    assert body(FLOAT, Return(Bin("/", ToFloat(one(-3)), ToFloat(Neg(a))))) == "  (-3).to_f / (-a).to_f\n"
-
-
-def test_boolean_operators():
-    e = Not(Bin("and", Bin("or", Divisible(Bin("+", a, b), 3), Bin(">", a, one(2))), Bin("<", b, c)))
-    assert body(BOOL, Return(e)) == "  !(((a + b) % 3 == 0 || a > 2) && b < c)\n"
-    a_pos = Bin(">", a, one(0))
-    assert body(BOOL, Return(Bin("or", a_pos, Bin("and", a_pos, Not(a_pos))))) == "  a > 0 || a > 0 && !(a > 0)\n"
-    assert body(BOOL, Return(Divisible(a, 2, negate=True))) == "  a.odd?\n"
+def test_divisibility_and_float_conversion():
+    assert body(FLOAT, Return(Bin("/", ToFloat(num(-3)), ToFloat(Neg(a))))) == "  (-3).to_f / (-a).to_f\n"
     assert body(BOOL, Return(Not(Divisible(Bin("-", a, b), 2)))) == "  !(a - b).even?\n"
     assert body(BOOL, Return(Divisible(a, 5, negate=True))) == "  a % 5 != 0\n"
-    # Comparisons never chain: a comparison inside another keeps its parentheses.
-    assert body(BOOL, Return(Bin("==", Bin("<", a, b), Bin("<", b, c)))) == "  (a < b) == (b < c)\n"
 
 
 def test_else_if_chain_and_loops():
     got = body(
         INT,
-        Let("t", INT, one(0)),
-        ForRange(
-            "i",
-            one(0),
-            Len(xs),
-            (
-                If(
-                    Bin(">", Index(xs, i), one(0)),
-                    (AugAssign("t", "+", one(1)),),
-                    (If(Bin("<", Index(xs, i), one(0)), (AugAssign("t", "-", one(1)),), (Assign("t", one(0)),)),),
-                ),
-            ),
-        ),
+        *else_if_loop(),
         ForRange(
             "j",
-            Bin("+", one(1), one(1)),
-            Bin("+", Len(xs), one(1)),
-            (If(Bin("==", j, one(4)), (Return(Index(xs, Bin("-", j, one(1)))),)),),
+            Bin("+", num(1), num(1)),
+            Bin("+", Len(xs), num(1)),
+            (If(Bin("==", j, num(4)), (Return(Index(xs, Bin("-", j, num(1)))),)),),
         ),
-        ForRange("j", one(1), Bin("-", Len(xs), one(1)), (AugAssign("t", "*", Bin("+", j, one(1))),)),
+        ForRange("j", num(1), Bin("-", Len(xs), num(1)), (AugAssign("t", "*", Bin("+", j, num(1))),)),
         Return(Var("t", INT)),
         params=(("xs", INT_LIST),),
     )
@@ -124,19 +109,8 @@ def test_else_if_chain_and_loops():
 def test_strings_lists_and_dicts():
     got = body(
         STR,
-        Let("out", STR, Lit("", STR)),
-        ForEach(
-            "ch",
-            s,
-            (
-                If(
-                    CharIn(ch, "aeiou"),
-                    (AugAssign("out", "+", ToUpper(ch)),),
-                    (If(Not(CharIn(ch, "#{x}")), (AugAssign("out", "+", ch),)),),
-                ),
-            ),
-        ),
-        AugAssign("out", "+", Concat(Lit("re", STR), ToLower(s))),
+        *vowel_filter("#{x}"),
+        AugAssign("out", "+", Concat(text("re"), ToLower(s))),
         Return(Var("out", STR)),
         params=(("s", STR),),
     )
@@ -152,18 +126,7 @@ def test_strings_lists_and_dicts():
         '  out += "re" + s.downcase\n'
         "  out\n"
     )
-    got = body(
-        WORD_COUNTS,
-        Let("d", WORD_COUNTS, Lit({}, WORD_COUNTS)),
-        Let("lens", INT_LIST, Lit([], INT_LIST)),
-        ForEach(
-            "w",
-            Var("words", STR_LIST),
-            (DictAdd("d", w, Bin("+", Len(w), one(1))), Push("lens", Bin("*", Len(w), one(2)))),
-        ),
-        Return(Var("d", WORD_COUNTS)),
-        params=(("words", STR_LIST),),
-    )
+    got = body(WORD_COUNTS, *word_lengths(), params=(("words", STR_LIST),))
     assert got == (
         "  d = {}\n"
         "  lens = []\n"
@@ -186,11 +149,8 @@ def test_capitalised_names_follow_the_prompt():
     )
     prompt = get_language("ruby").prompt(fn.signature, "")
     assert prompt == "def f(n_, n)\n"
-    assert renderer_for("ruby").body(fn) == "  total = n_\n  total += n\n  total\n"
+    assert body(INT, *fn.body, params=(("N", INT), ("n", INT))) == "  total = n_\n  total += n\n  total\n"
 
 
-def test_generated_problems_pass_in_ruby():
-    if not get_language("ruby").toolchain.available:
-        pytest.skip("no ruby toolchain: " + get_language("ruby").toolchain.problem)
-    v = verify(generate(40, seed=3), ["ruby"])
-    assert v.failures == [] and len(v.kept) == 40
+def test_generated_problems_pass_in_ruby(engine):
+    assert_all_pass("ruby", generate(40, seed=3), engine)

@@ -4,7 +4,22 @@ generated and hand-built problems run through the engine."""
 
 import pytest
 
-from tests.problems.family.rust_cpp_cases import CASES, case_items
+from tests.problems.family import rust_cpp_cases as cases
+from tests.problems.family.render_helpers import (
+    ABC,
+    a,
+    assert_all_pass,
+    b,
+    body_renderer,
+    ch,
+    i,
+    num,
+    s,
+    shared_expressions,
+    w,
+    words,
+    xs,
+)
 from xpl.languages import get_language
 from xpl.languages.types import BOOL, FLOAT, INT, STR, Param
 from xpl.problems.family.generator import generate
@@ -37,31 +52,21 @@ from xpl.problems.family.ir import (
     ToUpper,
     Var,
 )
-from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
 
-a, b, c, i = Var("a", INT), Var("b", INT), Var("c", INT), Var("i", INT)
-xs, s, ch, w = Var("xs", INT_LIST), Var("s", STR), Var("ch", CHAR), Var("w", STR)
-words, out = Var("words", STR_LIST), Var("out", STR)
+out = Var("out", STR)
+body = body_renderer("rust", params=(*ABC, ("xs", INT_LIST)))
 
-
-def num(k):
-    return Lit(k, INT)
-
-
-def body(returns, *stmts, params=(("a", INT), ("b", INT), ("c", INT), ("xs", INT_LIST))):
-    fn = Function("f", tuple(Param(p, t) for p, t in params), returns, tuple(stmts))
-    return renderer_for("rust").body(fn)
-
-
-EXPRESSIONS = [
-    (Bin("+", Bin("*", num(3), a), num(1)), "3 * a + 1"),
-    (Divisible(Bin("-", a, b), 3, negate=True), "(a - b) % 3 != 0"),
-    (Bin("-", a, Bin("-", b, c)), "a - (b - c)"),
-    (Bin("-", Bin("-", a, b), c), "a - b - c"),
-    (Bin("-", a, num(-3)), "a - -3"),
-    (Neg(Bin("+", a, b)), "-(a + b)"),
-    (Neg(num(-3)), "-(-3)"),
+EXPRESSIONS = shared_expressions(
+    ["3 * a + 1", "(a - b) % 3 != 0", "a - (b - c)", "a - b - c", "a - -3", "-(a + b)", "-(-3)", "(a < b) == (b < c)"],
+    {
+        "len(xs) == 0": "xs.is_empty()",
+        "len(xs) > 0": "!xs.is_empty()",
+        "xs[a - 1]": "xs[(a - 1) as usize]",
+        "xs[a] + xs[b] == 4": "xs[a as usize] + xs[b as usize] == 4",
+        "(a < b or b < c) and not a < c": "(a < b || b < c) && !(a < c)",
+        "a % 2 == 0 or a > 3": "a % 2 == 0 || a > 3",
+    },
+) + [
     # `xs.len() as i64 < a` would read `i64<` as the start of generic arguments.
     (Bin("<", Len(xs), a), "(xs.len() as i64) < a"),
     (Bin("<=", Bin("*", a, Len(xs)), b), "(a * xs.len() as i64) <= b"),
@@ -69,16 +74,9 @@ EXPRESSIONS = [
     (Bin(">", Len(xs), a), "xs.len() as i64 > a"),
     (Bin(">", Len(xs), num(3)), "xs.len() > 3"),
     (Bin("<", Len(xs), num(-1)), "(xs.len() as i64) < -1"),
-    (Bin("==", Len(xs), num(0)), "xs.is_empty()"),
-    (Bin(">", Len(xs), num(0)), "!xs.is_empty()"),
     (Bin("*", Len(xs), num(2)), "xs.len() as i64 * 2"),
     (Divisible(Len(xs), 2), "xs.len() as i64 % 2 == 0"),
-    (Index(xs, Bin("-", a, num(1))), "xs[(a - 1) as usize]"),
     (Index(xs, num(0)), "xs[0]"),
-    (Bin("==", Bin("+", Index(xs, a), Index(xs, b)), num(4)), "xs[a as usize] + xs[b as usize] == 4"),
-    (Bin("and", Bin("or", Bin("<", a, b), Bin("<", b, c)), Not(Bin("<", a, c))), "(a < b || b < c) && !(a < c)"),
-    (Bin("==", Bin("<", a, b), Bin("<", b, c)), "(a < b) == (b < c)"),
-    (Bin("or", Divisible(a, 2), Bin(">", a, num(3))), "a % 2 == 0 || a > 3"),
 ]
 
 
@@ -188,7 +186,7 @@ def test_strings_borrowed_loop_variables_and_dict_counts():
     )
 
 
-def test_concatenation_self_append_and_assigned_parameters():
+def test_concatenation_self_append_and_an_assigned_parameter():
     got = body(
         STR,
         Let("t", STR, Concat(Lit("<", STR), s)),
@@ -196,7 +194,7 @@ def test_concatenation_self_append_and_assigned_parameters():
         Assign("s", Concat(Concat(ToUpper(s), Var("t", STR)), Concat(Lit("a", STR), Lit("b", STR)))),
         AugAssign("s", "+", s),
         Let("c", CHAR, Lit("'", CHAR)),
-        ForEach("ch", s, (Assign("ch", ToUpper(ch)), If(Bin("==", ch, Var("c", CHAR)), (Return(Lit("", STR)),)))),
+        ForEach("ch", s, (If(Bin("==", ToUpper(ch), Var("c", CHAR)), (Return(Lit("", STR)),)),)),
         Return(s),
         params=(("s", STR),),
     )
@@ -208,9 +206,7 @@ def test_concatenation_self_append_and_assigned_parameters():
         "    s.push_str(&s.clone());\n"
         "    let c = '\\'';\n"
         "    for ch in s.chars() {\n"
-        "        let mut ch = ch;\n"
-        "        ch = ch.to_ascii_uppercase();\n"
-        "        if ch == c {\n"
+        "        if ch.to_ascii_uppercase() == c {\n"
         "            return String::new();\n"
         "        }\n"
         "    }\n"
@@ -235,14 +231,5 @@ def test_hashmap_is_spelled_in_full_when_the_prompt_does_not_import_it():
     assert got.splitlines()[1] == "    *counts.entry(s.clone()).or_insert(0) += 2;"
 
 
-def test_hand_built_cases_render():
-    for fn in CASES:
-        assert renderer_for("rust").body(fn).endswith("\n")
-
-
-@pytest.mark.skipif(not get_language("rust").toolchain.available, reason="no Rust toolchain (rustc) on this machine")
-def test_generated_and_hand_built_problems_pass_in_rust():
-    items = generate(40, seed=3) + case_items()
-    v = verify(items, ["rust"])
-    assert not v.failures, "\n\n".join(f"{f.problem}: {f.status}\n{f.detail[:2000]}" for f in v.failures)
-    assert v.passed["rust"] == len(items)
+def test_generated_and_hand_built_problems_pass_in_rust(engine):
+    assert_all_pass("rust", generate(40, seed=3) + cases.items(), engine)

@@ -5,45 +5,37 @@ and run through the engine."""
 import pytest
 
 from tests.problems.family import web_render_cases as cases
-from xpl.languages import get_language
+from tests.problems.family.render_helpers import assert_all_pass, render_in
 from xpl.problems.family.generator import generate
-from xpl.problems.family.render import renderer_for
-from xpl.problems.family.verify import verify
-
-TS = get_language("typescript")
-
-
-def render(fn, language="typescript") -> str:
-    return renderer_for(language).body(fn)
 
 
 def test_empty_containers_are_annotated():
-    assert render(cases.COUNTS) == (
+    assert render_in("typescript", cases.COUNTS) == (
         "  const counts: {[key: string]: number} = {};\n"
         "  for (let i = 0; i < words.length; i++) {\n"
         "    counts[words[i]] = (counts[words[i]] ?? 0) + (words[i].length - 2 * xs[0]);\n"
         "  }\n"
         "  return counts;\n"
     )
-    assert render(cases.GROWING).startswith("  const out: number[] = [];\n  let stop = 0;\n")
+    assert render_in("typescript", cases.GROWING).startswith("  const out: number[] = [];\n  let stop = 0;\n")
 
 
 def test_const_literal_is_declared_with_its_type():
     # `const k = 3` would have the type 3, and `k === 4` would not compile (TS2367);
     # a `let` widens to number by itself.
-    body = render(cases.CONSTS)
+    body = render_in("typescript", cases.CONSTS)
     assert "  const k: number = 3;\n" in body
     assert "  let found = false;\n" in body
 
 
 def test_everything_else_is_the_javascript_rendering():
     for fn in (cases.CHAIN, cases.PRECEDENCE, cases.RESERVED):
-        assert render(fn) == render(fn, "javascript")
+        assert render_in("typescript", fn) == render_in("javascript", fn)
 
 
 def test_generated_bodies_differ_from_javascript_only_in_annotations():
     for g in generate(40, seed=3):
-        ts, js = render(g.fn).splitlines(), render(g.fn, "javascript").splitlines()
+        ts, js = render_in("typescript", g.fn).splitlines(), render_in("javascript", g.fn).splitlines()
         assert len(ts) == len(js)
         for t, j in zip(ts, js):
             if t != j:
@@ -57,9 +49,5 @@ def test_generated_bodies_differ_from_javascript_only_in_annotations():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TS.toolchain.available, reason=f"TypeScript not installed: {TS.toolchain.problem}")
 def test_rendered_programs_compile_and_pass_their_tests(engine):
-    v = verify(cases.items() + generate(40, seed=3), ["typescript"], engine=engine)
-    assert not v.unavailable
-    assert not v.failures, "\n\n".join(f"{f.problem}: {f.status}\n{f.detail[:1500]}" for f in v.failures)
-    assert v.passed["typescript"] == len(cases.CASES) + 40
+    assert_all_pass("typescript", cases.items() + generate(40, seed=3), engine)

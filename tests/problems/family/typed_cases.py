@@ -5,12 +5,12 @@ They reach what the generator's templates do not: an index loop starting at a pa
 Java), ints pushed into a list of longs (``size()``, an ``int`` counter, a literal), a string
 parameter appended to, a string that is only appended to (a builder) and one that is
 reassigned (a plain string), characters that need escapes, a dict key that is an expression,
-nested negations and float division. ``typed_items`` turns them into problems whose expected
+nested negations and float division. ``items`` turns them into problems whose expected
 outputs come from executing the IR, so the engine checks each PL against the IR itself.
 """
 
-from xpl.languages.types import FLOAT, INT, STR, Param, TestCase
-from xpl.problems.family.generator import Generated
+from tests.problems.family.render_helpers import as_problems, ch, i, num, s, w, xs
+from xpl.languages.types import FLOAT, INT, STR, Param
 from xpl.problems.family.ir import (
     CHAR,
     FLOAT_LIST,
@@ -40,18 +40,10 @@ from xpl.problems.family.ir import (
     ToLower,
     ToUpper,
     Var,
-    compile_function,
 )
-from xpl.problems.problem import Problem
 
-xs, n, i = Var("xs", INT_LIST), Var("n", INT), Var("i", INT)
-s, w, ch, out, tag = Var("s", STR), Var("w", STR), Var("ch", CHAR), Var("out", STR), Var("tag", STR)
+n, out, tag = Var("n", INT), Var("out", STR), Var("tag", STR)
 v, values, total = Var("v", FLOAT), Var("values", FLOAT_LIST), Var("total", FLOAT)
-
-
-def num(k: int) -> Lit:
-    return Lit(k, INT)
-
 
 MIX_INTS = Function(
     "mix_ints",
@@ -147,23 +139,14 @@ MIX_FLOATS = Function(
     ),
 )
 
-TYPED_FUNCTIONS = (MIX_INTS, MIX_STRINGS, MIX_FLOATS)
+CASES = [
+    (MIX_INTS, [([], 0), ([3, 3, 5], 1), ([4, -2, 4, 9, 12], 2), ([1, 2, 3, 4, 5, 6], 4), ([-5, 8], 0)]),
+    (MIX_STRINGS, [("", []), ("abc'de", ["cat", "dog", "cat"]), ("a'b\\Z9", ["x", "yy"]), ("hello", ["cat"])]),
+    (MIX_FLOATS, [([], 3), ([1.5, -2.25], 0), ([0.5, 4.0, 8.0], 2)]),
+]
+TYPED_FUNCTIONS = tuple(fn for fn, _ in CASES)
 
-ARGUMENTS = {
-    "mix_ints": [([], 0), ([3, 3, 5], 1), ([4, -2, 4, 9, 12], 2), ([1, 2, 3, 4, 5, 6], 4), ([-5, 8], 0)],
-    "mix_strings": [("", []), ("abc'de", ["cat", "dog", "cat"]), ("a'b\\Z9", ["x", "yy"]), ("hello", ["cat"])],
-    "mix_floats": [([], 3), ([1.5, -2.25], 0), ([0.5, 4.0, 8.0], 2)],
-}
 
-
-def typed_items(functions=TYPED_FUNCTIONS) -> list[Generated]:
-    """The functions as problems, with expected outputs computed by the IR's executor."""
-    items = []
-    for fn in functions:
-        call = compile_function(fn)
-        tests = tuple(TestCase(args, call(*args)) for args in ARGUMENTS[fn.name])
-        problem = Problem(
-            name=f"typed-{fn.name}", source="test", signature=fn.signature, description=f"{fn.name}.", tests=tests
-        )
-        items.append(Generated(problem, fn))
-    return items
+def items():
+    """Every case as a problem (expected outputs computed by executing the IR)."""
+    return as_problems(CASES, "typed")

@@ -1,13 +1,13 @@
 """Hand-built IR functions for the JavaScript, TypeScript and PHP renderer tests: corners the
-generator does not reach (a ``range`` whose stop the body changes, an assigned loop variable,
-``-(-0.0)``, reserved names, a ``const`` literal compared with another literal), each with
-tests whose expected outputs come from executing the IR, so the engine checks the rendering's
-meaning, not only that it compiles."""
+generator does not reach (a counting loop while the body grows a list, ``-(-0.0)``, reserved
+names, a ``const`` literal compared with another literal), each with tests whose expected
+outputs come from executing the IR, so the engine checks the rendering's meaning, not only that
+it compiles."""
 
 from __future__ import annotations
 
-from xpl.languages.types import BOOL, FLOAT, INT, STR, Param, TestCase
-from xpl.problems.family.generator import Generated
+from tests.problems.family.render_helpers import as_problems, ch, function, i, lit, s, x, xs
+from xpl.languages.types import BOOL, FLOAT, INT, STR
 from xpl.problems.family.ir import (
     CHAR,
     FLOAT_LIST,
@@ -23,7 +23,6 @@ from xpl.problems.family.ir import (
     Divisible,
     ForEach,
     ForRange,
-    Function,
     If,
     Index,
     Len,
@@ -37,21 +36,9 @@ from xpl.problems.family.ir import (
     ToLower,
     ToUpper,
     Var,
-    compile_function,
 )
-from xpl.problems.problem import Problem
 
-
-def lit(v):
-    return Lit(v, FLOAT if isinstance(v, float) else BOOL if isinstance(v, bool) else INT)
-
-
-def function(name, params, returns, *body):
-    return Function(name, tuple(Param(n, t) for n, t in params), returns, tuple(body))
-
-
-xs, x, i, n = Var("xs", INT_LIST), Var("x", INT), Var("i", INT), Var("n", INT)
-s, ch, w = Var("s", STR), Var("ch", CHAR), Var("w", STR)
+n = Var("n", INT)
 
 # The else-if chain, string append of a CHAR and of a STR, CharIn, case conversion of CHAR and STR.
 CHAIN = function(
@@ -124,8 +111,8 @@ PRECEDENCE = function(
     ),
 )
 
-# `range` evaluates its stop once: the body grows the list whose length is the stop. A local
-# called `stop` makes the hoisted variable take another name.
+# A counting loop (up to the length of a list the body leaves alone: the IR refuses a loop that
+# changes its own bound) that grows another list; a local called `stop`.
 GROWING = function(
     "grow",
     [("xs", INT_LIST)],
@@ -133,24 +120,18 @@ GROWING = function(
     Let("out", INT_LIST, Lit([], INT_LIST)),
     Let("stop", INT, lit(0)),
     ForEach("x", xs, (Push("out", x),)),
-    ForRange("i", lit(0), Len(Var("out", INT_LIST)), (Push("out", Bin("*", i, lit(10))), AugAssign("stop", "+", i))),
+    ForRange("i", lit(0), Len(xs), (Push("out", Bin("*", i, lit(10))), AugAssign("stop", "+", i))),
     Push("out", Var("stop", INT)),
     Return(Var("out", INT_LIST)),
 )
 
-# Assigning the loop variable does not change the next iteration's value; reserved words as
-# names; a loop over a float list.
+# Reserved words as names; a counting loop from a parameter; a loop over a float list.
 RESERVED = function(
     "total",
     [("this", INT), ("values", FLOAT_LIST)],
     FLOAT,
     Let("new", INT, lit(0)),
-    ForRange(
-        "i",
-        Var("this", INT),
-        Bin("+", Var("this", INT), lit(4)),
-        (Assign("i", Bin("*", i, lit(2))), AugAssign("new", "+", i)),
-    ),
+    ForRange("i", Var("this", INT), Bin("+", Var("this", INT), lit(4)), (AugAssign("new", "+", Bin("*", i, lit(2))),)),
     Let("class", FLOAT, ToFloat(Var("new", INT))),
     ForEach("x", Var("values", FLOAT_LIST), (AugAssign("class", "-", Var("x", FLOAT)),)),
     Return(Var("class", FLOAT)),
@@ -179,12 +160,6 @@ CASES = [
 ]
 
 
-def items() -> list[Generated]:
-    """Every case as a generated problem (expected outputs computed by executing the IR)."""
-    out = []
-    for fn, inputs in CASES:
-        call = compile_function(fn)
-        tests = tuple(TestCase(tuple(args), call(*args)) for args in inputs)
-        problem = Problem(f"tricky-{fn.name}", "test", fn.signature, f"The {fn.name} case.", tests)
-        out.append(Generated(problem, fn))
-    return out
+def items():
+    """Every case as a problem (expected outputs computed by executing the IR)."""
+    return as_problems(CASES, "tricky")

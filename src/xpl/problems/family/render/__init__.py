@@ -15,7 +15,8 @@ precedence scale (shared by every PL for the operators the IR has):
 
 (``NOT_WORD`` is Python's and Lua's word ``not``, which binds more loosely than arithmetic
 in Python; ``CAST`` is Rust's ``as``.) ``BraceRenderer`` adds what the brace-and-semicolon
-PLs share.
+PLs share; ``analysis`` holds the analyses of a function that several renderers need (names
+read, string builders, dead code, fresh names).
 """
 
 from __future__ import annotations
@@ -23,29 +24,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from xpl.languages import Language, get_language
-from xpl.languages.types import BoolType, FloatType, IntType, StrType, Type
-from xpl.problems.family.ir import (
-    Assign,
-    AugAssign,
-    Bin,
-    CharType,
-    DictAdd,
-    Divisible,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    If,
-    Let,
-    Lit,
-    Neg,
-    Not,
-    Push,
-    Return,
-    Stmt,
-    Var,
-    check_function,
-    mutated_names,
+from xpl.languages.types import StrType, Type
+from xpl.problems.family import ir
+from xpl.problems.family.ir import check_function, mutated_names
+from xpl.problems.family.render.analysis import (
+    declared_names,
+    fresh_name,
+    inclusive_stop,
+    numbered,
+    reachable,
+    split_offset,
 )
 
 OR, AND, NOT_WORD, COMPARE, ADD, MUL, CAST, UNARY, ATOM = 10, 20, 25, 30, 40, 50, 55, 60, 70
@@ -61,6 +49,18 @@ BINARY_PRECEDENCE = {
 
 Code = tuple[str, int]
 
+# The escapes C-like PLs share in character literals.
+C_CHAR_ESCAPES = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def c_char_literal(ch: str, other: str = "\\x{:02x}", nul: bool = True) -> str:
+    """``ch`` as a C-style character literal (``'a'``, ``'\\''``, ``'\\n'``): any other character
+    outside printable ASCII is ``other`` formatted with its code point (``\\x07`` by default);
+    ``nul=False`` for a PL without the ``\\0`` escape (Go)."""
+    if ch in C_CHAR_ESCAPES and (nul or ch != "\0"):
+        return f"'{C_CHAR_ESCAPES[ch]}'"
+    return f"'{ch}'" if " " <= ch <= "~" else "'" + other.format(ord(ch)) + "'"
+
 
 class Renderer:
     """The body of a family function in one PL. Subclasses set ``language`` and implement
@@ -73,24 +73,46 @@ class Renderer:
     # Text that closes the function after the body, when the PL module's completion suffix
     # does not (Lua's prompt leaves the function's ``end`` to the completion).
     closing: ClassVar[str] = ""
+    # What ends a simple statement (``;`` in the brace PLs but Go).
+    terminator: ClassVar[str] = ""
+    # Whether statements after one that always returns are left out (Java rejects them).
+    drop_dead_code: ClassVar[bool] = False
+    # The index of a list's first element (1 in Lua and Julia: indices are shifted).
+    index_origin: ClassVar[int] = 0
+    # Global names the rendered code uses that a variable of the function may shadow, and
+    # how the code reaches them then (``_G.`` in Lua, ``Base.`` in Julia).
+    shadowable: ClassVar[tuple[str, ...]] = ()
+    global_prefix: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self.lang: Language = get_language(self.language)
         # The body's indentation is the one the PL module's completions use.
         template = self.lang.return_template
         self.base_indent = template[: len(template) - len(template.lstrip())]
-        self.fn: Function | None = None
+        self.fn: ir.Function | None = None
         self.mutated: set[str] = set()
+        self.taken: set[str] = set()
+        self.shadowed: set[str] = set()
 
     # ------------------------------------------------------------------ entry point
-    def body(self, fn: Function) -> str:
+    def body(self, fn: ir.Function) -> str:
         """The function body in this PL (ending in a newline)."""
         check_function(fn)
-        self.fn, self.mutated = fn, mutated_names(fn)
+        self.begin(fn)
         lines = self.block(fn.body, 0, top=True)
         return "".join(line + "\n" for line in lines) + self.closing
 
-    def block(self, body: tuple[Stmt, ...], depth: int, top: bool = False) -> list[str]:
+    def begin(self, fn: ir.Function) -> None:
+        """Take in the (checked) function about to be rendered; renderers that need more
+        analyses of it extend this."""
+        self.fn, self.mutated = fn, mutated_names(fn)
+        self.taken = declared_names(fn)  # grows with every name `fresh` hands out
+        spelled = {self.name(n) for n in self.taken} if self.shadowable else set()
+        self.shadowed = {g for g in self.shadowable if g in spelled}
+
+    def block(self, body: tuple[ir.Stmt, ...], depth: int, top: bool = False) -> list[str]:
+        if self.drop_dead_code:
+            body = reachable(body)
         lines: list[str] = []
         for i, stmt in enumerate(body):
             last = top and i == len(body) - 1
@@ -104,35 +126,49 @@ class Renderer:
         """A variable as written in this PL (``$x`` in PHP; reserved words get a suffix)."""
         return self.lang.identifier(name)
 
+    # The k-th candidate (k >= 2) for a fresh name: `base2`, `base3`, ... unless a PL prefers others.
+    fresh_variant = staticmethod(numbered)
+
+    def fresh(self, base: str) -> str:
+        """A name for a local the renderer adds: none of the function's names, none handed out
+        before, no reserved word."""
+        name = fresh_name(base, self.taken | self.lang.reserved_words, self.fresh_variant)
+        self.taken.add(name)
+        return name
+
+    def global_name(self, name: str) -> str:
+        """A global the code uses (one of ``shadowable``), qualified when a variable shadows it."""
+        return self.global_prefix + name if name in self.shadowed else name
+
     # ------------------------------------------------------------------ statements
-    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
+    def statement(self, s: ir.Stmt, depth: int, last: bool = False) -> list[str]:
         ind = self.indent(depth)
-        if isinstance(s, If):
+        if isinstance(s, ir.If):
             return self.if_chain(s, depth)
-        if isinstance(s, ForEach):
+        if isinstance(s, ir.ForEach):
             return [ind + self.for_each_head(s), *self.block(s.body, depth + 1), *self.end_block(depth)]
-        if isinstance(s, ForRange):
+        if isinstance(s, ir.ForRange):
             return [ind + self.for_range_head(s), *self.block(s.body, depth + 1), *self.end_block(depth)]
-        if isinstance(s, Let):
+        if isinstance(s, ir.Let):
             return [ind + self.let(s)]
-        if isinstance(s, Assign):
+        if isinstance(s, ir.Assign):
             return [ind + self.assign(s)]
-        if isinstance(s, AugAssign):
+        if isinstance(s, ir.AugAssign):
             return [ind + self.aug_assign(s)]
-        if isinstance(s, Push):
+        if isinstance(s, ir.Push):
             return [ind + self.push(s)]
-        if isinstance(s, DictAdd):
+        if isinstance(s, ir.DictAdd):
             return [ind + self.dict_add(s)]
-        if isinstance(s, Return):
+        if isinstance(s, ir.Return):
             return [ind + self.return_(s, last)]
         raise TypeError(f"unknown statement {s!r}")
 
-    def if_chain(self, s: If, depth: int) -> list[str]:
+    def if_chain(self, s: ir.If, depth: int) -> list[str]:
         """``if``, then ``else if`` for every else-branch that is a lone ``If``, then ``else``."""
         ind = self.indent(depth)
         lines = [ind + self.if_head(s.cond), *self.block(s.then, depth + 1)]
         orelse = s.orelse
-        while len(orelse) == 1 and isinstance(orelse[0], If):
+        while len(orelse) == 1 and isinstance(orelse[0], ir.If):
             nested = orelse[0]
             lines += [ind + self.elif_head(nested.cond), *self.block(nested.then, depth + 1)]
             orelse = nested.orelse
@@ -144,74 +180,86 @@ class Renderer:
         return [self.indent(depth) + self.block_end] if self.block_end else []
 
     block_end: ClassVar[str] = "end"
+    # Blocks delimited by keywords (Python, Lua, Ruby, Julia): `if c`, `elif c`, `else`, each
+    # line ending as the PL wants (`:` in Python, ` then` after a condition in Lua).
+    elif_keyword: ClassVar[str] = "elif"
+    condition_end: ClassVar[str] = ""
+    else_end: ClassVar[str] = ""
 
-    def if_head(self, cond: Expr) -> str:
-        raise NotImplementedError
+    def if_head(self, cond: ir.Expr) -> str:
+        return f"if {self.expr(cond)}{self.condition_end}"
 
-    def elif_head(self, cond: Expr) -> str:
-        raise NotImplementedError
+    def elif_head(self, cond: ir.Expr) -> str:
+        return f"{self.elif_keyword} {self.expr(cond)}{self.condition_end}"
 
     def else_head(self) -> str:
+        return "else" + self.else_end
+
+    def for_each_head(self, s: ir.ForEach) -> str:
         raise NotImplementedError
 
-    def for_each_head(self, s: ForEach) -> str:
+    def for_range_head(self, s: ir.ForRange) -> str:
         raise NotImplementedError
 
-    def for_range_head(self, s: ForRange) -> str:
+    def let(self, s: ir.Let) -> str:
+        """A declaration; in the PLs without them (Python, Ruby, Julia) an assignment."""
+        return self.assign(s)  # type: ignore[arg-type]
+
+    def assign(self, s: ir.Assign) -> str:
+        return f"{self.name(s.name)} = {self.expr(s.value)}{self.terminator}"
+
+    def aug_assign(self, s: ir.AugAssign) -> str:
+        return f"{self.name(s.name)} {s.op}= {self.expr(s.value)}{self.terminator}"
+
+    def push(self, s: ir.Push) -> str:
         raise NotImplementedError
 
-    def let(self, s: Let) -> str:
+    def dict_add(self, s: ir.DictAdd) -> str:
+        """``d[k] = <d's count of k, 0 if none> + n``, with ``dict_get`` spelling the count."""
+        d, key = self.name(s.name), self.expr(s.key)
+        return f"{d}[{key}] = {self.dict_get(d, key)} + {self.sub(s.amount, ADD + 1)}{self.terminator}"
+
+    def dict_get(self, d: str, key: str) -> str:
+        """The count of ``key`` in the dict ``d``, 0 when it has none (``d.get(k, 0)``)."""
         raise NotImplementedError
 
-    def assign(self, s: Assign) -> str:
-        raise NotImplementedError
-
-    def aug_assign(self, s: AugAssign) -> str:
-        raise NotImplementedError
-
-    def push(self, s: Push) -> str:
-        raise NotImplementedError
-
-    def dict_add(self, s: DictAdd) -> str:
-        raise NotImplementedError
-
-    def return_(self, s: Return, last: bool) -> str:
-        raise NotImplementedError
+    def return_(self, s: ir.Return, last: bool) -> str:
+        return f"return {self.expr(s.value)}{self.terminator}"
 
     # ------------------------------------------------------------------ expressions
-    def expr(self, e: Expr) -> str:
+    def expr(self, e: ir.Expr) -> str:
         return self.code(e)[0]
 
-    def sub(self, e: Expr, minimum: int) -> str:
+    def sub(self, e: ir.Expr, minimum: int) -> str:
         """``e`` as an operand that must bind at least as tightly as ``minimum``."""
         text, prec = self.code(e)
         return f"({text})" if prec < minimum else text
 
-    def code(self, e: Expr) -> Code:
+    def code(self, e: ir.Expr) -> Code:
         method = getattr(self, "e_" + type(e).__name__.lower())
         return method(e)
 
     def op(self, op: str) -> str:
         return self.operators.get(op, op)
 
-    def e_var(self, e: Var) -> Code:
+    def e_var(self, e: ir.Var) -> Code:
         return self.name(e.name), ATOM
 
-    def e_lit(self, e: Lit) -> Code:
+    def e_lit(self, e: ir.Lit) -> Code:
         text = self.literal(e.value, e.type)
         # By its spelling, not its value: -0.0 is not < 0 but is written with a minus, and
         # `-(-0.0)` must not become `--0.0` (a decrement in C-like PLs).
         return text, UNARY if text.startswith("-") else ATOM
 
     def literal(self, value: Any, typ: Type) -> str:
-        if isinstance(typ, CharType):
+        if isinstance(typ, ir.CharType):
             return self.char_literal(value)
         return self.lang.render_value(value, typ)
 
     def char_literal(self, ch: str) -> str:
         return self.lang.render_value(ch, StrType())
 
-    def e_bin(self, e: Bin) -> Code:
+    def e_bin(self, e: ir.Bin) -> Code:
         prec = BINARY_PRECEDENCE[e.op]
         # Left-associative: the right operand of `a - (b - c)` keeps its parentheses.
         # Comparisons never chain, so both their operands bind more tightly.
@@ -219,15 +267,32 @@ class Renderer:
         text = f"{self.sub(e.left, left_min)} {self.op(e.op)} {self.sub(e.right, prec + 1)}"
         return text, prec
 
-    def e_divisible(self, e: Divisible) -> Code:
+    def e_divisible(self, e: ir.Divisible) -> Code:
         cmp = "!=" if e.negate else "=="
         return f"{self.sub(e.value, MUL + 1)} % {e.divisor} {self.op(cmp)} 0", COMPARE
 
-    def e_neg(self, e: Neg) -> Code:
+    def e_neg(self, e: ir.Neg) -> Code:
         return "-" + self.sub(e.operand, ATOM), UNARY
 
-    def e_not(self, e: Not) -> Code:
+    def e_not(self, e: ir.Not) -> Code:
         return "!" + self.sub(e.operand, ATOM), UNARY
+
+    def e_index(self, e: ir.Index) -> Code:
+        index = self.expr(e.index) if self.index_origin == 0 else self.offset(e.index, self.index_origin)[0]
+        return f"{self.sub(e.items, ATOM)}[{index}]", ATOM
+
+    def e_concat(self, e: ir.Concat) -> Code:
+        return f"{self.sub(e.left, ADD)} + {self.sub(e.right, ADD + 1)}", ADD
+
+    def offset(self, e: ir.Expr, delta: int) -> Code:
+        """The int expression ``e + delta``, with constant offsets folded (``split_offset``)."""
+        base, constant = split_offset(e)
+        constant += delta
+        if base is None:
+            return self.code(ir.Lit(constant, e.type))
+        if constant == 0:
+            return self.code(base)
+        return f"{self.sub(base, ADD)} {'+' if constant > 0 else '-'} {abs(constant)}", ADD
 
 
 class BraceRenderer(Renderer):
@@ -235,28 +300,40 @@ class BraceRenderer(Renderer):
 
     operators = {"and": "&&", "or": "||"}
     block_end = "}"
+    terminator = ";"
+    elif_keyword = "else if"
     paren_conditions: ClassVar[bool] = True  # False for Go and Rust: `if c {`
 
-    def cond(self, e: Expr) -> str:
+    def cond(self, e: ir.Expr) -> str:
         return f"({self.expr(e)})" if self.paren_conditions else self.expr(e)
 
-    def if_head(self, cond: Expr) -> str:
+    def if_head(self, cond: ir.Expr) -> str:
         return f"if {self.cond(cond)} {{"
 
-    def elif_head(self, cond: Expr) -> str:
-        return f"}} else if {self.cond(cond)} {{"
+    def elif_head(self, cond: ir.Expr) -> str:
+        return f"}} {self.elif_keyword} {self.cond(cond)} {{"
 
     def else_head(self) -> str:
         return "} else {"
 
-    def assign(self, s: Assign) -> str:
-        return f"{self.name(s.name)} = {self.expr(s.value)};"
+    def counting_loop_head(self, s: ir.ForRange, counter: str, inclusive: bool = False) -> str:
+        """``for (long i = a; i < b; i++) {`` (``counter`` declares ``i``: ``long ``, ``let ``,
+        nothing in PHP), which is exactly ``range(a, b)``: the IR guarantees (``ir._check_loop``)
+        that the body assigns neither ``i`` nor anything ``b`` reads, so testing ``b`` again at
+        every step and counting with ``i`` itself change nothing. ``inclusive``: a stop written
+        ``n + 1`` is tested as ``i <= n``."""
+        i, stop, cmp = self.name(s.var), s.stop, "<"
+        last = inclusive_stop(stop) if inclusive else None
+        if last is not None:
+            stop, cmp = last, "<="
+        return f"for ({counter}{i} = {self.expr(s.start)}; {i} {cmp} {self.sub(stop, COMPARE + 1)}; {i}++) {{"
 
-    def aug_assign(self, s: AugAssign) -> str:
-        return f"{self.name(s.name)} {s.op}= {self.expr(s.value)};"
+    def type_name(self, t: Type) -> str:
+        """A type as a declaration writes it (``CHAR`` is ``char`` in C++, Java and C#)."""
+        return "char" if isinstance(t, ir.CharType) else self.lang.render_type(t)
 
-    def return_(self, s: Return, last: bool) -> str:
-        return f"return {self.expr(s.value)};"
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
+        return f"(double) {self.sub(e.operand, UNARY)}", UNARY
 
 
 _RENDERERS: dict[str, type[Renderer]] = {}
@@ -288,11 +365,3 @@ def _load_all() -> None:
 
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
-
-
-def is_number(t: Type) -> bool:
-    return isinstance(t, (IntType, FloatType))
-
-
-def is_bool(t: Type) -> bool:
-    return isinstance(t, BoolType)

@@ -13,35 +13,10 @@ become ``std::string("...")`` where they would otherwise meet another literal. D
 
 from __future__ import annotations
 
-from typing import Any
-
-from xpl.languages.types import INT, DictType, ListType, StrType, Type
-from xpl.problems.family.ir import (
-    Assign,
-    AugAssign,
-    Bin,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    Index,
-    Len,
-    Let,
-    Lit,
-    Not,
-    Push,
-    Stmt,
-    ToFloat,
-    ToLower,
-    ToUpper,
-    Var,
-    walk_statements,
-)
-from xpl.problems.family.render import ADD, ATOM, COMPARE, UNARY, BraceRenderer, Code, register
+from xpl.languages.types import DictType, ListType, StrType
+from xpl.problems.family import ir
+from xpl.problems.family.render import ADD, ATOM, COMPARE, UNARY, BraceRenderer, Code, c_char_literal, register
+from xpl.problems.family.render.analysis import is_empty_literal
 
 # String case conversion, declared at the top of a body that needs it.
 _CASE_HELPER = (
@@ -52,33 +27,20 @@ _CASE_HELPER = (
 )
 
 
-def _names(e: Any) -> set[str]:
-    """The variables an expression reads."""
-    if isinstance(e, Var):
-        return {e.name}
-    found: set[str] = set()
-    for value in vars(e).values():
-        if hasattr(value, "type") and not isinstance(value, Type):
-            found |= _names(value)
-    return found
-
-
-def _assigned(body: tuple[Stmt, ...]) -> set[str]:
-    return {s.name for s in walk_statements(body) if isinstance(s, (Assign, AugAssign, Push, DictAdd))}
-
-
 @register
 class CppRenderer(BraceRenderer):
     language = "cpp"
 
-    def body(self, fn: Function) -> str:
-        # Every name the function uses, so that the names the renderer adds never clash.
-        self.taken = {p.name for p in fn.params} | {
-            n for s in walk_statements(fn.body) for n in (getattr(s, "name", None), getattr(s, "var", None)) if n
-        }
+    def begin(self, fn: ir.Function) -> None:
+        super().begin(fn)
         self.helpers = {"toupper": self.fresh("to_upper"), "tolower": self.fresh("to_lower")}
         self.used_helpers: set[str] = set()
-        self.loop_count = 0
+
+    @staticmethod
+    def fresh_variant(base: str, k: int) -> str:
+        return base + "_" * (k - 1)  # to_upper_, to_upper__, ...
+
+    def body(self, fn: ir.Function) -> str:
         text = super().body(fn)
         head = "".join(
             self.indent(0) + line.format(name=self.helpers[f], fn=f) + "\n"
@@ -89,54 +51,23 @@ class CppRenderer(BraceRenderer):
         return head + text
 
     # ------------------------------------------------------------------ statements
-    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
-        if isinstance(s, ForRange):
-            return self.for_range(s, depth)
-        return super().statement(s, depth, last)
+    def for_range_head(self, s: ir.ForRange) -> str:
+        return self.counting_loop_head(s, "long ", inclusive=True)  # i < n + 1 is i <= n
 
-    def for_range(self, s: ForRange, depth: int) -> list[str]:
-        """``for (long i = a; i < b; i++)``, exact to ``range(a, b)``: the bound is computed once
-        when the body changes what it reads, and a body that assigns the loop variable gets a
-        copy of it (the next iteration still takes the next value)."""
-        ind, var = self.indent(depth), self.name(s.var)
-        assigned = _assigned(s.body)
-        before: list[str] = []
-        stop = self.expr(s.stop)
-        if _names(s.stop) & assigned:
-            self.loop_count += 1
-            end = self.fresh(f"end{self.loop_count}")
-            before = [f"{ind}const long {end} = {stop};"]
-            stop = end
-        counter, copy = var, []
-        if s.var in assigned:
-            counter = self.fresh(s.var + "_index")
-            copy = [f"{self.indent(depth + 1)}long {var} = {counter};"]
-        cmp = "<"
-        if not before and isinstance(s.stop, Bin) and s.stop.op == "+" and s.stop.right == Lit(1, INT):
-            cmp, stop = "<=", self.expr(s.stop.left)  # i < n + 1 is i <= n
-        head = f"for (long {counter} = {self.expr(s.start)}; {counter} {cmp} {stop}; {counter}++) {{"
-        return [*before, ind + head, *copy, *self.block(s.body, depth + 1), *self.end_block(depth)]
-
-    def fresh(self, name: str) -> str:
-        while name in self.taken or name in self.lang.reserved_words:
-            name += "_"
-        self.taken.add(name)
-        return name
-
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         var, items = self.name(s.var), self.expr(s.iterable)
         t = s.var_type
-        if isinstance(t, CharType):
+        if isinstance(t, ir.CharType):
             return f"for (char {var} : {items}) {{"
-        if isinstance(t, StrType) and s.var not in _assigned(s.body):
+        if isinstance(t, StrType):  # never assigned in the loop (the IR refuses it): no copy
             return f"for (const std::string& {var} : {items}) {{"
         return f"for ({self.lang.render_type(t)} {var} : {items}) {{"
 
-    def let(self, s: Let) -> str:
+    def let(self, s: ir.Let) -> str:
         decl = f"{self.type_name(s.type)} {self.name(s.name)}"
         v = s.value
-        if isinstance(v, Lit) and isinstance(s.type, (StrType, ListType, DictType)):
-            if not v.value:
+        if isinstance(v, ir.Lit) and isinstance(s.type, (StrType, ListType, DictType)):
+            if is_empty_literal(v):
                 return decl + ";"  # empty string, vector or map
             if isinstance(s.type, StrType):
                 return f"{decl} = {self.bare(v.value)};"
@@ -144,18 +75,15 @@ class CppRenderer(BraceRenderer):
                 return f"{decl} = {{{', '.join(self.literal(x, s.type.elem) for x in v.value)}}};"
         return f"{decl} = {self.expr(v)};"
 
-    def type_name(self, t: Type) -> str:
-        return "char" if isinstance(t, CharType) else self.lang.render_type(t)
-
-    def aug_assign(self, s: AugAssign) -> str:
-        if isinstance(s.value, Lit) and isinstance(s.value.type, StrType):
+    def aug_assign(self, s: ir.AugAssign) -> str:
+        if isinstance(s.value, ir.Lit) and isinstance(s.value.type, StrType):
             return f"{self.name(s.name)} += {self.bare(s.value.value)};"
         return super().aug_assign(s)
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         return f"{self.name(s.name)}.push_back({self.expr(s.value)});"
 
-    def dict_add(self, s: DictAdd) -> str:
+    def dict_add(self, s: ir.DictAdd) -> str:
         key = self.str_operand(s.key, None)
         return f"{self.name(s.name)}[{key}] += {self.expr(s.amount)};"
 
@@ -167,26 +95,23 @@ class CppRenderer(BraceRenderer):
             return text[len("std::string(") : -1]
         return text
 
-    def str_operand(self, e: Expr, other: Expr | None, minimum: int = 0) -> str:
+    def str_operand(self, e: ir.Expr, other: ir.Expr | None, minimum: int = 0) -> str:
         """A string operand: a literal stays bare unless the other operand is a literal too
         (the left one of two literals becomes a std::string, so the operator is std::string's)."""
-        if isinstance(e, Lit) and not isinstance(other, Lit):
+        if isinstance(e, ir.Lit) and not isinstance(other, ir.Lit):
             return self.bare(e.value)
         return self.sub(e, minimum)
 
-    def e_lit(self, e: Lit) -> Code:
-        text, prec = super().e_lit(e)
-        # -0.0 is not below zero, yet `-` before it would make `--0.0`, a decrement.
-        return text, UNARY if text.startswith("-") else prec
-
     def char_literal(self, ch: str) -> str:
-        escapes = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
-        if ch in escapes:
-            return f"'{escapes[ch]}'"
-        return f"'{ch}'" if " " <= ch <= "~" else f"'\\x{ord(ch):02x}'"
+        return c_char_literal(ch)
 
-    def e_bin(self, e: Bin) -> Code:
-        if isinstance(e.left, Len) and isinstance(e.right, Lit) and e.right.value == 0 and e.op in ("==", "!=", ">"):
+    def e_bin(self, e: ir.Bin) -> Code:
+        if (
+            isinstance(e.left, ir.Len)
+            and isinstance(e.right, ir.Lit)
+            and e.right.value == 0
+            and e.op in ("==", "!=", ">")
+        ):
             empty = f"{self.sub(e.left.operand, ATOM)}.empty()"
             return (empty, ATOM) if e.op == "==" else ("!" + empty, UNARY)
         if e.op in ("==", "!=") and isinstance(e.left.type, StrType):
@@ -196,40 +121,37 @@ class CppRenderer(BraceRenderer):
             return f"{left} {e.op} {right}", COMPARE
         return super().e_bin(e)
 
-    def e_not(self, e: Not) -> Code:
-        if isinstance(e.operand, CharIn):
+    def e_not(self, e: ir.Not) -> Code:
+        if isinstance(e.operand, ir.CharIn):
             return self.char_in(e.operand, "==")
         return super().e_not(e)
 
-    def e_len(self, e: Len) -> Code:
+    def e_len(self, e: ir.Len) -> Code:
         return f"(long) {self.sub(e.operand, ATOM)}.size()", UNARY
 
-    def e_tofloat(self, e: ToFloat) -> Code:
-        if isinstance(e.operand, Len):
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
+        if isinstance(e.operand, ir.Len):
             return f"(double) {self.sub(e.operand.operand, ATOM)}.size()", UNARY
-        return f"(double) {self.sub(e.operand, UNARY)}", UNARY
+        return super().e_tofloat(e)
 
-    def e_index(self, e: Index) -> Code:
-        return f"{self.sub(e.items, ATOM)}[{self.expr(e.index)}]", ATOM
-
-    def e_charin(self, e: CharIn) -> Code:
+    def e_charin(self, e: ir.CharIn) -> Code:
         return self.char_in(e, "!=")
 
-    def char_in(self, e: CharIn, op: str) -> Code:
+    def char_in(self, e: ir.CharIn, op: str) -> Code:
         chars = self.lang.render_value(e.chars, StrType())
         return f"{chars}.find({self.expr(e.char)}) {op} std::string::npos", COMPARE
 
-    def case(self, operand: Expr, fn: str) -> Code:
-        if isinstance(operand.type, CharType):
+    def case(self, operand: ir.Expr, fn: str) -> Code:
+        if isinstance(operand.type, ir.CharType):
             return f"(char) std::{fn}({self.expr(operand)})", UNARY
         self.used_helpers.add(fn)
         return f"{self.helpers[fn]}({self.expr(operand)})", ATOM
 
-    def e_toupper(self, e: ToUpper) -> Code:
+    def e_toupper(self, e: ir.ToUpper) -> Code:
         return self.case(e.operand, "toupper")
 
-    def e_tolower(self, e: ToLower) -> Code:
+    def e_tolower(self, e: ir.ToLower) -> Code:
         return self.case(e.operand, "tolower")
 
-    def e_concat(self, e: Concat) -> Code:
+    def e_concat(self, e: ir.Concat) -> Code:
         return f"{self.str_operand(e.left, e.right, ADD)} + {self.str_operand(e.right, None, ADD + 1)}", ADD

@@ -18,38 +18,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xpl.languages.types import DictType, IntType, StrType
-from xpl.problems.family.ir import (
-    Assign,
-    AugAssign,
-    Bin,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    Divisible,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    If,
-    Index,
-    Len,
-    Let,
-    Lit,
-    Neg,
-    Not,
-    Push,
-    Return,
-    Stmt,
-    ToFloat,
-    ToLower,
-    ToUpper,
-    Var,
-    ends_with_return,
-    walk_statements,
+from xpl.languages.types import DictType, StrType
+from xpl.problems.family import ir
+from xpl.problems.family.ir import walk_statements
+from xpl.problems.family.render import BraceRenderer, c_char_literal, register
+from xpl.problems.family.render.analysis import (
+    append_only_strings,
+    is_empty_literal,
+    is_unit_step,
+    names_read,
+    operands,
+    reachable,
 )
-from xpl.problems.family.render import BraceRenderer, register
 
 # ----------------------------------------------------------------------------- Go syntax tree
 
@@ -166,95 +146,15 @@ def _print(node: _Node, prec1: int = _LOWEST_PREC, depth: int = 1) -> str:
 
 # ----------------------------------------------------------------------------- IR helpers
 
-_CHANGES = (Assign, AugAssign, Push, DictAdd)
-_EXPRS = (Var, Lit, Bin, Not, Neg, Divisible, Len, ToFloat, Index, CharIn, ToUpper, ToLower, Concat)
 
-
-def _expr_reads(e: Expr, name: str) -> bool:
-    if isinstance(e, Var):
-        return e.name == name
-    return any(isinstance(v, _EXPRS) and _expr_reads(v, name) for v in vars(e).values())
-
-
-def _reads(body: tuple[Stmt, ...], name: str) -> bool:
-    """Whether ``body`` uses the variable ``name`` in a way Go counts as a use (a loop that
-    declares its own ``name`` hides the outer one in its body)."""
-    for s in body:
-        if isinstance(s, ForEach):
-            if _expr_reads(s.iterable, name) or (s.var != name and _reads(s.body, name)):
-                return True
-        elif isinstance(s, ForRange):
-            if _expr_reads(s.start, name) or _expr_reads(s.stop, name) or (s.var != name and _reads(s.body, name)):
-                return True
-        elif isinstance(s, If):
-            if _expr_reads(s.cond, name) or _reads(s.then, name) or _reads(s.orelse, name):
-                return True
-        elif isinstance(s, (Push, DictAdd)) and s.name == name:
-            return True  # `out = append(out, v)` and `counts[k] += n` read the variable
-        elif isinstance(s, (Let, Assign, AugAssign, Return)) and _expr_reads(s.value, name):
-            return True
-        elif isinstance(s, Push) and _expr_reads(s.value, name):
-            return True
-        elif isinstance(s, DictAdd) and (_expr_reads(s.key, name) or _expr_reads(s.amount, name)):
-            return True
-    return False
-
-
-def _reachable(body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
-    """``body`` without the statements after one that always returns (dead code)."""
-    for i, s in enumerate(body):
-        if ends_with_return((s,)):
-            return body[: i + 1]
-    return body
-
-
-def _names(e: Expr) -> set[str]:
-    """The variables an expression reads."""
-    if isinstance(e, Var):
-        return {e.name}
-    return set().union(*(_names(v) for v in vars(e).values() if isinstance(v, _EXPRS)))
-
-
-def _loop_problem(fn: Function) -> str | None:
-    """Why a loop of ``fn`` would not mean in Go what it means in the IR (None if none). A
-    ``range`` loop evaluates its operand once, like the IR; a three-clause ``for`` loop tests
-    its bound every time and counts with the variable the body may change."""
-
-    def walk(body: tuple[Stmt, ...], visible: set[str]) -> str | None:
-        visible = set(visible)
-        for s in body:
-            if isinstance(s, Let):
-                visible.add(s.name)
-            elif isinstance(s, If):
-                problem = walk(s.then, visible) or walk(s.orelse, visible)
-                if problem:
-                    return problem
-            elif isinstance(s, (ForEach, ForRange)):
-                if s.var in visible:
-                    return f"loop variable {s.var!r} hides a variable (Go declares a new one; the IR overwrites it)"
-                if isinstance(s, ForRange):
-                    changed = {c.name for c in walk_statements(s.body) if isinstance(c, _CHANGES)}
-                    if s.var in changed:
-                        return f"loop variable {s.var!r} is assigned in the loop (it would change the iteration)"
-                    if _names(s.stop) & changed:
-                        return f"the bound of the loop over {s.var!r} changes in the loop (Go re-evaluates it)"
-                problem = walk(s.body, visible | {s.var})
-                if problem:
-                    return problem
-        return None
-
-    return walk(fn.body, {p.name for p in fn.params})
-
-
-def _string_builders(fn: Function) -> set[str]:
-    """Local strings that are only ever appended to: ``strings.Builder`` values."""
-    stmts = list(walk_statements(fn.body))
-    lets = {s.name for s in stmts if isinstance(s, Let) and isinstance(s.type, StrType)}
-    others = {s.name for s in stmts if isinstance(s, Let) and not isinstance(s.type, StrType)}
-    appended = {s.name for s in stmts if isinstance(s, AugAssign)}
-    assigned = {s.name for s in stmts if isinstance(s, Assign)}
-    loop_vars = {s.var for s in stmts if isinstance(s, (ForEach, ForRange))}
-    return (lets & appended) - others - assigned - loop_vars - {p.name for p in fn.params}
+def _reads(body: tuple[ir.Stmt, ...], name: str) -> bool:
+    """Whether ``body`` uses the variable ``name`` in a way Go counts as a use: any read, and
+    ``out = append(out, v)`` and ``counts[k] += n`` (a loop inside never declares another
+    ``name``: the IR refuses a loop variable that shadows one in scope)."""
+    return any(
+        (isinstance(s, (ir.Push, ir.DictAdd)) and s.name == name) or any(name in names_read(e) for e in operands(s))
+        for s in walk_statements(body)
+    )
 
 
 # ----------------------------------------------------------------------------- renderer
@@ -266,60 +166,56 @@ class GoRenderer(BraceRenderer):
 
     indent_unit = "\t"
     paren_conditions = False
+    terminator = ""
 
     def __init__(self) -> None:
         super().__init__()
-        self.builders: set[str] = set()  # strings that are only appended to (see _string_builders)
+        self.builders: set[str] = set()  # strings that are only appended to: strings.Builder values
 
-    def body(self, fn: Function) -> str:
-        problem = _loop_problem(fn)
-        if problem:
-            raise self.lang.unsupported(problem)
-        self.builders = _string_builders(fn)
-        return super().body(fn)
+    def begin(self, fn: ir.Function) -> None:
+        super().begin(fn)
+        self.builders = append_only_strings(fn)
 
     # ------------------------------------------------------------------ statements
-    def block(self, body: tuple[Stmt, ...], depth: int, top: bool = False) -> list[str]:
-        body = _reachable(body)
+    def block(self, body: tuple[ir.Stmt, ...], depth: int, top: bool = False) -> list[str]:
+        body = reachable(body)
         lines: list[str] = []
         for i, stmt in enumerate(body):
             lines.extend(self.statement(stmt, depth, top and i == len(body) - 1))
-            if isinstance(stmt, Let) and stmt.name not in self.builders and not _reads(body[i + 1 :], stmt.name):
+            if isinstance(stmt, ir.Let) and stmt.name not in self.builders and not _reads(body[i + 1 :], stmt.name):
                 lines.append(self.indent(depth) + f"_ = {self.name(stmt.name)}")  # declared and not used
         return lines
 
-    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
-        if isinstance(s, Let) and s.name in self.builders:
+    def statement(self, s: ir.Stmt, depth: int, last: bool = False) -> list[str]:
+        if isinstance(s, ir.Let) and s.name in self.builders:
             ind, name = self.indent(depth), self.name(s.name)
             lines = [f"{ind}var {name} strings.Builder"]
-            if not (isinstance(s.value, Lit) and s.value.value == ""):
+            if not is_empty_literal(s.value):
                 lines.append(f"{ind}{name}.WriteString({self.expr(s.value)})")
             return lines
         return super().statement(s, depth, last)
 
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         iterable = self.expr(s.iterable)
         if not _reads(s.body, s.var):
             return f"for range {iterable} {{"
         return f"for _, {self.name(s.var)} := range {iterable} {{"
 
-    def for_range_head(self, s: ForRange) -> str:
+    def for_range_head(self, s: ir.ForRange) -> str:
+        # Exactly `range(a, b)`: the IR guarantees that the body changes neither `i` nor the bound.
         i = self.name(s.var)
         cond = _print(_Bin("<", _Leaf(i), _at_least(self.node(s.stop), _GO_PREC["<"] + 1)))
         return f"for {i} := {self.expr(s.start)}; {cond}; {i}++ {{"
 
-    def let(self, s: Let) -> str:
+    def let(self, s: ir.Let) -> str:
         name = self.name(s.name)
-        if isinstance(s.type, DictType) and isinstance(s.value, Lit) and not s.value.value:
+        if isinstance(s.type, DictType) and is_empty_literal(s.value):
             return f"{name} := make({self.lang.render_type(s.type)})"
         return f"{name} := {self.expr(s.value)}"
 
-    def assign(self, s: Assign) -> str:
-        return f"{self.name(s.name)} = {self.expr(s.value)}"
-
-    def aug_assign(self, s: AugAssign) -> str:
+    def aug_assign(self, s: ir.AugAssign) -> str:
         name = self.name(s.name)
-        if isinstance(s.value.type, CharType):
+        if isinstance(s.value.type, ir.CharType):
             if s.name in self.builders:
                 return f"{name}.WriteRune({self.expr(s.value)})"
             return f"{name} += {self.as_string(s.value)}"
@@ -329,76 +225,70 @@ class GoRenderer(BraceRenderer):
             return f"{name} += {self.expr(s.value)}"
         return self.update(name, s.op, s.value)
 
-    def update(self, target: str, op: str, value: Expr) -> str:
+    def update(self, target: str, op: str, value: ir.Expr) -> str:
         """``target op= value``, as ``target++`` / ``target--`` for a step of the literal 1."""
-        if isinstance(value, Lit) and isinstance(value.type, IntType) and value.value == 1 and op in ("+", "-"):
+        if is_unit_step(op, value):
             return f"{target}{op}{op}"
         return f"{target} {op}= {self.expr(value)}"
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         name = self.name(s.name)
         return f"{name} = " + _print(_Call("append", (_Leaf(name), self.node(s.value))))
 
-    def dict_add(self, s: DictAdd) -> str:
+    def dict_add(self, s: ir.DictAdd) -> str:
         target = _print(_Index(_Leaf(self.name(s.name)), self.node(s.key)))
         return self.update(target, "+", s.amount)
 
-    def return_(self, s: Return, last: bool) -> str:
-        return f"return {self.expr(s.value)}"
-
     # ------------------------------------------------------------------ expressions
-    def expr(self, e: Expr) -> str:
+    def expr(self, e: ir.Expr) -> str:
         return _print(self.node(e))
 
-    def as_string(self, e: Expr) -> str:
+    def as_string(self, e: ir.Expr) -> str:
         """A ``CHAR`` (a rune) as a one-character string."""
-        if isinstance(e, Lit):
+        if isinstance(e, ir.Lit):
             return self.literal(e.value, StrType())
         return _print(_Call("string", (self.node(e),)))
 
     def char_literal(self, ch: str) -> str:
-        escapes = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-        if ch in escapes:
-            return f"'{escapes[ch]}'"
-        return f"'{ch}'" if " " <= ch <= "~" else f"'\\x{ord(ch):02x}'"
+        return c_char_literal(ch, nul=False)  # Go has no `\0` escape
 
-    def node(self, e: Expr) -> _Node:
+    def node(self, e: ir.Expr) -> _Node:
         """``e`` as a Go syntax tree (parentheses where the tree's meaning needs them)."""
-        if isinstance(e, Var):
+        if isinstance(e, ir.Var):
             name = self.name(e.name)
             return _Leaf(f"{name}.String()" if e.name in self.builders else name)
-        if isinstance(e, Lit):
+        if isinstance(e, ir.Lit):
             text = self.literal(e.value, e.type)
             if text.startswith("-"):
                 return _Unary("-", _Leaf(text[1:]))
             return _Leaf(text)
-        if isinstance(e, Bin):
+        if isinstance(e, ir.Bin):
             op = _IR_OPS.get(e.op, e.op)
             prec = _GO_PREC[op]
             # Comparisons never chain: both their operands bind more tightly.
             left_min = prec + 1 if prec == _GO_PREC["=="] else prec
             return _Bin(op, _at_least(self.node(e.left), left_min), _at_least(self.node(e.right), prec + 1))
-        if isinstance(e, Divisible):
+        if isinstance(e, ir.Divisible):
             rem = _Bin("%", _at_least(self.node(e.value), _GO_PREC["%"]), _Leaf(str(e.divisor)))
             return _Bin("!=" if e.negate else "==", rem, _Leaf("0"))
-        if isinstance(e, Not):
+        if isinstance(e, ir.Not):
             return _Unary("!", _at_least(self.node(e.operand), _HIGHEST_PREC))
-        if isinstance(e, Neg):
+        if isinstance(e, ir.Neg):
             return _Unary("-", _at_least(self.node(e.operand), _HIGHEST_PREC))
-        if isinstance(e, Len):
-            if isinstance(e.operand, Var) and e.operand.name in self.builders:
+        if isinstance(e, ir.Len):
+            if isinstance(e.operand, ir.Var) and e.operand.name in self.builders:
                 return _Leaf(f"{self.name(e.operand.name)}.Len()")
             return _Call("len", (self.node(e.operand),))
-        if isinstance(e, ToFloat):
+        if isinstance(e, ir.ToFloat):
             return _Call("float64", (self.node(e.operand),))
-        if isinstance(e, Index):
+        if isinstance(e, ir.Index):
             return _Index(_at_least(self.node(e.items), _HIGHEST_PREC), self.node(e.index))
-        if isinstance(e, CharIn):
+        if isinstance(e, ir.CharIn):
             return _Call("strings.ContainsRune", (_Leaf(self.literal(e.chars, StrType())), self.node(e.char)))
-        if isinstance(e, (ToUpper, ToLower)):
-            package = "unicode" if isinstance(e.operand.type, CharType) else "strings"
-            case = "ToUpper" if isinstance(e, ToUpper) else "ToLower"
+        if isinstance(e, (ir.ToUpper, ir.ToLower)):
+            package = "unicode" if isinstance(e.operand.type, ir.CharType) else "strings"
+            case = "ToUpper" if isinstance(e, ir.ToUpper) else "ToLower"
             return _Call(f"{package}.{case}", (self.node(e.operand),))
-        if isinstance(e, Concat):
+        if isinstance(e, ir.Concat):
             return _Bin("+", _at_least(self.node(e.left), 4), _at_least(self.node(e.right), 5))
         raise TypeError(f"unknown expression {e!r}")

@@ -26,34 +26,8 @@ block-scoped and always initialises its variable, so that never changes a value.
 from __future__ import annotations
 
 from xpl.languages.types import STR, StrType
-from xpl.problems.family.ir import (
-    AugAssign,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    Divisible,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    Index,
-    Len,
-    Let,
-    Push,
-    Return,
-    ToFloat,
-    ToLower,
-    ToUpper,
-    walk_statements,
-)
-from xpl.problems.family.render import ADD, ATOM, COMPARE, MUL, UNARY, Code, Renderer, register
-from xpl.problems.family.render.lua import split_offset
-
-# Functions the rendered code calls; a variable of the same name would shadow them.
-_FUNCTIONS = ("length", "uppercase", "lowercase", "push!", "get", "Float64", "iseven", "isodd")
-
-_CHAR_ESCAPES = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+from xpl.problems.family import ir
+from xpl.problems.family.render import ATOM, COMPARE, MUL, UNARY, Code, Renderer, c_char_literal, register
 
 
 @register
@@ -62,106 +36,61 @@ class JuliaRenderer(Renderer):
     indent_unit = "    "
     operators = {"and": "&&", "or": "||"}
     block_end = "end"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shadowed: set[str] = set()
-
-    def body(self, fn: Function) -> str:
-        names = {p.name for p in fn.params}
-        for s in walk_statements(fn.body):
-            if isinstance(s, Let):
-                names.add(s.name)
-            elif isinstance(s, (ForEach, ForRange)):
-                names.add(s.var)
-        spelled = {self.name(n) for n in names}
-        self.shadowed = {f for f in _FUNCTIONS if f in spelled}
-        return super().body(fn)
+    elif_keyword = "elseif"
+    index_origin = 1
+    # Functions the rendered code calls: a variable of the same name reaches them through `Base.`.
+    shadowable = ("length", "uppercase", "lowercase", "push!", "get", "Float64", "iseven", "isodd")
+    global_prefix = "Base."
 
     def call(self, function: str, *args: str) -> str:
-        qualified = f"Base.{function}" if function in self.shadowed else function
-        return f"{qualified}({', '.join(args)})"
-
-    def offset(self, e: Expr, delta: int) -> Code:
-        """The int expression ``e + delta``, with constant offsets folded."""
-        base, constant = split_offset(e)
-        constant += delta
-        if base is None:
-            return self.lang.render_value(constant, e.type), UNARY if constant < 0 else ATOM
-        if constant == 0:
-            return self.code(base)
-        return f"{self.sub(base, ADD)} {'+' if constant > 0 else '-'} {abs(constant)}", ADD
+        return f"{self.global_name(function)}({', '.join(args)})"
 
     def char_literal(self, ch: str) -> str:
-        if ch in _CHAR_ESCAPES:
-            return f"'{_CHAR_ESCAPES[ch]}'"
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            return f"'\\x{ord(ch):02x}'"
-        return f"'{ch}'"
+        # A Julia `Char` literal holds any Unicode character; only ASCII controls need escapes.
+        return f"'{ch}'" if ord(ch) > 0x7F else c_char_literal(ch)
 
     # ------------------------------------------------------------------ statements
-    def if_head(self, cond) -> str:
-        return f"if {self.expr(cond)}"
-
-    def elif_head(self, cond) -> str:
-        return f"elseif {self.expr(cond)}"
-
-    def else_head(self) -> str:
-        return "else"
-
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         return f"for {self.name(s.var)} in {self.expr(s.iterable)}"
 
-    def for_range_head(self, s: ForRange) -> str:
+    def for_range_head(self, s: ir.ForRange) -> str:
         start, stop = self.code(s.start), self.offset(s.stop, -1)
         # `:` binds more loosely than arithmetic; parentheses make the bounds plain to read.
         bounds = [text if prec >= UNARY else f"({text})" for text, prec in (start, stop)]
         return f"for {self.name(s.var)} in {bounds[0]}:{bounds[1]}"
 
-    def let(self, s: Let) -> str:
-        return f"{self.name(s.name)} = {self.expr(s.value)}"
-
-    assign = let
-
-    def aug_assign(self, s: AugAssign) -> str:
+    def aug_assign(self, s: ir.AugAssign) -> str:
         # `out *= ch` joins a String and a Char (or a String); `x op= e` is `x = x op (e)`.
-        op = "*" if isinstance(s.value.type, (StrType, CharType)) else s.op
+        op = "*" if isinstance(s.value.type, (StrType, ir.CharType)) else s.op
         return f"{self.name(s.name)} {op}= {self.expr(s.value)}"
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         return self.call("push!", self.name(s.name), self.expr(s.value))
 
-    def dict_add(self, s: DictAdd) -> str:
-        d, key = self.name(s.name), self.expr(s.key)
-        return f"{d}[{key}] = {self.call('get', d, key, '0')} + {self.sub(s.amount, ADD + 1)}"
-
-    def return_(self, s: Return, last: bool) -> str:
-        return f"return {self.expr(s.value)}"
+    def dict_get(self, d: str, key: str) -> str:
+        return self.call("get", d, key, "0")
 
     # ------------------------------------------------------------------ expressions
-    def e_divisible(self, e: Divisible) -> Code:
+    def e_divisible(self, e: ir.Divisible) -> Code:
         if e.divisor == 2:
             return self.call("isodd" if e.negate else "iseven", self.expr(e.value)), ATOM
         return super().e_divisible(e)
 
-    def e_len(self, e: Len) -> Code:
+    def e_len(self, e: ir.Len) -> Code:
         return self.call("length", self.expr(e.operand)), ATOM
 
-    def e_tofloat(self, e: ToFloat) -> Code:
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
         return self.call("Float64", self.expr(e.operand)), ATOM
 
-    def e_index(self, e: Index) -> Code:
-        return f"{self.sub(e.items, ATOM)}[{self.offset(e.index, 1)[0]}]", ATOM
-
-    def e_charin(self, e: CharIn) -> Code:
+    def e_charin(self, e: ir.CharIn) -> Code:
         # `in` is a comparison in Julia (same precedence, and it chains like one).
         return f"{self.sub(e.char, COMPARE + 1)} in {self.literal(e.chars, STR)}", COMPARE
 
-    def e_toupper(self, e: ToUpper) -> Code:
+    def e_toupper(self, e: ir.ToUpper) -> Code:
         return self.call("uppercase", self.expr(e.operand)), ATOM
 
-    def e_tolower(self, e: ToLower) -> Code:
+    def e_tolower(self, e: ir.ToLower) -> Code:
         return self.call("lowercase", self.expr(e.operand)), ATOM
 
-    def e_concat(self, e: Concat) -> Code:
+    def e_concat(self, e: ir.Concat) -> Code:
         return f"{self.sub(e.left, MUL)} * {self.sub(e.right, MUL + 1)}", MUL

@@ -25,45 +25,8 @@ Semantics that differ from the IR and are translated here:
 from __future__ import annotations
 
 from xpl.languages.types import STR, StrType
-from xpl.problems.family.ir import (
-    AugAssign,
-    Bin,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    Index,
-    Len,
-    Let,
-    Lit,
-    Not,
-    Push,
-    Return,
-    Stmt,
-    ToFloat,
-    ToLower,
-    ToUpper,
-    Var,
-    walk_statements,
-)
+from xpl.problems.family import ir
 from xpl.problems.family.render import ADD, ATOM, BINARY_PRECEDENCE, COMPARE, UNARY, Code, Renderer, register
-
-# Globals the rendered code calls; a variable of the same name would shadow them.
-_GLOBALS = ("ipairs", "string")
-
-
-def split_offset(e: Expr) -> tuple[Expr | None, int]:
-    """``e`` as ``base + constant`` (base None for an int literal), folding one ``+``/``-`` of
-    an int literal, so that 1-based offsets can be folded into it."""
-    if isinstance(e, Lit) and isinstance(e.value, int) and not isinstance(e.value, bool):
-        return None, e.value
-    if isinstance(e, Bin) and e.op in ("+", "-") and isinstance(e.right, Lit) and isinstance(e.right.value, int):
-        return e.left, e.right.value if e.op == "+" else -e.right.value
-    return e, 0
 
 
 @register
@@ -73,125 +36,84 @@ class LuaRenderer(Renderer):
     operators = {"and": "and", "or": "or", "!=": "~="}
     block_end = "end"
     closing = "end\n"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shadowed: set[str] = set()
-
-    def body(self, fn: Function) -> str:
-        names = {p.name for p in fn.params}
-        for s in walk_statements(fn.body):
-            if isinstance(s, Let):
-                names.add(s.name)
-            elif isinstance(s, (ForEach, ForRange)):
-                names.add(s.var)
-        self.shadowed = {g for g in _GLOBALS if g in {self.name(n) for n in names}}
-        return super().body(fn)
-
-    def glob(self, name: str) -> str:
-        """A standard global, through ``_G`` when a variable of the function shadows it."""
-        return f"_G.{name}" if name in self.shadowed else name
-
-    def offset(self, e: Expr, delta: int) -> Code:
-        """The int expression ``e + delta``, with constant offsets folded."""
-        base, constant = split_offset(e)
-        constant += delta
-        if base is None:
-            return self.code(Lit(constant, e.type))
-        if constant == 0:
-            return self.code(base)
-        sign = "+" if constant > 0 else "-"
-        return f"{self.sub(base, ADD)} {sign} {abs(constant)}", ADD
+    elif_keyword = "elseif"
+    condition_end = " then"
+    index_origin = 1
+    # Globals the rendered code calls: a variable of the same name reaches them through `_G`.
+    shadowable = ("ipairs", "string")
+    global_prefix = "_G."
 
     # ------------------------------------------------------------------ statements
-    def block(self, body: tuple[Stmt, ...], depth: int, top: bool = False) -> list[str]:
+    def block(self, body: tuple[ir.Stmt, ...], depth: int, top: bool = False) -> list[str]:
         lines: list[str] = []
         for i, stmt in enumerate(body):
             last = top and i == len(body) - 1
-            if isinstance(stmt, Return) and i < len(body) - 1:
+            if isinstance(stmt, ir.Return) and i < len(body) - 1:
                 # Lua only allows `return` as the last statement of a block.
                 lines.append(self.indent(depth) + f"do {self.return_(stmt, False)} end")
             else:
                 lines.extend(self.statement(stmt, depth, last))
         return lines
 
-    def if_head(self, cond) -> str:
-        return f"if {self.expr(cond)} then"
-
-    def elif_head(self, cond) -> str:
-        return f"elseif {self.expr(cond)} then"
-
-    def else_head(self) -> str:
-        return "else"
-
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         var = self.name(s.var)
         if s.iterable.type == STR:
             return f'for {var} in {self.receiver(s.iterable)}:gmatch(".") do'
-        return f"for _, {var} in {self.glob('ipairs')}({self.expr(s.iterable)}) do"
+        return f"for _, {var} in {self.global_name('ipairs')}({self.expr(s.iterable)}) do"
 
-    def for_range_head(self, s: ForRange) -> str:
+    def for_range_head(self, s: ir.ForRange) -> str:
         return f"for {self.name(s.var)} = {self.expr(s.start)}, {self.offset(s.stop, -1)[0]} do"
 
-    def let(self, s: Let) -> str:
+    def let(self, s: ir.Let) -> str:
         return f"local {self.name(s.name)} = {self.expr(s.value)}"
 
-    def assign(self, s) -> str:
-        return f"{self.name(s.name)} = {self.expr(s.value)}"
-
-    def aug_assign(self, s: AugAssign) -> str:
+    def aug_assign(self, s: ir.AugAssign) -> str:
         target = self.name(s.name)
-        if isinstance(s.value.type, (StrType, CharType)):  # only a string takes a string or a character
+        if isinstance(s.value.type, (StrType, ir.CharType)):  # only a string takes a string or a character
             return f"{target} = {target} .. {self.sub(s.value, ADD)}"
         prec = BINARY_PRECEDENCE[s.op]
         return f"{target} = {target} {s.op} {self.sub(s.value, prec + 1)}"
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         target = self.name(s.name)
         return f"{target}[#{target} + 1] = {self.expr(s.value)}"
 
-    def dict_add(self, s: DictAdd) -> str:
-        d, key = self.name(s.name), self.expr(s.key)
-        return f"{d}[{key}] = ({d}[{key}] or 0) + {self.sub(s.amount, ADD + 1)}"
-
-    def return_(self, s: Return, last: bool) -> str:
-        return f"return {self.expr(s.value)}"
+    def dict_get(self, d: str, key: str) -> str:
+        return f"({d}[{key}] or 0)"
 
     # ------------------------------------------------------------------ expressions
-    def receiver(self, e: Expr) -> str:
+    def receiver(self, e: ir.Expr) -> str:
         """``e`` before ``:method(...)``: Lua needs a prefix expression there (a name, an
         index or a call); anything else, string literals included, is parenthesised."""
         text = self.expr(e)
-        return text if isinstance(e, (Var, Index, ToUpper, ToLower)) else f"({text})"
+        return text if isinstance(e, (ir.Var, ir.Index, ir.ToUpper, ir.ToLower)) else f"({text})"
 
-    def e_not(self, e: Not) -> Code:
-        if isinstance(e.operand, CharIn):  # `not (string.find(...) ~= nil)` reads better as `== nil`
+    def e_not(self, e: ir.Not) -> Code:
+        if isinstance(e.operand, ir.CharIn):  # `not (string.find(...) ~= nil)` reads better as `== nil`
             return self.char_in(e.operand, "=="), COMPARE
         return "not " + self.sub(e.operand, UNARY), UNARY
 
-    def e_len(self, e: Len) -> Code:
+    def e_len(self, e: ir.Len) -> Code:
         return "#" + self.sub(e.operand, ATOM), UNARY
 
-    def e_tofloat(self, e: ToFloat) -> Code:
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
         # Lua 5.4 has one number type with integer and float subtypes; adding 0.0 gives a float.
         return f"{self.sub(e.operand, ADD)} + 0.0", ADD
 
-    def e_index(self, e: Index) -> Code:
-        return f"{self.sub(e.items, ATOM)}[{self.offset(e.index, 1)[0]}]", ATOM
+    def char_in(self, e: ir.CharIn, cmp: str) -> str:
+        find = self.global_name("string") + ".find"
+        return f"{find}({self.literal(e.chars, STR)}, {self.expr(e.char)}, 1, true) {cmp} nil"
 
-    def char_in(self, e: CharIn, cmp: str) -> str:
-        return f"{self.glob('string')}.find({self.literal(e.chars, STR)}, {self.expr(e.char)}, 1, true) {cmp} nil"
-
-    def e_charin(self, e: CharIn) -> Code:
+    def e_charin(self, e: ir.CharIn) -> Code:
         return self.char_in(e, "~="), COMPARE
 
-    def e_toupper(self, e: ToUpper) -> Code:
+    def e_toupper(self, e: ir.ToUpper) -> Code:
         return f"{self.receiver(e.operand)}:upper()", ATOM
 
-    def e_tolower(self, e: ToLower) -> Code:
+    def e_tolower(self, e: ir.ToLower) -> Code:
         return f"{self.receiver(e.operand)}:lower()", ATOM
 
-    def e_concat(self, e: Concat) -> Code:
+    def e_concat(self, e: ir.Concat) -> Code:
         # `..` binds more loosely than arithmetic and more tightly than comparisons; it is
         # right-associative, but joining strings is associative, so no grouping changes a value.
         return f"{self.sub(e.left, ADD)} .. {self.sub(e.right, ADD)}", ADD

@@ -21,26 +21,8 @@ unary operator.
 from __future__ import annotations
 
 from xpl.languages.types import STR, StrType
-from xpl.problems.family.ir import (
-    AugAssign,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    ForEach,
-    ForRange,
-    Index,
-    Len,
-    Let,
-    Lit,
-    Push,
-    Stmt,
-    ToFloat,
-    ToLower,
-    ToUpper,
-)
+from xpl.problems.family import ir
 from xpl.problems.family.render import ADD, ATOM, COMPARE, UNARY, BraceRenderer, Code, register
-from xpl.problems.family.render.javascript import range_plan
 
 CONCAT = (COMPARE + ADD) // 2
 
@@ -49,81 +31,51 @@ CONCAT = (COMPARE + ADD) // 2
 class PHPRenderer(BraceRenderer):
     language = "php"
     operators = {"and": "&&", "or": "||", "==": "===", "!=": "!=="}
+    elif_keyword = "elseif"  # PSR-12: one word
 
     def name(self, name: str) -> str:
         return self.lang.variable(name)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ statements
-    def elif_head(self, cond) -> str:
-        return f"}} elseif {self.cond(cond)} {{"  # PSR-12: `elseif`, one word
+    def for_range_head(self, s: ir.ForRange) -> str:
+        return self.counting_loop_head(s, "")
 
-    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
-        if isinstance(s, ForRange):
-            return self.counting_loop(s, depth)
-        return super().statement(s, depth, last)
-
-    def counting_loop(self, s: ForRange, depth: int) -> list[str]:
-        ind, inner = self.indent(depth), self.indent(depth + 1)
-        stop_name, counter = range_plan(self.fn, s)  # type: ignore[arg-type]
-        lines = []
-        stop = self.expr(s.stop)
-        if stop_name is not None:
-            lines.append(f"{ind}{self.name(stop_name)} = {stop};")
-            stop = self.name(stop_name)
-        var = self.name(counter if counter is not None else s.var)
-        lines.append(f"{ind}for ({var} = {self.expr(s.start)}; {var} < {stop}; {var}++) {{")
-        if counter is not None:
-            lines.append(f"{inner}{self.name(s.var)} = {var};")
-        return lines + self.block(s.body, depth + 1) + self.end_block(depth)
-
-    def for_range_head(self, s: ForRange) -> str:  # counting_loop writes the whole loop
-        raise AssertionError("unreachable")
-
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         items = self.expr(s.iterable)
         if isinstance(s.iterable.type, StrType):
             items = f"mb_str_split({items})"
         return f"foreach ({items} as {self.name(s.var)}) {{"
 
-    def let(self, s: Let) -> str:
+    def let(self, s: ir.Let) -> str:
         return f"{self.name(s.name)} = {self.expr(s.value)};"
 
-    def aug_assign(self, s: AugAssign) -> str:
+    def aug_assign(self, s: ir.AugAssign) -> str:
         # The IR appends to a string only a string or a character; numbers take numbers.
-        op = "." if isinstance(s.value.type, (StrType, CharType)) else s.op
+        op = "." if isinstance(s.value.type, (StrType, ir.CharType)) else s.op
         return f"{self.name(s.name)} {op}= {self.expr(s.value)};"
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         return f"{self.name(s.name)}[] = {self.expr(s.value)};"
 
-    def dict_add(self, s: DictAdd) -> str:
-        d, key = self.name(s.name), self.expr(s.key)
-        return f"{d}[{key}] = ({d}[{key}] ?? 0) + {self.sub(s.amount, ADD + 1)};"
+    def dict_get(self, d: str, key: str) -> str:
+        return f"({d}[{key}] ?? 0)"
 
     # ------------------------------------------------------------------ expressions
-    def e_lit(self, e: Lit) -> Code:
-        text = self.literal(e.value, e.type)
-        # Also -0.0, which the base renderer takes for an atom: `-(-0.0)`, never `--0.0`.
-        return text, UNARY if text.startswith("-") else ATOM
-
-    def e_len(self, e: Len) -> Code:
+    def e_len(self, e: ir.Len) -> Code:
         fn = "strlen" if isinstance(e.operand.type, StrType) else "count"
         return f"{fn}({self.expr(e.operand)})", ATOM
 
-    def e_tofloat(self, e: ToFloat) -> Code:
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
         return f"(float) {self.sub(e.operand, ATOM)}", UNARY
 
-    def e_index(self, e: Index) -> Code:
-        return f"{self.sub(e.items, ATOM)}[{self.expr(e.index)}]", ATOM
-
-    def e_charin(self, e: CharIn) -> Code:
+    def e_charin(self, e: ir.CharIn) -> Code:
         return f"str_contains({self.literal(e.chars, STR)}, {self.expr(e.char)})", ATOM
 
-    def e_toupper(self, e: ToUpper) -> Code:
+    def e_toupper(self, e: ir.ToUpper) -> Code:
         return f"strtoupper({self.expr(e.operand)})", ATOM
 
-    def e_tolower(self, e: ToLower) -> Code:
+    def e_tolower(self, e: ir.ToLower) -> Code:
         return f"strtolower({self.expr(e.operand)})", ATOM
 
-    def e_concat(self, e: Concat) -> Code:
+    def e_concat(self, e: ir.Concat) -> Code:
         return f"{self.sub(e.left, CONCAT)} . {self.sub(e.right, CONCAT + 1)}", CONCAT

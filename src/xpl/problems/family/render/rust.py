@@ -17,32 +17,9 @@ import re
 from typing import Any
 
 from xpl.languages.types import STR, BoolType, DictType, FloatType, IntType, ListType, StrType, Type
-from xpl.problems.family.ir import (
-    Assign,
-    AugAssign,
-    Bin,
-    CharIn,
-    CharType,
-    Concat,
-    DictAdd,
-    Expr,
-    ForEach,
-    ForRange,
-    Function,
-    Index,
-    Len,
-    Let,
-    Lit,
-    Push,
-    Return,
-    Stmt,
-    ToFloat,
-    ToLower,
-    ToUpper,
-    Var,
-    walk_statements,
-)
-from xpl.problems.family.render import ADD, ATOM, CAST, COMPARE, UNARY, BraceRenderer, Code, register
+from xpl.problems.family import ir
+from xpl.problems.family.render import ADD, ATOM, CAST, COMPARE, UNARY, BraceRenderer, Code, c_char_literal, register
+from xpl.problems.family.render.analysis import inclusive_stop, is_empty_literal, names_read
 
 # A rendered operand that ends in a cast: `<` right after it would open generic arguments.
 _ENDS_IN_CAST = re.compile(r"\bas \w+$")
@@ -50,7 +27,7 @@ _ENDS_IN_CAST = re.compile(r"\bas \w+$")
 
 def _copy(t: Type) -> bool:
     """Values of these types are ``Copy``: using them never moves anything."""
-    return isinstance(t, (IntType, FloatType, BoolType, CharType))
+    return isinstance(t, (IntType, FloatType, BoolType, ir.CharType))
 
 
 @register
@@ -58,12 +35,15 @@ class RustRenderer(BraceRenderer):
     language = "rust"
     paren_conditions = False
 
-    def body(self, fn: Function) -> str:
+    def begin(self, fn: ir.Function) -> None:
+        super().begin(fn)
         # Loop variables bound to a `&String` (``for w in &words``) rather than to an owned value.
         self.refs: set[str] = set()
         # The prompt imports HashMap only when the signature uses it.
         uses_map = any(isinstance(t, DictType) for top in fn.signature.types() for t in top.walk())
         self.map_type = "HashMap" if uses_map else "std::collections::HashMap"
+
+    def body(self, fn: ir.Function) -> str:
         text = super().body(fn)
         # A parameter the body assigns to must be rebound mutable (the prompt declares it without `mut`).
         rebind = "".join(
@@ -74,87 +54,71 @@ class RustRenderer(BraceRenderer):
         return rebind + text
 
     # ------------------------------------------------------------------ statements
-    def statement(self, s: Stmt, depth: int, last: bool = False) -> list[str]:
-        if not isinstance(s, (ForEach, ForRange)):
-            return super().statement(s, depth, last)
-        ind, inner = self.indent(depth), self.indent(depth + 1)
-        head = self.for_each_head(s) if isinstance(s, ForEach) else self.for_range_head(s)
-        saved = set(self.refs)
-        self.refs.discard(s.var)
-        rebind: list[str] = []
-        if isinstance(s, ForEach) and not _copy(s.var_type):
-            if self.assigned_in(s.var, s.body):
-                # A mutable owned copy: assigning to the loop variable never changes the list.
-                rebind = [f"{inner}let mut {self.name(s.var)} = {self.name(s.var)}.clone();"]
-            else:
-                self.refs.add(s.var)
-        elif self.assigned_in(s.var, s.body):
-            rebind = [f"{inner}let mut {self.name(s.var)} = {self.name(s.var)};"]
-        lines = [ind + head, *rebind, *self.block(s.body, depth + 1), *self.end_block(depth)]
-        self.refs = saved
-        return lines
+    def statement(self, s: ir.Stmt, depth: int, last: bool = False) -> list[str]:
+        if isinstance(s, ir.ForEach) and not _copy(s.var_type):
+            # The loop variable borrows each element (`for w in &words`) in the loop's body; the
+            # IR guarantees that the body never assigns it and that it shadows no variable.
+            self.refs.add(s.var)
+            lines = super().statement(s, depth, last)
+            self.refs.discard(s.var)
+            return lines
+        return super().statement(s, depth, last)
 
-    @staticmethod
-    def assigned_in(name: str, body: tuple[Stmt, ...]) -> bool:
-        return any(
-            isinstance(st, (Assign, AugAssign, Push, DictAdd)) and st.name == name for st in walk_statements(body)
-        )
-
-    def for_each_head(self, s: ForEach) -> str:
+    def for_each_head(self, s: ir.ForEach) -> str:
         var = self.name(s.var)
         if isinstance(s.iterable.type, StrType):
             return f"for {var} in {self.receiver(s.iterable)}.chars() {{"
         pattern = f"&{var}" if _copy(s.var_type) else var
         return f"for {pattern} in &{self.sub(s.iterable, UNARY)} {{"
 
-    def for_range_head(self, s: ForRange) -> str:
-        start, stop = self.expr(s.start), s.stop
-        if isinstance(stop, Bin) and stop.op == "+" and isinstance(stop.right, Lit) and stop.right.value == 1:
-            return f"for {self.name(s.var)} in {start}..={self.expr(stop.left)} {{"
-        return f"for {self.name(s.var)} in {start}..{self.expr(stop)} {{"
+    def for_range_head(self, s: ir.ForRange) -> str:
+        start, last = self.expr(s.start), inclusive_stop(s.stop)
+        if last is not None:
+            return f"for {self.name(s.var)} in {start}..={self.expr(last)} {{"
+        return f"for {self.name(s.var)} in {start}..{self.expr(s.stop)} {{"
 
-    def let(self, s: Let) -> str:
+    def let(self, s: ir.Let) -> str:
         mut = "mut " if s.name in self.mutated else ""
         head = f"let {mut}{self.name(s.name)}"
         v = s.value
-        if isinstance(v, Lit) and isinstance(s.type, (ListType, DictType)):
-            if not v.value:
+        if isinstance(v, ir.Lit) and isinstance(s.type, (ListType, DictType)):
+            if is_empty_literal(v):
                 return f"{head}: {self.type_name(s.type)} = {self.type_name(s.type, path=True)}::new();"
             return f"{head}: {self.type_name(s.type)} = {self.owned(v)};"
         return f"{head} = {self.owned(v)};"
 
-    def assign(self, s: Assign) -> str:
+    def assign(self, s: ir.Assign) -> str:
         v = s.value
-        if isinstance(v, Concat) and v.left == Var(s.name, STR) and s.name not in self.var_names(v.right):
+        if isinstance(v, ir.Concat) and v.left == ir.Var(s.name, STR) and s.name not in names_read(v.right):
             # `tag = tag + "q"`: the old value is consumed by `+`, no clone needed.
             return f"{self.name(s.name)} = {self.name(s.name)} + {self.borrowed(v.right)};"
         return f"{self.name(s.name)} = {self.owned(v)};"
 
-    def aug_assign(self, s: AugAssign) -> str:
+    def aug_assign(self, s: ir.AugAssign) -> str:
         target = self.name(s.name)
-        if isinstance(s.value.type, CharType):
+        if isinstance(s.value.type, ir.CharType):
             return f"{target}.push({self.expr(s.value)});"
-        if isinstance(s.value, Lit) and isinstance(s.value.type, StrType) and len(s.value.value) == 1:
+        if isinstance(s.value, ir.Lit) and isinstance(s.value.type, StrType) and len(s.value.value) == 1:
             return f"{target}.push({self.char_literal(s.value.value)});"  # one character: push a char
         if isinstance(s.value.type, StrType):
             value = self.borrowed(s.value)
-            if s.value == Var(s.name, STR):
+            if s.value == ir.Var(s.name, STR):
                 # `out.push_str(&out)` borrows `out` twice; a computed value (`&out.to_uppercase()`)
                 # is a temporary made before `push_str` borrows `out`, so it needs no copy.
                 value = f"&{target}.clone()"
             return f"{target}.push_str({value});"
-        return f"{target} {s.op}= {self.expr(s.value)};"
+        return super().aug_assign(s)
 
-    def push(self, s: Push) -> str:
+    def push(self, s: ir.Push) -> str:
         return f"{self.name(s.name)}.push({self.owned(s.value)});"
 
-    def dict_add(self, s: DictAdd) -> str:
+    def dict_add(self, s: ir.DictAdd) -> str:
         return f"*{self.name(s.name)}.entry({self.owned(s.key)}).or_insert(0) += {self.expr(s.amount)};"
 
-    def return_(self, s: Return, last: bool) -> str:
+    def return_(self, s: ir.Return, last: bool) -> str:
         v = s.value
         # Returning an owned variable moves it; a borrowed one (or a list element) is cloned.
-        value = self.expr(v) if isinstance(v, Var) and v.name not in self.refs else self.owned(v)
+        value = self.expr(v) if isinstance(v, ir.Var) and v.name not in self.refs else self.owned(v)
         return value if last else f"return {value};"
 
     # ------------------------------------------------------------------ ownership
@@ -172,39 +136,30 @@ class RustRenderer(BraceRenderer):
         assert text.startswith("String::from(") and text.endswith(")"), text
         return text[len("String::from(") : -1]
 
-    def owned(self, e: Expr) -> str:
+    def owned(self, e: ir.Expr) -> str:
         """``e`` as a value that can be stored or moved: variables and elements that are not
         ``Copy`` are cloned (the variable stays usable), fresh values are used as they are."""
         if _copy(e.type):
             return self.expr(e)
-        if isinstance(e, (Var, Index)):
+        if isinstance(e, (ir.Var, ir.Index)):
             return f"{self.sub(e, ATOM)}.clone()"
-        if isinstance(e, Lit) and isinstance(e.type, StrType) and e.value == "":
+        if isinstance(e, ir.Lit) and isinstance(e.type, StrType) and e.value == "":
             return "String::new()"
         return self.expr(e)
 
-    def borrowed(self, e: Expr) -> str:
+    def borrowed(self, e: ir.Expr) -> str:
         """A string expression as a ``&str`` argument (``push_str``, the right operand of ``+``)."""
-        if isinstance(e, Lit):
+        if isinstance(e, ir.Lit):
             return self.str_literal(e.value)
-        if isinstance(e, Var) and e.name in self.refs:
+        if isinstance(e, ir.Var) and e.name in self.refs:
             return self.name(e.name)  # already a `&String`
         return "&" + self.sub(e, UNARY)
 
-    def receiver(self, e: Expr) -> str:
+    def receiver(self, e: ir.Expr) -> str:
         """A string or list expression before a method call (``.len()``, ``.chars()``)."""
-        if isinstance(e, Lit) and isinstance(e.type, StrType):
+        if isinstance(e, ir.Lit) and isinstance(e.type, StrType):
             return self.str_literal(e.value)
         return self.sub(e, ATOM)
-
-    def var_names(self, e: Any) -> set[str]:
-        if isinstance(e, Var):
-            return {e.name}
-        names: set[str] = set()
-        for value in vars(e).values():
-            if hasattr(value, "type") and not isinstance(value, Type):
-                names |= self.var_names(value)
-        return names
 
     # ------------------------------------------------------------------ expressions
     def literal(self, value: Any, typ: Type) -> str:
@@ -212,19 +167,11 @@ class RustRenderer(BraceRenderer):
             return "String::new()"
         return super().literal(value, typ)
 
-    def e_lit(self, e: Lit) -> Code:
-        text, prec = super().e_lit(e)
-        # -0.0 is not below zero, yet it is written with a `-`: negating it needs `-(-0.0)`.
-        return text, UNARY if text.startswith("-") else prec
-
     def char_literal(self, ch: str) -> str:
-        escapes = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
-        if ch in escapes:
-            return f"'{escapes[ch]}'"
-        return f"'{ch}'" if " " <= ch <= "~" else f"'\\x{ord(ch):02x}'"
+        return c_char_literal(ch)
 
-    def e_bin(self, e: Bin) -> Code:
-        if e.op in ("==", "!=", ">", "<", ">=", "<=") and isinstance(e.left, Len) and isinstance(e.right, Lit):
+    def e_bin(self, e: ir.Bin) -> Code:
+        if e.op in ("==", "!=", ">", "<", ">=", "<=") and isinstance(e.left, ir.Len) and isinstance(e.right, ir.Lit):
             n = e.right.value
             if n == 0 and e.op in ("==", "<="):
                 return f"{self.receiver(e.left.operand)}.is_empty()", ATOM
@@ -242,42 +189,43 @@ class RustRenderer(BraceRenderer):
                 text = f"({left}) {e.op} {self.sub(e.right, COMPARE + 1)}"
         return text, prec
 
-    def str_operand(self, e: Expr) -> str:
-        if isinstance(e, Lit):
+    def str_operand(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Lit):
             return self.str_literal(e.value)
-        if isinstance(e, Var) and e.name in self.refs:
+        if isinstance(e, ir.Var) and e.name in self.refs:
             return "*" + self.name(e.name)
         return self.sub(e, COMPARE + 1)
 
-    def e_len(self, e: Len) -> Code:
+    def e_len(self, e: ir.Len) -> Code:
         return f"{self.receiver(e.operand)}.len() as i64", CAST
 
-    def e_tofloat(self, e: ToFloat) -> Code:
-        if isinstance(e.operand, Len):
+    def e_tofloat(self, e: ir.ToFloat) -> Code:
+        if isinstance(e.operand, ir.Len):
             return f"{self.receiver(e.operand.operand)}.len() as f64", CAST
         return f"{self.sub(e.operand, CAST)} as f64", CAST
 
-    def e_index(self, e: Index) -> Code:
+    def e_index(self, e: ir.Index) -> Code:
         i = e.index
-        index = self.expr(i) if isinstance(i, Lit) and i.value >= 0 else f"{self.sub(i, CAST)} as usize"
+        index = self.expr(i) if isinstance(i, ir.Lit) and i.value >= 0 else f"{self.sub(i, CAST)} as usize"
         return f"{self.sub(e.items, ATOM)}[{index}]", ATOM
 
-    def e_charin(self, e: CharIn) -> Code:
+    def e_charin(self, e: ir.CharIn) -> Code:
         return f"{self.str_literal(e.chars)}.contains({self.expr(e.char)})", ATOM
 
-    def e_toupper(self, e: ToUpper) -> Code:
-        if isinstance(e.type, CharType):
-            return f"{self.sub(e.operand, ATOM)}.to_ascii_uppercase()", ATOM
-        return f"{self.receiver(e.operand)}.to_uppercase()", ATOM
+    def e_toupper(self, e: ir.ToUpper) -> Code:
+        return self.case(e.operand, "upper")
 
-    def e_tolower(self, e: ToLower) -> Code:
-        if isinstance(e.type, CharType):
-            return f"{self.sub(e.operand, ATOM)}.to_ascii_lowercase()", ATOM
-        return f"{self.receiver(e.operand)}.to_lowercase()", ATOM
+    def e_tolower(self, e: ir.ToLower) -> Code:
+        return self.case(e.operand, "lower")
 
-    def e_concat(self, e: Concat) -> Code:
+    def case(self, operand: ir.Expr, which: str) -> Code:
+        if isinstance(operand.type, ir.CharType):
+            return f"{self.sub(operand, ATOM)}.to_ascii_{which}case()", ATOM
+        return f"{self.receiver(operand)}.to_{which}case()", ATOM
+
+    def e_concat(self, e: ir.Concat) -> Code:
         # `String + &str`: the left operand is consumed (so cloned unless fresh), the right borrowed.
         left = self.owned(e.left)
-        if isinstance(e.left, Lit):
+        if isinstance(e.left, ir.Lit):
             left = f"{self.str_literal(e.left.value)}.to_string()"
         return f"{left} + {self.borrowed(e.right)}", ADD

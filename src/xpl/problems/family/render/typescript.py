@@ -13,7 +13,7 @@ stay bare, as a TypeScript programmer writes them. Two kinds need the type spell
 from __future__ import annotations
 
 from xpl.languages.types import DictType, ListType, Type
-from xpl.problems.family.ir import Expr, Lit
+from xpl.problems.family import ir
 from xpl.problems.family.render import register
 from xpl.problems.family.render.javascript import JavaScriptRenderer
 
@@ -22,8 +22,8 @@ from xpl.problems.family.render.javascript import JavaScriptRenderer
 class TypeScriptRenderer(JavaScriptRenderer):
     language = "typescript"
 
-    def declared(self, name: str, typ: Type, value: Expr | None, keyword: str) -> str:
+    def declared(self, name: str, typ: Type, value: ir.Expr, keyword: str) -> str:
         container = isinstance(typ, (ListType, DictType))
-        if isinstance(value, Lit) and (container or keyword == "const"):
+        if isinstance(value, ir.Lit) and (container or keyword == "const"):
             return f"{self.name(name)}: {self.lang.render_type(typ)}"
         return self.name(name)
