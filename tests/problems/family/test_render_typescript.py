@@ -51,3 +51,15 @@ def test_generated_bodies_differ_from_javascript_only_in_annotations():
 @pytest.mark.slow
 def test_rendered_programs_compile_and_pass_their_tests(engine):
     assert_all_pass("typescript", cases.items() + generate(40, seed=3), engine)
+
+
+def test_literal_comparisons_and_char_constants_compile():
+    """Two literals compared (TS2367 without a widening `as`) and a CHAR constant: the
+    hand-built Rust/C++ cases hold both; run them through tsc and node."""
+    from xpl.languages import get_language
+    from tests.problems.family import rust_cpp_cases
+    from tests.problems.family.render_helpers import as_problems, assert_all_pass
+
+    if not get_language("typescript").toolchain.available:
+        pytest.skip("TypeScript toolchain unavailable")
+    assert_all_pass("typescript", as_problems(rust_cpp_cases.CASES, "ts-rc"))
