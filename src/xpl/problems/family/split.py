@@ -18,7 +18,6 @@ from xpl.languages.types import values_equal
 from xpl.problems.family.generator import Generated
 from xpl.problems.family.ir import IRError, compile_function
 
-SPLITS = ("train", "test")
 
 
 def _passes(call: Callable[..., Any], item: Generated) -> bool:
@@ -31,6 +30,17 @@ def _passes(call: Callable[..., Any], item: Generated) -> bool:
     return True
 
 
+def _types(item: Generated) -> tuple:
+    """Parameter and return types: only problems with the same ones can behave the same."""
+    sig = item.problem.signature
+    return tuple(p.type for p in sig.params), sig.returns
+
+
+def _same_behaviour(calls: Sequence[Callable[..., Any]], items: Sequence[Generated], a: int, b: int) -> bool:
+    """One problem's function passes the other's tests (either way round)."""
+    return _passes(calls[a], items[b]) or _passes(calls[b], items[a])
+
+
 def behaviour_groups(items: Sequence[Generated]) -> list[list[int]]:
     """Indices of ``items`` grouped so that problems that behave the same share a group."""
     parent = list(range(len(items)))
@@ -41,15 +51,14 @@ def behaviour_groups(items: Sequence[Generated]) -> list[list[int]]:
             k = parent[k]
         return k
 
-    by_types: dict[str, list[int]] = defaultdict(list)
+    by_types: dict[tuple, list[int]] = defaultdict(list)
     for k, item in enumerate(items):
-        sig = item.problem.signature
-        by_types[",".join(p.type.annotation() for p in sig.params) + "->" + sig.returns.annotation()].append(k)
+        by_types[_types(item)].append(k)
     calls = [compile_function(item.fn) for item in items]
     for members in by_types.values():
         for a_pos, a in enumerate(members):
             for b in members[a_pos + 1 :]:
-                if find(a) != find(b) and (_passes(calls[a], items[b]) or _passes(calls[b], items[a])):
+                if find(a) != find(b) and _same_behaviour(calls, items, a, b):
                     parent[find(a)] = find(b)
     groups: dict[int, list[int]] = defaultdict(list)
     for k in range(len(items)):
@@ -79,13 +88,9 @@ def assign_splits(items: Sequence[Generated], test_fraction: float = 0.2, seed: 
 def leaks(items: Sequence[Generated], labels: Sequence[str]) -> list[tuple[str, str]]:
     """Pairs (train problem, test problem) that behave the same: empty for a sound split."""
     calls = [compile_function(item.fn) for item in items]
-    out = []
-    for a, la in enumerate(labels):
-        for b, lb in enumerate(labels):
-            if la == "train" and lb == "test" and items[a].problem.signature.returns == items[b].problem.signature.returns:
-                same_params = [p.type for p in items[a].problem.signature.params] == [
-                    p.type for p in items[b].problem.signature.params
-                ]
-                if same_params and (_passes(calls[a], items[b]) or _passes(calls[b], items[a])):
-                    out.append((items[a].problem.name, items[b].problem.name))
-    return out
+    return [
+        (items[a].problem.name, items[b].problem.name)
+        for a, la in enumerate(labels)
+        for b, lb in enumerate(labels)
+        if la == "train" and lb == "test" and _types(items[a]) == _types(items[b]) and _same_behaviour(calls, items, a, b)
+    ]
