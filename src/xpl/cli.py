@@ -688,6 +688,45 @@ def analyze_representations(
     console.print(f"wrote {out / 'results.json'}, {out / 'report.md'} and {len(results['plots'])} plots to {out}/")
 
 
+@app.command()
+def flex(
+    config: Optional[Path] = typer.Argument(None, help="FLeX experiment YAML (default: the embedded flex configuration)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
+    quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
+) -> None:
+    """FLeX: LoRA on Python with and without the Fourier regulariser, AdamW vs Sophia; transfer to other PLs."""
+    from xpl.corpus import CorpusError
+    from xpl.experiments.flex import load_flex, quick, run_flex
+    from xpl.languages import UnknownLanguage
+    from xpl.models.loading import ModelNotFound
+    from xpl.training.common import ConfigError, limit_threads
+
+    limit_threads()
+    try:
+        cfg = load_flex(config)
+        if quick_mode:
+            cfg = quick(cfg)
+            cfg.validate()
+    except (ConfigError, UnknownLanguage, ModelNotFound) as exc:
+        _fail(str(exc))
+    target = out or Path("runs") / (cfg.name + ("-quick" if quick_mode else ""))
+    console.print(f"experiment [bold]{cfg.name}[/] -> {target}/ (rerun the same command to resume)")
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total, detail: str) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total, description=f"{stage} {detail}".rstrip())
+
+        try:
+            results = run_flex(cfg, target, report)
+        except (ConfigError, ModelNotFound, CorpusError, UnknownLanguage) as exc:
+            _fail(str(exc))
+    console.print((target / "report.md").read_text(), markup=False, highlight=False)
+    console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

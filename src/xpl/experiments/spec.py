@@ -113,14 +113,21 @@ def embedded_config_path(name: str = "default") -> Path:
     return Path(str(resources.files("xpl.experiments") / "configs" / f"{name}.yaml"))
 
 
+OTHER_EXPERIMENTS = {"flex": "xpl flex"}  # embedded configurations of other experiments, and their verb
+
+
 def embedded_configs() -> list[str]:
-    return sorted(p.name[: -len(".yaml")] for p in resources.files("xpl.experiments").joinpath("configs").iterdir() if p.name.endswith(".yaml"))
+    """The embedded configurations of this experiment (``xpl run NAME``)."""
+    names = (p.name[: -len(".yaml")] for p in resources.files("xpl.experiments").joinpath("configs").iterdir() if p.name.endswith(".yaml"))
+    return sorted(n for n in names if n not in OTHER_EXPERIMENTS)
 
 
 def load_experiment(path: str | Path | None = None) -> ExperimentConfig:
     """The experiment in ``path`` (a YAML file, or the name of an embedded configuration such
     as ``smollm2``), or the embedded default; validated."""
     source = Path(path) if path else embedded_config_path()
+    if path and not source.exists() and str(path) in OTHER_EXPERIMENTS:
+        raise ConfigError(f"{path} is the configuration of another experiment: run `{OTHER_EXPERIMENTS[str(path)]}`")
     if path and not source.exists() and str(path) in embedded_configs():
         source = embedded_config_path(str(path))
     elif path and not source.exists():

@@ -5,6 +5,10 @@ Python). Parallel-SFT adds parallel programs (``xpl.corpus.parallel_examples``) 
 ``parallel_languages`` at ``parallel_ratio`` of the mixture, in one of the formats ``multi``,
 ``concat`` or ``translate``. The loss is on completion tokens only (the prompt is context),
 and every completion ends with the end-of-sequence token so the model learns to stop.
+
+Other stages built on SFT (FLeX: a Fourier-regularised LoRA, Sophia) pass ``SFTHooks``: a
+trainer subclass and its arguments, held-out examples for a validation loss during training,
+and whether to keep the unmerged adapter next to the merged model.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xpl.corpus import PARALLEL_FORMATS, sft_mixture
+from xpl.corpus import PARALLEL_FORMATS, Example, sft_mixture
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import (
@@ -32,6 +36,22 @@ from xpl.training.common import (
     stage_done,
     train_with_resume,
 )
+
+
+@dataclass
+class SFTHooks:
+    """What a stage built on SFT changes in it (see ``xpl.training.flex``)."""
+
+    stage: str  # the stage's name in its record
+    trainer_class: type | None = None  # an SFTTrainer subclass; None: SFTTrainer
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)  # more arguments for it
+    args: dict[str, Any] = field(default_factory=dict)  # more TRL config arguments (e.g. the evaluation schedule)
+    eval_examples: dict[str, list[Example]] = field(default_factory=dict)  # name -> held-out examples
+    keep_adapter: bool = False  # with LoRA: also save the unmerged adapter in ``adapter/``
+    record: Callable[[Any], dict[str, Any]] | None = None  # trainer -> more entries for the record
+
+
+ADAPTER = "adapter"  # sub-folder holding the unmerged LoRA adapter (when kept)
 
 
 @dataclass
@@ -66,6 +86,7 @@ def sft(
     config: SFTConfig,
     output_dir: str | Path,
     report: Callable[[int, int, dict | None], None] | None = None,
+    hooks: SFTHooks | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the model in ``model_dir`` (resuming, or skipping when finished); the result
     is saved in ``output_dir/final`` (LoRA adapters merged, so later stages load a plain model)."""
@@ -92,6 +113,12 @@ def sft(
         config.train.seed,
     )
     dataset = Dataset.from_list([{"prompt": e.prompt, "completion": e.completion} for e in examples])
+    hooks = hooks or SFTHooks(stage="parallel_sft" if config.parallel else "sft")
+    eval_dataset = {
+        name: Dataset.from_list([{"prompt": e.prompt, "completion": e.completion} for e in items])
+        for name, items in hooks.eval_examples.items()
+        if items
+    }
     model, tokenizer = load_model(model_dir)
     model.train()
     args = TRLConfig(
@@ -99,20 +126,31 @@ def sft(
         max_length=config.train.max_length,
         completion_only_loss=True,
         packing=False,
+        **hooks.args,
     )
-    trainer = SFTTrainer(
+    trainer = (hooks.trainer_class or SFTTrainer)(
         model=model,
         args=args,
         train_dataset=dataset,
+        eval_dataset=eval_dataset or None,
         processing_class=tokenizer,
         peft_config=config.train.lora.peft_config() if config.train.lora else None,
         callbacks=[progress_callback(report)] if report else [],
+        **hooks.trainer_kwargs,
     )
     train_with_resume(quiet(trainer), out)
+    adapter = None
+    if hooks.keep_adapter and config.train.lora:
+        # Saved before merging: merge_and_unload folds the adapter into the base weights in place.
+        adapter = out / ADAPTER
+        if trainer.is_world_process_zero():
+            trainer.model.save_pretrained(str(adapter))
+            tokenizer.save_pretrained(str(adapter))
     save_final(trainer, tokenizer, out, merge_lora=True)
     record = {
-        "stage": "parallel_sft" if config.parallel else "sft",
+        "stage": hooks.stage,
         "model": str(out / FINAL),
+        **({"adapter": str(adapter)} if adapter else {}),
         "examples": len(examples),
         "examples_by_kind": dict(Counter(e.kind for e in examples)),
         "examples_by_language": dict(Counter(e.language for e in examples)),
@@ -120,6 +158,7 @@ def sft(
         "train_loss": [r for r in trainer.state.log_history if "loss" in r],
         "seconds": round(time.perf_counter() - started, 1),
         "config": settings_dict(config),
+        **(hooks.record(trainer) if hooks.record else {}),
     }
     if trainer.is_world_process_zero():
         mark_done(out, record)
