@@ -21,7 +21,7 @@ exactly what a model sees and completes at evaluation time, without the test har
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from xpl.languages import get_language
@@ -98,6 +98,7 @@ def pretraining_corpus(
     organisation: str = "shuffle",
     seed: int = 0,
     measure: Callable[[str], int] = len,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> list[Document]:
     """Documents whose total size (``measure``: characters by default, or a tokenizer's token
     count) is about ``budget``, each PL holding about its share of it.
@@ -106,7 +107,8 @@ def pretraining_corpus(
     again (a further epoch) when a PL's share needs more text than one pass gives. With
     ``parallel`` organisation each document is a program followed by the same problem in a
     second PL that is still below its share (drawn in proportion to the shares), so both
-    PLs' text counts towards their shares and no share is exceeded by pairing."""
+    PLs' text counts towards their shares and no share is exceeded by pairing. ``pairs``
+    (unordered PL pairs) restricts which PLs may share a document; None allows any two."""
     shares = check_proportions(proportions)
     if organisation not in ORGANISATIONS:
         raise CorpusError(f"organisation must be one of {', '.join(ORGANISATIONS)}, got {organisation!r}")
@@ -114,6 +116,7 @@ def pretraining_corpus(
         raise CorpusError(f"budget must be positive, got {budget}")
     active = [lang for lang, share in shares.items() if share > 0]
     _require_solutions(problems, active)
+    allowed = None if pairs is None else {frozenset(get_language(x).name for x in pair) for pair in pairs}
     rng = random.Random(f"pretrain:{seed}")
     targets = {lang: shares[lang] * budget for lang in active}
     used = dict.fromkeys(active, 0)
@@ -140,7 +143,11 @@ def pretraining_corpus(
         if organisation == "parallel":
             # Only PLs still below their target: pairing never pushes a PL past its share,
             # so once the low-resource PLs are full the rest stays single-PL documents.
-            others = [x for x in active if x != lang and x in problem.solutions and used[x] < targets[x]]
+            others = [
+                x
+                for x in active
+                if x != lang and x in problem.solutions and used[x] < targets[x] and (allowed is None or frozenset((lang, x)) in allowed)
+            ]
             if others:
                 partner = rng.choices(others, weights=[shares[x] for x in others])[0]
                 pair_text = program_text(problem, partner)

@@ -43,6 +43,13 @@ class PretrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     vocab_size: int = 2048
     context: int = 256
+    # A tokenizer folder to use instead of training one on this run's corpus. Runs whose
+    # losses are compared with each other (a scaling-law ladder) must share one: a loss in
+    # nats per token means nothing across two vocabularies.
+    tokenizer: str | None = None
+    # With ``parallel`` organisation: the PL pairs that may share a document (each a list of
+    # two PLs); empty = any two. Leaving a pair out makes it "unseen" for translation tests.
+    parallel_pairs: list[list[str]] = field(default_factory=list)
     train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20))
 
     def validate(self) -> None:
@@ -58,6 +65,11 @@ class PretrainConfig:
 
         if self.preset not in PRESETS:
             raise ConfigError(f"pretrain.preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        for i, pair in enumerate(self.parallel_pairs):
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ConfigError(f"pretrain.parallel_pairs[{i}]: expected two different PLs, got {pair!r}")
+        if self.tokenizer is not None and not (Path(self.tokenizer) / "tokenizer.json").is_file():
+            raise ConfigError(f"pretrain.tokenizer: {self.tokenizer} holds no tokenizer.json")
         self.train.validate("pretrain.train")
 
 
@@ -66,6 +78,12 @@ def pack(token_lists: Sequence[list[int]], block: int) -> list[list[int]]:
     incomplete tail is dropped)."""
     stream = [t for ids in token_lists for t in ids]
     return [stream[i : i + block] for i in range(0, len(stream) - block + 1, block)]
+
+
+def non_embedding_parameters(model) -> int:
+    """Parameters outside the token embedding and the output layer (counted once when tied)."""
+    skip = {id(model.get_input_embeddings().weight), id(model.get_output_embeddings().weight)}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
 
 
 def heldout_losses(model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int) -> dict[str, float]:
@@ -102,13 +120,16 @@ def pretrain(
     from xpl.models.tokenizer import save_tokenizer, train_tokenizer
 
     started = time.perf_counter()
-    docs = pretraining_corpus(train_problems, config.proportions, config.budget, config.organisation, config.train.seed)
+    pairs = [tuple(p) for p in config.parallel_pairs] or None
+    docs = pretraining_corpus(train_problems, config.proportions, config.budget, config.organisation, config.train.seed, pairs=pairs)
     args = TrainingArguments(**config.train.trainer_kwargs(out))
     tok_dir = out / "tokenizer"
     # Under several processes the first trains and writes the tokenizer while the others
     # wait, then they read it: no two processes write the same files, none reads half of one.
     with args.main_process_first(local=False, desc="tokenizer"):
-        if (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
+        if config.tokenizer is not None:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(config.tokenizer)
+        elif (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
             tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
         else:
             tokenizer = train_tokenizer((d.text for d in docs), config.vocab_size)
@@ -135,6 +156,9 @@ def pretrain(
         "stage": "pretrain",
         "model": str(out / FINAL),
         "parameters": count_parameters(trainer.model),
+        # Without the (tied) embedding matrix: the N of scaling laws (Kaplan et al.), which
+        # would otherwise be dominated by the vocabulary in models this small.
+        "non_embedding_parameters": non_embedding_parameters(trainer.model),
         "documents": len(docs),
         "paired_documents": sum(len(d.languages) > 1 for d in docs),
         "tokens": len(blocks) * config.context,
