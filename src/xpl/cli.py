@@ -727,6 +727,144 @@ def flex(
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
 
 
+scaling_app = typer.Typer(no_args_is_help=True, help="Multilingual scaling laws: sweep a grid of tiny pretrainings, fit the laws, allocate a budget.")
+app.add_typer(scaling_app, name="scaling")
+
+
+@scaling_app.command("sweep")
+def scaling_sweep(
+    config: Path = typer.Argument(..., help="Sweep YAML (sizes, budgets, PLs, mixtures; e.g. docs/scaling/ladder.yaml)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Sweep folder (finished jobs are skipped, a killed one resumes)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Runs at once on this machine (processes)."),
+    shard: str = typer.Option("0/1", "--shard", help="i/n: run only every n-th job starting at i (one shard per machine)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per run (default: cores / --jobs, or OMP_NUM_THREADS)."),
+    list_only: bool = typer.Option(False, "--list", help="Print the jobs and whether each has finished; train nothing."),
+) -> None:
+    """Run the grid of N x D x PL mixtures, one tiny pretraining per job; records held-out loss per PL."""
+    from xpl.experiments.sweep import expand, finished, load_sweep, parse_shard, run_sweep, shard as take_shard
+    from xpl.corpus import CorpusError
+    from xpl.languages import UnknownLanguage
+    from xpl.training.common import ConfigError, limit_threads
+
+    limit_threads()
+    if jobs < 1:
+        _fail(f"--jobs must be at least 1, got {jobs}")
+    try:
+        cfg = load_sweep(config)
+        index, count = parse_shard(shard)
+        todo = take_shard(expand(cfg), index, count)
+        status = {j.id: finished(out, j) is not None for j in todo}
+    except (ConfigError, UnknownLanguage, CorpusError) as exc:
+        _fail(str(exc))
+    if list_only:
+        for j in todo:
+            console.print(f"{j.id}\t{'done' if status[j.id] else 'todo'}", markup=False, highlight=False)
+        console.print(f"{sum(status.values())} of {len(todo)} jobs finished (shard {index}/{count})")
+        return
+    with _progress() as bar:
+        overall = bar.add_task(f"sweep (shard {index}/{count})", total=len(todo))
+        current: dict[str, int] = {}
+
+        def on_job(job, record, state) -> None:
+            if state in ("done", "skipped"):
+                bar.advance(overall)
+                if job.id in current:
+                    bar.remove_task(current.pop(job.id))
+            elif jobs > 1:
+                bar.update(overall, description=f"sweep: {len(current)} running")
+
+        def on_step(job, step: int, total: int) -> None:
+            if job.id not in current:
+                current[job.id] = bar.add_task(f"  {job.id}", total=total or None)
+            bar.update(current[job.id], completed=step, total=total or None)
+
+        try:
+            records = run_sweep(cfg, out, todo, workers=jobs, threads=threads, on_job=on_job, on_step=on_step)
+        except (ConfigError, UnknownLanguage, CorpusError) as exc:
+            _fail(str(exc))
+    trained = len(todo) - sum(status.values())
+    console.print(f"{len(records)} jobs finished ({trained} trained now, {len(todo) - trained} already done) in {out}/jobs/")
+
+
+@scaling_app.command("fit")
+def scaling_fit(
+    sweeps: list[Path] = typer.Argument(..., help="Sweep folder(s) (shards of one sweep may be given separately)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where fit.json, report.md and the plots go (default: FIRST/fit)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap refits for the confidence intervals."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """Fit the per-PL laws, the synergy matrix and the proportion law on a sweep's runs; plots."""
+    from xpl.analysis.scaling import ScalingError, fit_sweep
+    from xpl.experiments.sweep import results
+    from xpl.training.common import ConfigError
+
+    if bootstrap < 0:
+        _fail(f"--bootstrap must be >= 0, got {bootstrap}")
+    target = out or sweeps[0] / "fit"
+    try:
+        records = results(sweeps)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not records:
+        _fail(f"no finished runs in {', '.join(map(str, sweeps))} (run `xpl scaling sweep` first)")
+    with _progress() as bar:
+        task = bar.add_task("fitting", total=None)
+        try:
+            fit_sweep(records, target, bootstrap, seed, progress=lambda what: bar.update(task, description=f"fitting: {what} done"))
+        except ScalingError as exc:
+            _fail(str(exc))
+    console.print((target / "report.md").read_text().split("\n![")[0], markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {target / 'fit.json'}, {target / 'report.md'} and plots to {target}/")
+
+
+@scaling_app.command("allocate")
+def scaling_allocate(
+    fit: Path = typer.Option(..., "--fit", help="fit.json from `xpl scaling fit`."),
+    sweep: Path = typer.Option(..., "--sweep", help="The sweep folder (N and D of the cell are read from its runs; measured runs are looked up there)."),
+    size: str = typer.Option(..., "--size", help="Model size name of the sweep (e.g. n4)."),
+    budget: int = typer.Option(..., "--budget", help="Budget of the sweep in characters (e.g. 400000)."),
+    weights: str = typer.Option("", "--weights", help="Objective weights per PL, e.g. python=1,rust=2 (default: the average over PLs)."),
+    floor: float = typer.Option(0.02, "--floor", help="Smallest share any PL gets."),
+    name: str = typer.Option("alloc", "--name", help="Mixture name of the allocation run."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: next to fit.json)."),
+) -> None:
+    """The proportions minimising the predicted (weighted) average loss at one size and budget, vs uniform."""
+    from xpl.analysis.scaling import ScalingError, allocation_study
+    from xpl.training.common import ConfigError
+
+    w = {}
+    for part in filter(None, (x.strip() for x in weights.split(","))):
+        key, _, value = part.partition("=")
+        try:
+            w[key.strip()] = float(value)
+        except ValueError:
+            _fail(f"--weights: expected PL=number, got {part!r}")
+    target = out or fit.parent / f"allocation-{size}-d{budget}"
+    try:
+        result = allocation_study(fit, sweep, size, budget, target, name, w or None, floor)
+    except (ScalingError, ConfigError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"allocation at N={int(result['N']):,}, D={int(result['D']):,} tokens")
+    table.add_column("PL")
+    for col in ("uniform share", "allocated share", "predicted loss (uniform)", "predicted loss (allocated)"):
+        table.add_column(col, justify="right")
+    measured = result["measured"]
+    for key in ("uniform", "allocation"):
+        if key in measured:
+            table.add_column(f"measured loss ({key}, {measured[key]['run']})", justify="right")
+    for k in result["proportions"]:
+        row = [k, f"{result['uniform']['proportions'][k]:.3f}", f"{result['proportions'][k]:.3f}", f"{result['uniform']['predicted'][k]:.4f}", f"{result['predicted'][k]:.4f}"]
+        row += [f"{measured[key]['loss'].get(k, float('nan')):.4f}" for key in ("uniform", "allocation") if key in measured]
+        table.add_row(*row)
+    row = ["objective", "", "", f"{result['uniform']['objective']:.4f}", f"{result['objective']:.4f}"]
+    row += [f"{measured[key]['objective']:.4f}" for key in ("uniform", "allocation") if key in measured]
+    table.add_row(*row)
+    console.print(table)
+    if len(measured) < 2:
+        console.print(f"to measure it: xpl scaling sweep {target / 'allocation.yaml'} --out {sweep}, then rerun this command")
+    console.print(f"wrote {target / 'allocation.json'}, {target / 'allocation.png'}, {target / 'allocation.yaml'}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

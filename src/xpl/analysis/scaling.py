@@ -661,3 +661,185 @@ def proportion_law_from_dict(data: Mapping[str, Any], laws: Mapping[str, Mapping
     for i, j in itertools.combinations(range(K), 2):
         c[i, j] = c[j, i] = data["pairs"][f"{langs[i]}+{langs[j]}"]["c"]
     return ProportionLaw(langs, {k: dict(laws[k]) for k in langs}, c)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole analysis of a sweep (``xpl scaling fit``) and the allocation (``xpl scaling allocate``)
+
+
+def _fmt_ci(v: float, ci) -> str:
+    return f"{v:.4g} [{ci[0]:.4g}, {ci[1]:.4g}]"
+
+
+def fit_sweep(records: Sequence[Mapping[str, Any]], out: str | Path, bootstrap: int = 200, seed: int = 0, progress=None) -> dict[str, Any]:
+    """Per-PL laws, synergy, proportion law and organisation comparison of a sweep's runs;
+    writes ``fit.json``, ``report.md`` and the plots into ``out``; returns fit.json's data."""
+    check_records(records)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    languages = sorted({k for r in records if r["kind"] == "mono" for k in r["proportions"]})
+    if not languages:
+        raise ScalingError("no monolingual runs: the per-PL laws are fitted on runs of one PL alone")
+    step = (lambda what: progress(what)) if progress else (lambda what: None)
+    fits = fit_languages(records, languages, bootstrap, seed, progress=lambda lang: step(f"law {lang}"))
+    result: dict[str, Any] = {"languages": languages, "runs": len(records), "laws": {k: f.to_dict() for k, f in fits.items()}}
+    plot_fits(fits, out / "fits.png")
+    plot_residuals(fits, out / "residuals.png")
+    plots = ["fits.png", "residuals.png"]
+    try:
+        syn = synergy(records, languages)
+        result["synergy"] = syn
+        plot_synergy(syn, out / "synergy.png")
+        plots.append("synergy.png")
+    except ScalingError as exc:
+        result["synergy"] = {"error": str(exc)}
+    step("synergy")
+    try:
+        plaw = fit_proportion_law(records, fits, languages, bootstrap=bootstrap, seed=seed)
+        result["proportion_law"] = plaw.to_dict()
+    except ScalingError as exc:
+        result["proportion_law"] = {"error": str(exc)}
+    step("proportion law")
+    result["organisation"] = organisation_table(records)
+    result["plots"] = plots
+    save_json(result, out / "fit.json")
+    (out / "report.md").write_text(report_markdown(result))
+    return result
+
+
+def report_markdown(result: Mapping[str, Any]) -> str:
+    langs = result["languages"]
+    lines = [f"# Scaling-law fit ({result['runs']} runs)", "", "## Per-PL laws L(N, D) = E + A/N^alpha + B/D^beta", ""]
+    lines += ["Fitted on the monolingual runs (N: non-embedding parameters, D: training tokens), log-space Huber (delta 1e-3), "
+              "L-BFGS-B from a grid; 95% bootstrap intervals over runs.", ""]
+    lines += ["| PL | runs | E | A | B | alpha | beta | RMS log residual | R^2 (log) | worst run |", "|---|---:|---|---|---|---|---|---:|---:|---|"]
+    for k in langs:
+        f = result["laws"][k]
+        p, ci, d = f["params"], f["ci95"], f["diagnostics"]
+        cells = " | ".join(_fmt_ci(p[x], ci[x]) for x in PARAMS)
+        lines.append(f"| {k} | {len(f['points'])} | {cells} | {d['rms_log_residual']:.4f} | {d['r2_log']:.4f} | {d['worst_run']} ({d['max_abs_log_residual']:+.3f}) |")
+    lines += ["", "Mean log residual (fitted - measured) by model size and by budget (a trend means the form misses something):", ""]
+    for k in langs:
+        d = result["laws"][k]["diagnostics"]
+        by_n = ", ".join(f"{n}: {v:+.3f}" for n, v in d["mean_residual_by_N"].items())
+        by_d = ", ".join(f"{n}: {v:+.3f}" for n, v in d["mean_residual_by_D"].items())
+        lines.append(f"- {k}: by N {by_n}; by D {by_d}")
+    syn = result.get("synergy", {})
+    lines += ["", "## Synergy", ""]
+    if "error" in syn:
+        lines.append(f"not computed: {syn['error']}")
+    else:
+        lines += ["Row i, column j: held-out loss on i of i alone minus that of i + j (50/50) at the same total budget, "
+                  "mean over the cells where both ran (positive: j's tokens helped i more than more of i).", ""]
+        lines += ["| loss on \\ with | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
+        for a, i in enumerate(syn["languages"]):
+            row = []
+            for b, _ in enumerate(syn["languages"]):
+                g, rg = syn["gain"][a][b], syn["relative_gain"][a][b]
+                row.append("-" if a == b else ("n/a" if g is None or not math.isfinite(g) else f"{g:+.3f} ({rg * 100:+.1f}%)"))
+            lines.append(f"| {i} | " + " | ".join(row) + " |")
+    pl = result.get("proportion_law", {})
+    lines += ["", "## Proportion-dependent law", ""]
+    if "error" in pl:
+        lines.append(f"not fitted: {pl['error']}")
+    else:
+        lines += [f"`{pl['form']}`; per-PL E, A, B, alpha from the table above, cross-PL terms fitted on {pl['diagnostics']['runs']} "
+                  f"mixture runs ({pl['diagnostics']['observations']} per-PL losses); RMS log residual {pl['diagnostics']['rms_log_residual']:.4f}.", ""]
+        g = pl["gamma_ci95"]
+        lines.append(f"gamma = {pl['gamma']:.4g}" + (f" (95% CI of max |gamma tau| {g[0]:.4g} - {g[1]:.4g})" if g else ""))
+        lines += ["", "| pair | gamma tau_ij [95% CI] | tau_ij |", "|---|---|---:|"]
+        for key, v in pl["pairs"].items():
+            ci = v["c_ci95"]
+            lines.append(f"| {key} | {_fmt_ci(v['c'], ci) if ci else f'{v[chr(99)]:.4g}'} | {v['tau']:+.3f} |")
+        lines += ["", "| run | PL | measured | predicted |", "|---|---|---:|---:|"]
+        for r in pl["diagnostics"]["residuals"]:
+            lines.append(f"| {r['run']} | {r['language']} | {r['loss']:.4f} | {r['predicted']:.4f} |")
+    org = result.get("organisation") or []
+    lines += ["", "## Data organisation: held-out translation loss", ""]
+    if not org:
+        lines.append("no shuffle/parallel pair of runs with translation losses")
+    else:
+        lines += ["| direction | pair seen in parallel training | shuffle | parallel | change |", "|---|---|---:|---:|---:|"]
+        for r in org:
+            lines.append(f"| {r['direction']} | {'yes' if r['seen'] else 'no'} | {r['shuffle']:.4f} | {r['parallel']:.4f} | {r['change']:+.4f} |")
+    lines += [""] + [f"![{p}]({p})" for p in result.get("plots", [])] + [""]
+    return "\n".join(lines)
+
+
+def load_fit(path: str | Path) -> tuple[dict[str, Any], ProportionLaw]:
+    p = Path(path)
+    if not p.is_file():
+        raise ScalingError(f"{p}: no such fit file (make it with `xpl scaling fit`)")
+    data = json.loads(p.read_text())
+    pl = data.get("proportion_law") or {}
+    if "error" in pl or "pairs" not in pl:
+        raise ScalingError(f"{p}: has no proportion law ({pl.get('error', 'not fitted')})")
+    return data, proportion_law_from_dict(pl, {k: v["params"] for k, v in data["laws"].items()})
+
+
+def _rounded(props: Mapping[str, float], digits: int = 4) -> dict[str, float]:
+    """Shares rounded for a config file, the last one taking the remainder (sum exactly 1)."""
+    keys = list(props)
+    out = {k: round(float(props[k]), digits) for k in keys[:-1]}
+    out[keys[-1]] = round(1.0 - sum(out.values()), 10)
+    return out
+
+
+def allocation_study(
+    fit_path: str | Path,
+    sweep_dir: str | Path,
+    size: str,
+    budget: int,
+    out: str | Path,
+    name: str = "alloc",
+    weights: Mapping[str, float] | None = None,
+    floor: float = 0.02,
+) -> dict[str, Any]:
+    """The allocation at one cell (size, budget) of a sweep, with the sweep config that trains
+    it and the uniform baseline (``allocation.yaml``), and -- once those runs exist in the
+    sweep folder -- their measured held-out losses beside the predictions."""
+    from xpl.experiments.config import from_dict
+    from xpl.experiments.sweep import SweepConfig, results
+
+    data, model = load_fit(fit_path)
+    sweep_dir = Path(sweep_dir)
+    cfg_path = sweep_dir / "sweep.json"
+    if not cfg_path.is_file():
+        raise ScalingError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
+    cfg = from_dict(SweepConfig, json.loads(cfg_path.read_text()), str(cfg_path))
+    if size not in cfg.sizes:
+        raise ScalingError(f"--size: unknown size {size!r}; the sweep's sizes: {', '.join(cfg.sizes)}")
+    records = results([sweep_dir])
+    cell = [r for r in records if r["kind"] == "mono" and r["size"] == size and r["budget_chars"] == budget]
+    if not cell:
+        raise ScalingError(f"no monolingual run at size {size} and budget {budget} in {sweep_dir} (N and D are read from those runs)")
+    N = float(cell[0]["N"])
+    D = float(np.mean([r["D"] for r in cell]))
+    result = allocate(model, N, D, weights, floor)
+    result.update({"size": size, "budget_chars": budget, "name": name})
+    props = _rounded(result["proportions"])
+    uniform = _rounded({k: 1.0 / len(model.languages) for k in model.languages})
+    config = json.loads(cfg_path.read_text())
+    config.update(monolingual=False, bilingual=False, mixtures=[
+        {"name": name, "proportions": props, "sizes": [size], "budgets": [budget]},
+        {"name": "uniform", "proportions": uniform, "sizes": [size], "budgets": [budget]},
+    ])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    (out / "allocation.yaml").write_text(
+        f"# Train the allocation and the uniform baseline: xpl scaling sweep {out / 'allocation.yaml'} --out {sweep_dir}\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    w = result["weights"]
+    measured = {}
+    for key, mix in (("allocation", name), ("uniform", "uniform")):
+        rec = next((r for r in records if r["id"] == f"{mix}-{size}-d{budget}"), None)
+        if rec is not None:
+            loss = {k: float(v) for k, v in rec["loss"].items()}
+            measured[key] = {"run": rec["id"], "proportions": rec["proportions"], "loss": loss, "objective": sum(w[k] * loss[k] for k in loss), "D": rec["D"]}
+    result["measured"] = measured
+    save_json(result, out / "allocation.json")
+    plot_allocation(result, out / "allocation.png")
+    return result

@@ -249,6 +249,20 @@ def translation_losses(model, tokenizer, problems, languages: Sequence[str], con
     return out
 
 
+def finished(out: Path, job: Job) -> dict[str, Any] | None:
+    """The record of ``job`` when it has finished in ``out``; an error when the finished run
+    under that id was trained with other settings (never mixed in silently)."""
+    marker = Path(out) / "jobs" / job.id / RESULT
+    if not marker.is_file():
+        return None
+    rec = json.loads(marker.read_text())
+    ran = (rec["proportions"], rec["budget_chars"], rec["organisation"], [list(p) for p in rec["parallel_pairs"]])
+    want = (dict(job.proportions), job.budget, job.organisation, [list(p) for p in job.parallel_pairs])
+    if ran != want:
+        raise ConfigError(f"job {job.id}: {marker.parent} was run with other settings ({ran}); use another mixture name or folder")
+    return rec
+
+
 def run_job(
     config: SweepConfig,
     job: Job,
@@ -263,8 +277,9 @@ def run_job(
 
     folder = out / "jobs" / job.id
     marker = folder / RESULT
-    if marker.is_file():
-        return json.loads(marker.read_text())
+    done = finished(out, job)
+    if done:
+        return done
     cfg = job_config(config, job, tokenizer_dir)
     record = pretrain(train, test, cfg, folder, report=report)
     translation = {}
@@ -309,6 +324,21 @@ def _worker(config: SweepConfig, job: Job, out: str, threads: int) -> dict[str, 
     return run_job(config, job, Path(out), train, test, Path(out) / "tokenizer")
 
 
+def check_folder(config: SweepConfig, out: Path) -> None:
+    """A sweep folder keeps the config that created it (``sweep.json``); later configs run
+    into it (e.g. the allocation's) must agree on what the shared tokenizer and the held-out
+    losses depend on."""
+    path = out / "sweep.json"
+    mine = _plain(config)
+    if not path.is_file():
+        path.write_text(json.dumps(mine, indent=2) + "\n")
+        return
+    first = json.loads(path.read_text())
+    for key in ("problems", "languages", "tokenizer_vocab", "max_heldout"):
+        if first.get(key) != mine.get(key):
+            raise ConfigError(f"sweep.{key}: {mine.get(key)!r} differs from {first.get(key)!r} of the sweep already in {out}; use another --out")
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -327,7 +357,7 @@ def run_sweep(
     config.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(_plain(config), indent=2) + "\n")
+    check_folder(config, out)
     jobs = list(expand(config) if jobs is None else jobs)
     train, test = load_problems(config)
     tok = shared_tokenizer(config, train, out)
@@ -335,9 +365,8 @@ def run_sweep(
     records: list[dict[str, Any]] = []
     todo = []
     for job in jobs:
-        marker = out / "jobs" / job.id / RESULT
-        if marker.is_file():
-            rec = json.loads(marker.read_text())
+        rec = finished(out, job)
+        if rec:
             records.append(rec)
             if on_job:
                 on_job(job, rec, "skipped")
