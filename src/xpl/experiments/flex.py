@@ -78,6 +78,7 @@ class FlexEvalSpec:
     max_problems: int = 30  # pass@1 problems per PL (0: every held-out problem)
     loss_problems: int = 0  # held-out loss problems per PL (0: every held-out problem)
     validation_steps: int = 5  # validation loss during training every n steps (the loss curves)
+    validation_problems: int = 48  # held-out problems per PL in that validation loss (0: all)
     skip_unavailable: bool = True
 
 
@@ -131,8 +132,9 @@ class FlexExperimentConfig:
             get_language(name)
         if self.eval.samples < 1 or self.eval.max_new_tokens < 1 or self.eval.batch_size < 1:
             raise ConfigError("eval.samples, eval.max_new_tokens and eval.batch_size must be >= 1")
-        if self.eval.validation_steps < 0 or self.eval.max_problems < 0 or self.eval.loss_problems < 0:
-            raise ConfigError("eval.validation_steps, eval.max_problems and eval.loss_problems must be >= 0")
+        for name in ("validation_steps", "validation_problems", "max_problems", "loss_problems"):
+            if getattr(self.eval, name) < 0:
+                raise ConfigError(f"eval.{name} must be >= 0, got {getattr(self.eval, name)}")
         if self.problems.n < 10:
             raise ConfigError(f"problems.n must be at least 10, got {self.problems.n}")
         if is_tiny_spec(self.model):
@@ -197,7 +199,7 @@ def stage_train(config: FlexExperimentConfig, out: Path, seed: int, optimizer: s
         settings,
         out / f"seed{seed}" / optimizer / arm,
         report=lambda s, m, logs: report(label, s, m, _loss(logs)),
-        eval_problems=test,
+        eval_problems=test[: config.eval.validation_problems] if config.eval.validation_problems else test,
         eval_languages=[config.source_language, *[x for x in languages if x != get_language(config.source_language).name]],
     )
 
