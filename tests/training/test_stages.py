@@ -93,11 +93,18 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
     assert record["examples_by_kind"] == {"sft": len(train), "multi": len(train)}
     losses = [r["loss"] for r in record["train_loss"]]
     assert losses[-1] < losses[0]
-    rl = GRPOConfig(num_generations=2, max_completion_length=24, train=TrainSettings(batch_size=4, max_steps=2, logging_steps=1))
+    rl = GRPOConfig(
+        num_generations=2, max_completion_length=24, probe_problems=3, train=TrainSettings(batch_size=4, max_steps=2, logging_steps=1)
+    )
     record = grpo(tmp_path / "sft" / "final", train, rl, tmp_path / "grpo")
     assert record["steps"] == 2 and len(record["reward_curve"]) == 2
     assert all(0.0 <= r["reward"] <= 1.0 for r in record["reward_curve"])
     assert record["reward_seconds"] > 0
+    # The probe: 3 problems x 2 samples with all-or-nothing rewards, before and after.
+    probe = record["probe"]
+    assert probe["problems"] == 3
+    for value in (probe["reward_before"], probe["reward_after"]):
+        assert 0.0 <= value <= 1.0 and round(value * 6, 6) == round(value * 6)
 
 
 @pytest.mark.parametrize(
@@ -105,6 +112,7 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
     [
         (lambda: GRPOConfig(num_generations=4, train=TrainSettings(batch_size=6)).validate(), "multiple of num_generations"),
         (lambda: GRPOConfig(reward="bleu").validate(), "grpo.reward"),
+        (lambda: GRPOConfig(probe_problems=-1).validate(), "grpo.probe_problems"),
         (lambda: SFTConfig(languages=["cobol"]).validate(), "cobol"),
         (lambda: SFTConfig(parallel_languages=["python"]).validate(), "at least two PLs"),
         (lambda: tiny_pretrain_config().__class__(proportions={"python": 0.5, "rust": 0.6}).validate(), "sum to 1"),

@@ -11,6 +11,7 @@ test passes and 0.0 otherwise (``reward="pass"``), or the fraction of tests pass
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ class GRPOConfig:
     beta: float = 0.0  # KL penalty to the starting model (> 0 keeps a reference copy)
     reward: str = "pass"
     timeout_s: float = 3.0  # per program; a completion that runs longer gets reward 0
+    # The training curve's mean reward moves with whichever prompts each step drew; a fixed
+    # probe set of this many RL problems, sampled the same way before and after training,
+    # says whether the policy itself improved (0 = no probe).
+    probe_problems: int = 0
     train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1))
 
     def validate(self, where: str = "grpo") -> None:
@@ -60,6 +65,8 @@ class GRPOConfig:
                 f"{where}.train.batch_size ({self.train.batch_size}) must be a multiple of num_generations "
                 f"({self.num_generations}): a batch holds whole groups of completions"
             )
+        if self.probe_problems < 0:
+            raise ConfigError(f"{where}.probe_problems must be >= 0, got {self.probe_problems}")
         if self.timeout_s <= 0 or self.max_completion_length < 1 or self.temperature <= 0:
             raise ConfigError(f"{where}: timeout_s, max_completion_length and temperature must be positive")
         self.train.validate(f"{where}.train")
@@ -100,6 +107,20 @@ class ExecutionReward:
         return scores
 
 
+def probe_reward(model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int) -> float:
+    """Mean reward of ``num_generations`` samples (GRPO's temperature and length) per problem."""
+    from xpl.models.generation import SamplingConfig, sample
+
+    rendered = [p.render(reward.language) for p in problems]
+    sampling = SamplingConfig(config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed)
+    completions = sample(model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling)
+    names = [p.name for p, cs in zip(problems, completions) for _ in cs]
+    spent, calls = reward.seconds, reward.calls
+    scores = reward([], [c for cs in completions for c in cs], names)
+    reward.seconds, reward.calls = spent, calls  # the probe is not part of training's reward time
+    return round(sum(scores) / len(scores), 4)
+
+
 def grpo(
     model_dir: str | Path,
     problems: Sequence[Problem],
@@ -135,7 +156,14 @@ def grpo(
     started = time.perf_counter()
     engine = Engine(workers=workers)
     reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine)
+    probe = usable[: config.probe_problems]
+    probe_file = out / "probe_before.json"
     try:
+        if probe and not probe_file.is_file():  # measured once, on the starting model
+            before = probe_reward(model, tokenizer, probe, config, reward, config.train.seed)
+            probe_file.write_text(json.dumps({"reward": before}) + "\n")
+        model.train()
+        training_started = time.perf_counter()
         args = TRLConfig(
             **config.train.trainer_kwargs(out),
             num_generations=config.num_generations,
@@ -153,6 +181,8 @@ def grpo(
             callbacks=[progress_callback(report)] if report else [],
         )
         train_with_resume(quiet(trainer), out)
+        training_seconds = time.perf_counter() - training_started
+        after = probe_reward(trainer.model, tokenizer, probe, config, reward, config.train.seed) if probe else None
     finally:
         engine.close()
     save_final(trainer, tokenizer, out, merge_lora=True)
@@ -165,8 +195,15 @@ def grpo(
         "problems": len(usable),
         "steps": trainer.state.global_step,
         "reward_curve": [{"step": r.get("step"), "reward": r["reward"], "reward_std": r.get("reward_std")} for r in history],
+        "probe": {
+            "problems": len(probe),
+            "reward_before": json.loads(probe_file.read_text())["reward"],
+            "reward_after": after,
+        }
+        if probe
+        else None,
         "reward_seconds": round(reward.seconds, 2),
-        "reward_share": round(reward.seconds / seconds, 4) if seconds else None,
+        "reward_share": round(reward.seconds / training_seconds, 4) if training_seconds else None,
         "seconds": round(seconds, 1),
         "config": settings_dict(config),
     }

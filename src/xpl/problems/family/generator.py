@@ -133,8 +133,8 @@ class Map:
 
 
 def int_pred(r: random.Random, simple: bool = False) -> Pred:
-    k = r.choice((2, 2, 3, 4, 5))
-    c = r.randint(-5, 10)
+    k = r.choice((2, 2, 3, 4, 5, 6, 7))
+    c = r.randint(-10, 20)
     options = [
         Pred(lambda v: Bin(">", v, lit(c)), f"is greater than {c}"),
         Pred(lambda v: Bin("<", v, lit(c)), f"is less than {c}"),
@@ -143,8 +143,8 @@ def int_pred(r: random.Random, simple: bool = False) -> Pred:
         Pred(lambda v: Divisible(v, k, negate=True), "is odd" if k == 2 else f"is not divisible by {k}"),
     ]
     if not simple:
-        lo = r.randint(-10, 5)
-        hi = lo + r.randint(2, 12)
+        lo = r.randint(-15, 10)
+        hi = lo + r.randint(2, 15)
         options += [
             Pred(lambda v: Bin("and", Bin(">=", v, lit(lo)), Bin("<=", v, lit(hi))), f"is between {lo} and {hi} inclusive"),
             Pred(
@@ -157,8 +157,8 @@ def int_pred(r: random.Random, simple: bool = False) -> Pred:
 
 
 def int_map(r: random.Random) -> Map:
-    a = r.randint(2, 5)
-    b = r.randint(1, 9)
+    a = r.randint(2, 9)
+    b = r.randint(1, 19)
     return r.choice(
         [
             Map(lambda v: v, "{v}"),
@@ -173,7 +173,8 @@ def int_map(r: random.Random) -> Map:
 
 
 def float_const(r: random.Random) -> float:
-    return r.choice((0.5, 1.5, 2.0, 2.5, 0.25, 3.0, 1.25))
+    # Multiples of 1/4: exact in binary, so every PL computes the same sums.
+    return r.choice((0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 4.5))
 
 
 def char_class(r: random.Random) -> tuple[str, str]:
@@ -239,7 +240,7 @@ def t_check_number(r: random.Random) -> Draft:
 
 def t_compare_pair(r: random.Random) -> Draft:
     a, b = Var("a", INT), Var("b", INT)
-    k = r.randint(2, 4)
+    k = r.randint(2, 9)
     op, word = r.choice([(">", "greater than"), ("<", "less than"), (">=", "at least")])
     options = [
         (Bin(op, Bin("*", a, lit(k)), b), f"Return true if a * {k} is {word} b, and false otherwise."),
@@ -263,8 +264,8 @@ def t_scale_float(r: random.Random) -> Draft:
 
 
 def t_decorate(r: random.Random) -> Draft:
-    suffix = r.choice(("!", "?", "...", "-ok", "_x"))
-    prefix = r.choice((">", "#", "re", "un", "* "))
+    suffix = r.choice(("!", "?", "...", "-ok", "_x", "!!", ":)", "-end", "+", "_1"))
+    prefix = r.choice((">", "#", "re", "un", "* ", "pre", "~", "no-", ">> ", "x_"))
     options = [
         (Concat(ToUpper(s), Lit(suffix, STR)), f'Return s in upper case followed by "{suffix}".'),
         (Concat(Lit(prefix, STR), ToLower(s)), f'Return "{prefix}" followed by s in lower case.'),
@@ -338,7 +339,7 @@ def t_range_sum(r: random.Random) -> Draft:
 def t_total_length(r: random.Random) -> Draft:
     words = Var("words", STR_LIST)
     total = Var("total", INT)
-    k = r.randint(1, 3)
+    k = r.randint(1, 6)
     body = [
         Let("total", INT, lit(0)),
         ForEach("w", words, (AugAssign("total", "+", Bin("*", Len(w), lit(k)) if k > 1 else Len(w)),)),
