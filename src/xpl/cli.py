@@ -826,6 +826,7 @@ def scaling_allocate(
     weights: str = typer.Option("", "--weights", help="Objective weights per PL, e.g. python=1,rust=2 (default: the average over PLs)."),
     floor: float = typer.Option(0.02, "--floor", help="Smallest share any PL gets."),
     name: str = typer.Option("alloc", "--name", help="Mixture name of the allocation run."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds of the allocation and uniform runs (measured: their mean)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: next to fit.json)."),
 ) -> None:
     """The proportions minimising the predicted (weighted) average loss at one size and budget, vs uniform."""
@@ -839,9 +840,13 @@ def scaling_allocate(
             w[key.strip()] = float(value)
         except ValueError:
             _fail(f"--weights: expected PL=number, got {part!r}")
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"--seeds: expected comma-separated integers, got {seeds!r}")
     target = out or fit.parent / f"allocation-{size}-d{budget}"
     try:
-        result = allocation_study(fit, sweep, size, budget, target, name, w or None, floor)
+        result = allocation_study(fit, sweep, size, budget, target, name, w or None, floor, seed_list or [0])
     except (ScalingError, ConfigError) as exc:
         _fail(str(exc))
     table = Table(title=f"allocation at N={int(result['N']):,}, D={int(result['D']):,} tokens")

@@ -211,12 +211,14 @@ def sweep_config(problems: str, **kw) -> SweepConfig:
 
 def test_expand_gives_stable_ids_and_shards_partition_the_jobs():
     cfg = sweep_config("p", languages=["python", "javascript", "rust"], budgets=[100, 200], bilingual=True, bilingual_budgets=[200],
-                       mixtures=[{"name": "mix", "proportions": {"python": 0.5, "rust": 0.5}, "budgets": [100]}])
+                       mixtures=[{"name": "mix", "proportions": {"python": 0.5, "rust": 0.5}, "budgets": [100]},
+                                 {"name": "seeded", "proportions": {"rust": 1.0}, "budgets": [200], "seeds": [0, 1]}])
     cfg.validate()
     jobs = expand(cfg)
     ids = [j.id for j in jobs]
     assert ids[:2] == ["python-a-d100", "python-a-d200"] and "javascript+rust-a-d200" in ids and "mix-a-d100" in ids
-    assert len(ids) == 3 * 2 + 3 + 1 == len(set(ids))
+    assert ids[-2:] == ["seeded-a-d200-s0", "seeded-a-d200-s1"] and [j.seed for j in jobs[-2:]] == [0, 1]
+    assert len(ids) == 3 * 2 + 3 + 1 + 2 == len(set(ids))
     parts = [shard(jobs, i, 3) for i in range(3)]
     assert sorted(j.id for p in parts for j in p) == sorted(ids)
     assert parse_shard("1/3") == (1, 3)
@@ -352,7 +354,7 @@ def test_fit_and_allocate_through_the_cli(tmp_path):
     from xpl.experiments.sweep import expand, load_sweep
 
     jobs = expand(load_sweep(alloc_dir / "allocation.yaml"))
-    assert [j.id for j in jobs] == ["alloc-n3-d80000", "uniform-n3-d80000"]
+    assert [j.id for j in jobs] == ["alloc-n3-d80000-s0", "uniform-n3-d80000-s0"]
     # Once those runs exist, the allocation shows what they measured.
     for job in jobs:
         props = dict(job.proportions)

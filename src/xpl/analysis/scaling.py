@@ -803,6 +803,7 @@ def allocation_study(
     name: str = "alloc",
     weights: Mapping[str, float] | None = None,
     floor: float = 0.02,
+    seeds: Sequence[int] = (0,),
 ) -> dict[str, Any]:
     """The allocation at one cell (size, budget) of a sweep, with the sweep config that trains
     it and the uniform baseline (``allocation.yaml``), and -- once those runs exist in the
@@ -830,8 +831,8 @@ def allocation_study(
     uniform = _rounded({k: 1.0 / len(model.languages) for k in model.languages})
     config = json.loads(cfg_path.read_text())
     config.update(monolingual=False, bilingual=False, mixtures=[
-        {"name": name, "proportions": props, "sizes": [size], "budgets": [budget]},
-        {"name": "uniform", "proportions": uniform, "sizes": [size], "budgets": [budget]},
+        {"name": name, "proportions": props, "sizes": [size], "budgets": [budget], "seeds": list(seeds)},
+        {"name": "uniform", "proportions": uniform, "sizes": [size], "budgets": [budget], "seeds": list(seeds)},
     ])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -844,10 +845,22 @@ def allocation_study(
     w = result["weights"]
     measured = {}
     for key, mix in (("allocation", name), ("uniform", "uniform")):
-        rec = next((r for r in records if r["id"] == f"{mix}-{size}-d{budget}"), None)
-        if rec is not None:
-            loss = {k: float(v) for k, v in rec["loss"].items()}
-            measured[key] = {"run": rec["id"], "proportions": rec["proportions"], "loss": loss, "objective": sum(w[k] * loss[k] for k in loss), "D": rec["D"]}
+        # Every seed's run of this mixture at this cell; the measured loss is their mean.
+        runs = [r for r in records if r["mixture"] == mix and r["size"] == size and r["budget_chars"] == budget]
+        if runs:
+            per_run = [{k: float(v) for k, v in r["loss"].items()} for r in runs]
+            loss = {k: float(np.mean([x[k] for x in per_run])) for k in per_run[0]}
+            objectives = [sum(w[k] * x[k] for k in x) for x in per_run]
+            measured[key] = {
+                "run": f"{mix}-{size}-d{budget} x{len(runs)}",
+                "runs": [r["id"] for r in runs],
+                "proportions": runs[0]["proportions"],
+                "loss": loss,
+                "loss_per_run": per_run,
+                "objective": float(np.mean(objectives)),
+                "objective_per_run": objectives,
+                "D": float(np.mean([r["D"] for r in runs])),
+            }
     result["measured"] = measured
     save_json(result, out / "allocation.json")
     plot_allocation(result, out / "allocation.png")

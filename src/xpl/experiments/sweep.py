@@ -55,6 +55,7 @@ class MixtureSpec:
     organisation: str = "shuffle"
     parallel_pairs: list[list[str]] = field(default_factory=list)  # empty: any two PLs
     translation: bool = False  # also measure held-out translation loss between its PLs
+    seeds: list[int] = field(default_factory=list)  # one run per seed (ids end in -s<seed>); empty: pretrain.train.seed
 
 
 @dataclass
@@ -130,17 +131,20 @@ class Job:
     organisation: str = "shuffle"
     parallel_pairs: tuple[tuple[str, str], ...] = ()
     translation: bool = False
+    seed: int | None = None  # None: the sweep's pretrain.train.seed
 
 
 def expand(config: SweepConfig) -> list[Job]:
     """Every job of the sweep, in a deterministic order (the same on every machine)."""
     jobs: list[Job] = []
 
-    def add(kind, mixture, proportions, sizes, budgets, **kw):
+    def add(kind, mixture, proportions, sizes, budgets, seeds=(), **kw):
         for size in sizes or list(config.sizes):
             for budget in budgets or config.budgets:
                 props = tuple((k, float(v)) for k, v in proportions.items())
-                jobs.append(Job(f"{mixture}-{size}-d{budget}", kind, mixture, size, budget, props, **kw))
+                for seed in seeds or [None]:
+                    suffix = "" if seed is None else f"-s{seed}"
+                    jobs.append(Job(f"{mixture}-{size}-d{budget}{suffix}", kind, mixture, size, budget, props, seed=seed, **kw))
 
     if config.monolingual:
         for lang in config.languages:
@@ -150,7 +154,7 @@ def expand(config: SweepConfig) -> list[Job]:
             add("pair", f"{a}+{b}", {a: 0.5, b: 0.5}, config.bilingual_sizes, config.bilingual_budgets)
     for m in config.mixtures:
         pairs = tuple(tuple(p) for p in m.parallel_pairs)
-        add("mix", m.name, m.proportions, m.sizes, m.budgets, organisation=m.organisation, parallel_pairs=pairs, translation=m.translation)
+        add("mix", m.name, m.proportions, m.sizes, m.budgets, m.seeds, organisation=m.organisation, parallel_pairs=pairs, translation=m.translation)
     return jobs
 
 
@@ -214,6 +218,7 @@ def job_config(config: SweepConfig, job: Job, tokenizer_dir: Path) -> PretrainCo
         parallel_pairs=[list(p) for p in job.parallel_pairs],
         model_overrides={**config.pretrain.model_overrides, **config.sizes[job.size]},
         tokenizer=str(tokenizer_dir),
+        train=config.pretrain.train if job.seed is None else replace(config.pretrain.train, seed=job.seed),
     )
 
 
@@ -298,6 +303,7 @@ def run_job(
         "proportions": dict(job.proportions),
         "organisation": job.organisation,
         "parallel_pairs": [list(p) for p in job.parallel_pairs],
+        "seed": cfg.train.seed,
         "N": record["non_embedding_parameters"],
         "N_total": record["parameters"],
         "D": record["tokens"],
