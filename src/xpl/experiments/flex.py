@@ -588,9 +588,10 @@ def _plots(results: dict[str, Any], out: Path) -> list[str]:
 
     cfg = results["config"]
     source = results["source_language"]
+    others = [x for x in results["languages"] if x != source]
     colours = {"adamw": "tab:blue", "sophia": "tab:red"}
     styles = {"lora": "-", "lora_fourier": "--"}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2 + len(others), figsize=(6 * (2 + len(others)), 4.5))
     for opt in cfg["optimizers"]:
         for arm in cfg["arms"]:
             runs = [results["training"].get(f"{s}/{opt}/{arm}") for s in results["seeds"]]
@@ -599,21 +600,26 @@ def _plots(results: dict[str, Any], out: Path) -> list[str]:
                 continue
             label = f"{ARM_NAMES[arm]}, {OPT_NAMES[opt]}"
             steps = [p["step"] for p in runs[0]["train"] if p["task_loss"] is not None]
-            train = np.array([[p["task_loss"] for p in r["train"] if p["task_loss"] is not None][: len(steps)] for r in runs])
-            axes[0].plot(steps, train.mean(axis=0), styles[arm], color=colours[opt], label=label, alpha=0.85)
-            key = f"eval_{source}_loss"
-            ev = [[(p["step"], p[key]) for p in r["eval"] if key in p] for r in runs]
-            if ev and ev[0]:
-                n = min(len(e) for e in ev)
-                axes[1].plot([e[0] for e in ev[0][:n]], np.mean([[v for _, v in e[:n]] for e in ev], axis=0), styles[arm], color=colours[opt], label=label, marker="o", ms=3)
-    axes[0].set_title(f"training loss on {get_language(source).display_name} (task loss, mean over seeds)")
-    axes[1].set_title(f"validation loss, held-out {get_language(source).display_name} (mean over seeds)")
+            train = np.array([[p["task_loss"] for p in r["train"] if p["task_loss"] is not None][: len(steps)] for r in runs]).mean(axis=0)
+            window = max(1, min(5, len(train) // 4))  # a moving average (5 steps): per-batch losses are noisy
+            smooth = np.convolve(train, np.ones(window) / window, mode="valid")
+            axes[0].plot(steps[window - 1 :], smooth, styles[arm], color=colours[opt], label=label, alpha=0.85)
+            for ax, lang in zip(axes[1:], [source, *others]):
+                key = f"eval_{lang}_loss"
+                ev = [[(p["step"], p[key]) for p in r["eval"] if key in p] for r in runs]
+                if ev and ev[0]:
+                    n = min(len(e) for e in ev)
+                    ax.plot([e[0] for e in ev[0][:n]], np.mean([[v for _, v in e[:n]] for e in ev], axis=0), styles[arm], color=colours[opt], label=label, marker="o", ms=3)
+    axes[0].set_title(f"training loss, {get_language(source).display_name} (5-step mean, mean over seeds)")
+    for ax, lang in zip(axes[1:], [source, *others]):
+        role = "fine-tuning PL" if lang == source else "transfer"
+        ax.set_title(f"validation loss, held-out {get_language(lang).display_name} ({role})")
     for ax in axes:
         ax.set_xlabel("optimiser step")
         ax.set_ylabel("nats / token")
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=120)
+    fig.savefig(out / "loss_curves.png", dpi=110)
     plt.close(fig)
     made = ["loss_curves.png"]
     sophia = [(k, c) for k, c in results["training"].items() if "/sophia/" in k]
