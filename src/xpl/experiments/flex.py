@@ -536,6 +536,21 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
                 f"- **{name}** ({role}, {OPT_NAMES[opt]}): on pass@1, {_verdict(d['pass_at_1'][lang], 'the Fourier regulariser')}; "
                 f"on held-out loss, {_verdict(d['loss'][lang], 'the Fourier regulariser', lower_is_better=True)}."
             )
+    for opt in cfg["optimizers"]:
+        for arm in cfg["arms"]:
+            key = f"{opt}/{arm}-{variant0} - base"
+            if key in results["deltas"]:
+                parts = [f"{name} {_fmt(Estimate(**results['deltas'][key]['loss'][lang]), True)}" for lang, name in zip(langs, names)]
+                lines.append(f"- {ARM_NAMES[arm]} ({OPT_NAMES[opt]}) against the base model, held-out loss: " + "; ".join(parts) + " (negative: better than the base).")
+    first = [(c["train"][0]["fourier_penalty"], c["train"][0]["task_loss"]) for k, c in results["training"].items() if k.endswith("/lora_fourier") and c["train"] and c["train"][0].get("fourier_penalty") is not None]
+    if first:
+        lam = f["weight"]
+        pen, task = np.mean([p for p, _ in first]), np.mean([t for _, t in first])
+        last = [c["train"][-1]["fourier_penalty"] for k, c in results["training"].items() if k.endswith("/lora_fourier") and c["train"]]
+        lines.append(
+            f"- Size of the penalty: at the first step lambda x penalty = {lam * pen:.3g} against a task loss of {task:.3g} "
+            f"(mean over runs); at the last step lambda x penalty = {lam * np.mean(last):.3g}."
+        )
     gap = results.get("merge_gap_loss")
     if gap is not None:
         lines.append(f"- Merged and unmerged adapters: the largest per-problem held-out loss difference is {gap:.2e} nats (float rounding).")
