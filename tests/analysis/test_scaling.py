@@ -201,6 +201,7 @@ def sweep_config(problems: str, **kw) -> SweepConfig:
         "sizes": {"a": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}},
         "budgets": [6000],
         "bilingual": False,
+        "learning_rates": {"a": 0.004},
         "tokenizer_vocab": 300,
         "max_heldout": 8,
         "pretrain": {"preset": "xs", "context": 64, "train": {"learning_rate": 0.005, "batch_size": 8, "warmup_steps": 1, "logging_steps": 1}},
@@ -231,6 +232,8 @@ def test_expand_gives_stable_ids_and_shards_partition_the_jobs():
     [
         ({"bilingual_sizes": ["b"]}, "sweep.bilingual_sizes: unknown size 'b'"),
         ({"budgets": [0]}, "sweep.budgets: expected positive"),
+        ({"learning_rates": {"z": 0.01}}, "sweep.learning_rates: unknown size 'z'"),
+        ({"learning_rates": {"a": 0}}, "sweep.learning_rates.a: expected a positive number"),
         ({"mixtures": [{"name": "m", "proportions": {"python": 0.7, "javascript": 0.2}}]}, "sweep.mixtures[0].proportions: shares must sum to 1"),
         ({"mixtures": [{"name": "m", "proportions": {"python": 0.5, "go": 0.5}}]}, "go not among sweep.languages"),
         ({"mixtures": [{"name": "python", "proportions": {"python": 1.0}}]}, "sweep.mixtures[0].name"),
@@ -288,6 +291,7 @@ def test_two_run_sweep_end_to_end_through_the_cli(problems, tmp_path):
     assert "2 of 2 jobs finished" in res.output
     rec = json.loads((out / "jobs" / "par-a-d6000" / "sweep.json").read_text())
     assert set(rec["loss"]) == {"python", "javascript"} and rec["N"] < rec["N_total"] and rec["D"] > 0
+    assert rec["learning_rate"] == 0.004  # the size's own rate, not pretrain.train's
     assert set(rec["translation_loss"]) == {"python->javascript", "javascript->python"}
     assert all(math.isfinite(v) for v in rec["translation_loss"].values())
     solo = json.loads((out / "jobs" / "solo-a-d6000" / "sweep.json").read_text())
@@ -311,7 +315,7 @@ def fake_sweep(folder: Path, model: ProportionLaw, problems: str = "p") -> None:
     rng = np.random.default_rng(0)
     sizes = {f"n{i}": {"hidden_size": 16 * (i + 1)} for i in range(4)}
     budgets = [10000, 20000, 40000, 80000]
-    cfg = sweep_config(problems, languages=LANGS, sizes=sizes, budgets=budgets)
+    cfg = sweep_config(problems, languages=LANGS, sizes=sizes, budgets=budgets, learning_rates={})
     (folder).mkdir(parents=True)
     (folder / "sweep.json").write_text(json.dumps(to_dict(cfg)))
     recs = []

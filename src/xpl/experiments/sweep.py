@@ -64,6 +64,10 @@ class SweepConfig:
     languages: list[str]
     sizes: dict[str, dict[str, Any]]  # size name -> LlamaConfig overrides of the preset
     budgets: list[int]  # characters of training text per run
+    # size name -> learning rate (default: pretrain.train.learning_rate). Tiny models tolerate,
+    # and need, larger rates the narrower they are; one rate for all sizes leaves the small
+    # ones undertrained, which bends the law.
+    learning_rates: dict[str, float] = field(default_factory=dict)
     monolingual: bool = True
     bilingual: bool = True
     bilingual_sizes: list[str] = field(default_factory=list)  # empty: every size
@@ -87,6 +91,11 @@ class SweepConfig:
         for name in self.sizes:
             if not NAME.match(name):
                 raise ConfigError(f"sweep.sizes.{name}: a size name may hold only a-z, 0-9, '_' and '.'")
+        for name, lr in self.learning_rates.items():
+            if name not in self.sizes:
+                raise ConfigError(f"sweep.learning_rates: unknown size {name!r}; sizes: {', '.join(self.sizes)}")
+            if not lr > 0:
+                raise ConfigError(f"sweep.learning_rates.{name}: expected a positive number, got {lr!r}")
         if not self.budgets or any(b <= 0 for b in self.budgets):
             raise ConfigError(f"sweep.budgets: expected positive character counts, got {self.budgets}")
         if len(set(self.budgets)) != len(self.budgets):
@@ -218,7 +227,11 @@ def job_config(config: SweepConfig, job: Job, tokenizer_dir: Path) -> PretrainCo
         parallel_pairs=[list(p) for p in job.parallel_pairs],
         model_overrides={**config.pretrain.model_overrides, **config.sizes[job.size]},
         tokenizer=str(tokenizer_dir),
-        train=config.pretrain.train if job.seed is None else replace(config.pretrain.train, seed=job.seed),
+        train=replace(
+            config.pretrain.train,
+            seed=config.pretrain.train.seed if job.seed is None else job.seed,
+            learning_rate=config.learning_rates.get(job.size, config.pretrain.train.learning_rate),
+        ),
     )
 
 
@@ -304,6 +317,7 @@ def run_job(
         "organisation": job.organisation,
         "parallel_pairs": [list(p) for p in job.parallel_pairs],
         "seed": cfg.train.seed,
+        "learning_rate": cfg.train.learning_rate,
         "N": record["non_embedding_parameters"],
         "N_total": record["parameters"],
         "D": record["tokens"],
