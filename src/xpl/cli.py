@@ -762,7 +762,7 @@ def scaling_sweep(
         console.print(f"{sum(status.values())} of {len(todo)} jobs finished (shard {index}/{count})")
         return
     with _progress() as bar:
-        overall = bar.add_task(f"sweep (shard {index}/{count})", total=len(todo))
+        overall = bar.add_task(f"sweep (shard {index}/{count}, {jobs} at a time)", total=len(todo))
         current: dict[str, int] = {}
 
         def on_job(job, record, state) -> None:
@@ -770,8 +770,6 @@ def scaling_sweep(
                 bar.advance(overall)
                 if job.id in current:
                     bar.remove_task(current.pop(job.id))
-            elif jobs > 1:
-                bar.update(overall, description=f"sweep: {len(current)} running")
 
         def on_step(job, step: int, total: int) -> None:
             if job.id not in current:
