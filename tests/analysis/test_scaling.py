@@ -374,3 +374,15 @@ def test_fit_and_allocate_through_the_cli(tmp_path):
     assert res.exit_code == 2 and "unknown size 'n9'" in res.output
     res = runner.invoke(app, ["scaling", "allocate", "--fit", str(folder / "fit" / "fit.json"), "--sweep", str(folder), "--size", "n3", "--budget", "80000", "--weights", "python=x"])
     assert res.exit_code == 2 and "--weights: expected PL=number" in res.output
+
+
+def test_the_shared_tokenizer_is_the_same_on_every_machine(problems, tmp_path):
+    """Shards on different machines each train the sweep's tokenizer: it must come out the same."""
+    from xpl.experiments.sweep import load_problems, shared_tokenizer, vocab_hash
+
+    cfg = sweep_config(problems)
+    cfg.validate()
+    train, _ = load_problems(cfg)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    assert vocab_hash(shared_tokenizer(cfg, train, a)) == vocab_hash(shared_tokenizer(cfg, list(train), b))

@@ -381,7 +381,8 @@ def run_sweep(
     jobs = list(expand(config) if jobs is None else jobs)
     train, test = load_problems(config)
     tok = shared_tokenizer(config, train, out)
-    threads = threads or max(1, int(os.environ.get("OMP_NUM_THREADS", 0)) or (os.cpu_count() or 1) // max(workers, 1))
+    env_threads = os.environ.get("OMP_NUM_THREADS", "")
+    threads = threads or (int(env_threads) if env_threads.isdigit() and int(env_threads) > 0 else max(1, (os.cpu_count() or 1) // max(workers, 1)))
     records: list[dict[str, Any]] = []
     todo = []
     for job in jobs:
