@@ -102,7 +102,8 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
     assert record["reward_seconds"] > 0
     # The probe: 3 problems x 2 samples with all-or-nothing rewards, before and after.
     probe = record["probe"]
-    assert probe["problems"] == 3
+    assert probe["problems"] == 3 and len(probe["per_problem_before"]) == len(probe["per_problem_after"]) == 3
+    assert all(v in (0.0, 0.5, 1.0) for v in probe["per_problem_before"] + probe["per_problem_after"])
     for value in (probe["reward_before"], probe["reward_after"]):
         assert 0.0 <= value <= 1.0 and round(value * 6, 6) == round(value * 6)
 

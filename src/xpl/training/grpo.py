@@ -50,7 +50,11 @@ class GRPOConfig:
     # probe set of this many RL problems, sampled the same way before and after training,
     # says whether the policy itself improved (0 = no probe).
     probe_problems: int = 0
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1))
+    train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(
+            learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1
+        )
+    )
 
     def validate(self, where: str = "grpo") -> None:
         lang = get_language(self.language)
@@ -107,18 +111,34 @@ class ExecutionReward:
         return scores
 
 
-def probe_reward(model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int) -> float:
-    """Mean reward of ``num_generations`` samples (GRPO's temperature and length) per problem."""
+def probe_reward(
+    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int
+) -> list[float]:
+    """Each problem's mean reward over ``num_generations`` samples (GRPO's temperature and
+    completion length)."""
     from xpl.models.generation import SamplingConfig, sample
 
     rendered = [p.render(reward.language) for p in problems]
-    sampling = SamplingConfig(config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed)
+    sampling = SamplingConfig(
+        config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed
+    )
     completions = sample(model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling)
     names = [p.name for p, cs in zip(problems, completions) for _ in cs]
     spent, calls = reward.seconds, reward.calls
     scores = reward([], [c for cs in completions for c in cs], names)
     reward.seconds, reward.calls = spent, calls  # the probe is not part of training's reward time
-    return round(sum(scores) / len(scores), 4)
+    k = config.num_generations
+    return [round(sum(scores[i : i + k]) / k, 4) for i in range(0, len(scores), k)]
+
+
+def _probe_record(before: list[float], after: list[float]) -> dict[str, Any]:
+    return {
+        "problems": len(before),
+        "reward_before": round(sum(before) / len(before), 4),
+        "reward_after": round(sum(after) / len(after), 4),
+        "per_problem_before": before,
+        "per_problem_after": after,
+    }
 
 
 def grpo(
@@ -158,12 +178,14 @@ def grpo(
     reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine)
     probe = usable[: config.probe_problems]
     probe_file = out / "probe_before.json"
+    probe_seconds = 0.0  # kept out of the stage's time, so the reward share is training's
     try:
         if probe and not probe_file.is_file():  # measured once, on the starting model
+            t = time.perf_counter()
             before = probe_reward(model, tokenizer, probe, config, reward, config.train.seed)
-            probe_file.write_text(json.dumps({"reward": before}) + "\n")
+            probe_file.write_text(json.dumps({"per_problem": before}) + "\n")
+            probe_seconds += time.perf_counter() - t
         model.train()
-        training_started = time.perf_counter()
         args = TRLConfig(
             **config.train.trainer_kwargs(out),
             num_generations=config.num_generations,
@@ -181,30 +203,28 @@ def grpo(
             callbacks=[progress_callback(report)] if report else [],
         )
         train_with_resume(quiet(trainer), out)
-        training_seconds = time.perf_counter() - training_started
+        t = time.perf_counter()
         after = probe_reward(trainer.model, tokenizer, probe, config, reward, config.train.seed) if probe else None
+        probe_seconds += time.perf_counter() - t
     finally:
         engine.close()
     save_final(trainer, tokenizer, out, merge_lora=True)
     history = [r for r in trainer.state.log_history if "reward" in r]
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started - probe_seconds
     record = {
         "stage": "grpo",
         "model": str(out / FINAL),
         "language": lang,
         "problems": len(usable),
         "steps": trainer.state.global_step,
-        "reward_curve": [{"step": r.get("step"), "reward": r["reward"], "reward_std": r.get("reward_std")} for r in history],
-        "probe": {
-            "problems": len(probe),
-            "reward_before": json.loads(probe_file.read_text())["reward"],
-            "reward_after": after,
-        }
-        if probe
-        else None,
+        "reward_curve": [
+            {"step": r.get("step"), "reward": r["reward"], "reward_std": r.get("reward_std")} for r in history
+        ],
+        "probe": _probe_record(json.loads(probe_file.read_text())["per_problem"], after) if probe else None,
         "reward_seconds": round(reward.seconds, 2),
-        "reward_share": round(reward.seconds / training_seconds, 4) if training_seconds else None,
+        "reward_share": round(reward.seconds / seconds, 4) if seconds else None,
         "seconds": round(seconds, 1),
+        "probe_seconds": round(probe_seconds, 1),
         "config": settings_dict(config),
     }
     if trainer.is_world_process_zero():
