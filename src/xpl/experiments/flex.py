@@ -324,7 +324,12 @@ def run_flex(config: FlexExperimentConfig, out: str | Path, report: Report = _qu
                         stage_eval(config, out, seed, label, lambda rec=rec, variant=variant: load_variant(base, rec, variant), test, languages, engine, report)
     finally:
         engine.close()
-    return write_report(config, out, languages, skipped, records, time.perf_counter() - started)
+    # A resumed run's wall time is the sum over its invocations (each adds its own).
+    ledger = out / "elapsed.json"
+    spent = json.loads(ledger.read_text()) if ledger.is_file() else []
+    elapsed = time.perf_counter() - started
+    ledger.write_text(json.dumps([*spent, round(elapsed, 1)]) + "\n")
+    return write_report(config, out, languages, skipped, records, elapsed, [*spent, elapsed])
 
 
 def _load_plain(path: Path):
@@ -406,7 +411,7 @@ def _verdict(delta: dict, what: str, lower_is_better: bool = False) -> str:
     return f"{what} made no measurable difference ({_fmt(e, True)}; the 95% CI includes 0)"
 
 
-def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], skipped: dict[str, str], records: dict[str, dict], elapsed: float) -> dict[str, Any]:
+def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], skipped: dict[str, str], records: dict[str, dict], elapsed: float, invocations: list[float] | None = None) -> dict[str, Any]:
     from xpl.experiments.report import _versions
 
     seeds = list(config.seeds)
@@ -479,7 +484,8 @@ def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], 
         "steps_to_target": steps_to_target(records, seeds, config.arms, source),
         "training": curves,
         "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds")} if pre else None,
-        "seconds": round(elapsed, 1),
+        "seconds": round(elapsed, 1),  # this invocation
+        "seconds_all_invocations": [round(x, 1) for x in (invocations or [elapsed])],
         "versions": _versions(),
         "config": to_dict(config),
     }
@@ -498,12 +504,13 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     counts = ", ".join(f"{n} {results['problems_per_language'][x]['pass']} (pass@1) / {results['problems_per_language'][x]['loss']} (loss)" for n, x in zip(names, langs))
     f = cfg["fourier"]
     lines = [
-        f"# {results['experiment']}: FLeX, LoRA fine-tuned on {src_name}, with and without the Fourier regulariser, AdamW vs Sophia",
+        f"# {results['experiment']}: FLeX, LoRA fine-tuned on {src_name}, with and without the Fourier regulariser, "
+        + " vs ".join(OPT_NAMES[o] for o in cfg["optimizers"]),
         "",
         f"Model `{results['model']}`; seeds {results['seeds']}; LoRA r={cfg['lora']['r']}, alpha={cfg['lora']['alpha']}, "
         f"targets {', '.join(cfg['lora']['target_modules'])}; Fourier penalty lambda={f['weight']}, T={f['threshold']}, "
         f"phi_low={f['phi_low']}, phi_high={f['phi_high']}; {results['samples_per_problem']} samples per problem at temperature "
-        f"{cfg['eval']['temperature']}; held-out problems per PL: {counts}. Run time {results['seconds'] / 60:.1f} min.",
+        f"{cfg['eval']['temperature']}; held-out problems per PL: {counts}. {_run_time(results)}",
         "",
         "## pass@1 and held-out loss (95% bootstrap CI over problems and seeds)",
         "",
@@ -585,6 +592,13 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += ["", "Every number above is in `results.json`, with the configuration and library versions; completions and test outcomes are under `seed*/eval/`."]
     return "\n".join(lines) + "\n"
+
+
+def _run_time(results: dict[str, Any]) -> str:
+    runs = results.get("seconds_all_invocations") or [results["seconds"]]
+    if len(runs) == 1:
+        return f"Run time {runs[0] / 60:.1f} min."
+    return f"Run time {sum(runs) / 60:.1f} min over {len(runs)} invocations (resumed; the last took {runs[-1] / 60:.1f} min)."
 
 
 def _label_name(label: str) -> str:
