@@ -509,7 +509,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         "",
         f"Model `{results['model']}`; seeds {results['seeds']}; LoRA r={cfg['lora']['r']}, alpha={cfg['lora']['alpha']}, "
         f"targets {', '.join(cfg['lora']['target_modules'])}; Fourier penalty lambda={f['weight']}, T={f['threshold']}, "
-        f"phi_low={f['phi_low']}, phi_high={f['phi_high']}; {results['samples_per_problem']} samples per problem at temperature "
+        f"phi_low={f['phi_low']}, phi_high={f['phi_high']}{'' if f.get('norm', 'backward') == 'backward' else ', FFT norm ' + f['norm']}; {results['samples_per_problem']} samples per problem at temperature "
         f"{cfg['eval']['temperature']}; held-out problems per PL: {counts}. {_run_time(results)}",
         "",
         "## pass@1 and held-out loss (95% bootstrap CI over problems and seeds)",
