@@ -553,6 +553,8 @@ def plot_fits(fits: Mapping[str, LawFit], path: str | Path) -> None:
     """Per PL: loss against D (one line per N) and against N (one line per D), points as
     measured, curves from the fitted law with the bootstrap 95% band."""
     plt = _plt()
+    from matplotlib.ticker import NullFormatter
+
     langs = list(fits)
     fig, axes = plt.subplots(2, len(langs), figsize=(4.2 * len(langs), 7), squeeze=False)
     for col, lang in enumerate(langs):
@@ -572,6 +574,7 @@ def plot_fits(fits: Mapping[str, LawFit], path: str | Path) -> None:
                 ax.fill_between(grid, pred["low"], pred["high"], color=colour, alpha=0.15, lw=0)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
             ax.set_xlabel(xlabel)
             ax.set_ylabel("held-out loss (nats/token)")
             p = f.params
