@@ -619,20 +619,24 @@ def plot_allocation(result: Mapping[str, Any], path: str | Path) -> None:
     a1.bar(x + 0.2, [result["proportions"][k] for k in langs], 0.4, label="allocation", color="#1f77b4")
     a1.set_xticks(x, langs)
     a1.set_ylabel("share of the token budget")
-    a1.legend()
+    a1.legend(loc="lower center")
     a1.set_title(f"N={int(result['N']):,}, D={int(result['D']):,}")
     bars = [("uniform, predicted", result["uniform"]["predicted"], "#bbb", None), ("allocation, predicted", result["predicted"], "#9cc3e6", None)]
     measured = result.get("measured") or {}
-    if measured.get("uniform"):
-        bars.append(("uniform, measured", measured["uniform"]["loss"], "#666", "//"))
-    if measured.get("allocation"):
-        bars.append(("allocation, measured", measured["allocation"]["loss"], "#1f77b4", "//"))
+    runs = {}
+    for key, colour in (("uniform", "#666"), ("allocation", "#1f77b4")):
+        if measured.get(key):
+            bars.append((f"{key}, measured (mean)", measured[key]["loss"], colour, "//"))
+            runs[len(bars) - 1] = measured[key].get("loss_per_run", [])
     width = 0.8 / len(bars)
     for b, (label, vals, colour, hatch) in enumerate(bars):
-        a2.bar(x - 0.4 + width * (b + 0.5), [vals.get(k, np.nan) for k in langs], width, label=label, color=colour, hatch=hatch)
+        pos = x - 0.4 + width * (b + 0.5)
+        a2.bar(pos, [vals.get(k, np.nan) for k in langs], width, label=label, color=colour, hatch=hatch)
+        for per_run in runs.get(b, []):  # each seed's run, to show the spread
+            a2.scatter(pos, [per_run.get(k, np.nan) for k in langs], color="k", s=8, zorder=3)
     a2.set_xticks(x, langs)
-    a2.set_ylabel("held-out loss (nats/token)")
-    a2.legend(fontsize=7)
+    a2.set_ylabel("held-out loss (nats/token); dots: runs")
+    a2.legend(fontsize=7, loc="lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
