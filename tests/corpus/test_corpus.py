@@ -54,6 +54,21 @@ def test_pretraining_shares_follow_the_proportions(problems, organisation):
             assert d.text.index(program_text(next(p for p in problems if p.name == d.problem), second)) > 0
 
 
+@pytest.mark.parametrize("organisation", ["shuffle", "parallel"])
+def test_code_only_pretraining_leaves_the_descriptions_out(problems, organisation):
+    by_name = {p.name: p for p in problems}
+    docs = pretraining_corpus(problems, {"python": 0.5, "rust": 0.5}, 20_000, organisation, seed=1, descriptions=False)
+    assert docs
+    for d in docs:
+        p = by_name[d.problem]
+        first = p.description.splitlines()[0]
+        assert first not in d.text  # no description, in any PL's comment syntax
+        for lang in d.languages:  # but the whole function: signature and solution
+            assert program_text(p, lang, description=False) in d.text
+            assert p.solutions[lang] in d.text
+    assert program_text(problems[0], "python", description=False).startswith("def ")
+
+
 def test_pretraining_is_deterministic_and_seeded(problems):
     shares = {"python": 0.5, "rust": 0.5}
     a = pretraining_corpus(problems, shares, 20_000, seed=1)

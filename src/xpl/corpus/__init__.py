@@ -53,7 +53,13 @@ class Example:
     kind: str  # "sft" or the parallel format
 
     def to_dict(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "completion": self.completion, "language": self.language, "problem": self.problem, "kind": self.kind}
+        return {
+            "prompt": self.prompt,
+            "completion": self.completion,
+            "language": self.language,
+            "problem": self.problem,
+            "kind": self.kind,
+        }
 
 
 def completion_text(problem: Problem, language: str) -> str:
@@ -65,9 +71,12 @@ def completion_text(problem: Problem, language: str) -> str:
     return body + lang.completion_suffix
 
 
-def program_text(problem: Problem, language: str) -> str:
-    """The whole function in one PL: prompt (signature + description) and solution."""
-    return problem.render(language).prompt + completion_text(problem, language)
+def program_text(problem: Problem, language: str, description: bool = True) -> str:
+    """The whole function in one PL: prompt (signature + description) and solution; with
+    ``description=False`` the bare function, as it would sit in a source file."""
+    if description:
+        return problem.render(language).prompt + completion_text(problem, language)
+    return get_language(language).prompt(problem.signature, "") + completion_text(problem, language)
 
 
 def check_proportions(proportions: Mapping[str, float], what: str = "proportions") -> dict[str, float]:
@@ -81,7 +90,9 @@ def check_proportions(proportions: Mapping[str, float], what: str = "proportions
         out[get_language(name).name] = float(share)
     total = sum(out.values())
     if abs(total - 1.0) > 1e-6:
-        raise CorpusError(f"{what}: shares must sum to 1, they sum to {total:.6g} ({', '.join(f'{k}={v}' for k, v in out.items())})")
+        raise CorpusError(
+            f"{what}: shares must sum to 1, they sum to {total:.6g} ({', '.join(f'{k}={v}' for k, v in out.items())})"
+        )
     return out
 
 
@@ -99,6 +110,7 @@ def pretraining_corpus(
     seed: int = 0,
     measure: Callable[[str], int] = len,
     pairs: Collection[tuple[str, str]] | None = None,
+    descriptions: bool = True,
 ) -> list[Document]:
     """Documents whose total size (``measure``: characters by default, or a tokenizer's token
     count) is about ``budget``, each PL holding about its share of it.
@@ -108,7 +120,9 @@ def pretraining_corpus(
     ``parallel`` organisation each document is a program followed by the same problem in a
     second PL that is still below its share (drawn in proportion to the shares), so both
     PLs' text counts towards their shares and no share is exceeded by pairing. ``pairs``
-    (unordered PL pairs) restricts which PLs may share a document; None allows any two."""
+    (unordered PL pairs) restricts which PLs may share a document; None allows any two.
+    ``descriptions=False`` leaves out each problem's English description: code only, so that
+    the problem statement -> solution pairing is left to SFT."""
     shares = check_proportions(proportions)
     if organisation not in ORGANISATIONS:
         raise CorpusError(f"organisation must be one of {', '.join(ORGANISATIONS)}, got {organisation!r}")
@@ -137,7 +151,7 @@ def pretraining_corpus(
             break
         lang = min(behind, key=lambda x: used[x] / targets[x])
         problem = next_problem(lang)
-        text = program_text(problem, lang)
+        text = program_text(problem, lang, descriptions)
         used[lang] += measure(text)
         langs = (lang,)
         if organisation == "parallel":
@@ -146,11 +160,14 @@ def pretraining_corpus(
             others = [
                 x
                 for x in active
-                if x != lang and x in problem.solutions and used[x] < targets[x] and (allowed is None or frozenset((lang, x)) in allowed)
+                if x != lang
+                and x in problem.solutions
+                and used[x] < targets[x]
+                and (allowed is None or frozenset((lang, x)) in allowed)
             ]
             if others:
                 partner = rng.choices(others, weights=[shares[x] for x in others])[0]
-                pair_text = program_text(problem, partner)
+                pair_text = program_text(problem, partner, descriptions)
                 used[partner] += measure(pair_text)
                 text = text + "\n" + pair_text
                 langs = (lang, partner)
@@ -172,7 +189,9 @@ def sft_examples(problems: Sequence[Problem], languages: Sequence[str]) -> list[
     ]
 
 
-def parallel_examples(problems: Sequence[Problem], languages: Sequence[str], fmt: str = "multi", seed: int = 0) -> list[Example]:
+def parallel_examples(
+    problems: Sequence[Problem], languages: Sequence[str], fmt: str = "multi", seed: int = 0
+) -> list[Example]:
     """Parallel-SFT examples over ``languages`` (see the module docstring for the formats)."""
     if fmt not in PARALLEL_FORMATS:
         raise CorpusError(f"parallel format must be one of {', '.join(PARALLEL_FORMATS)}, got {fmt!r}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xpl.corpus import ORGANISATIONS, CorpusError, check_proportions, pretraining_corpus, program_text
+from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import (
     FINAL,
@@ -50,7 +51,13 @@ class PretrainConfig:
     # With ``parallel`` organisation: the PL pairs that may share a document (each a list of
     # two PLs); empty = any two. Leaving a pair out makes it "unseen" for translation tests.
     parallel_pairs: list[list[str]] = field(default_factory=list)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20))
+    # Whether each program carries its problem's English description. False: code only, as
+    # in a pretraining corpus of source files; problem statement -> solution is then what
+    # SFT teaches (with True, pretraining already holds the SFT data of its problems).
+    descriptions: bool = True
+    train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20)
+    )
 
     def validate(self) -> None:
         try:
@@ -58,7 +65,9 @@ class PretrainConfig:
         except CorpusError as exc:
             raise ConfigError(str(exc)) from None
         if self.organisation not in ORGANISATIONS:
-            raise ConfigError(f"pretrain.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}")
+            raise ConfigError(
+                f"pretrain.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}"
+            )
         if self.budget <= 0 or self.context < 16 or self.vocab_size < 300:
             raise ConfigError("pretrain: budget must be > 0, context >= 16, vocab_size >= 300")
         from xpl.models.tiny import PRESETS
@@ -86,11 +95,21 @@ def non_embedding_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) not in skip)
 
 
-def heldout_losses(model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int) -> dict[str, float]:
-    """Mean token loss per PL on the programs of ``problems`` (those with that PL's solution)."""
+def _described(problems: Sequence[Problem], languages: Sequence[str]):
+    for p in problems:
+        for lang in languages:
+            if get_language(lang).name in p.solutions:
+                yield program_text(p, lang)
+
+
+def heldout_losses(
+    model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int, descriptions: bool = True
+) -> dict[str, float]:
+    """Mean token loss per PL on the programs of ``problems`` (those with that PL's solution),
+    written as the training corpus writes them (with or without descriptions)."""
     out = {}
     for lang in languages:
-        texts = [program_text(p, lang) for p in problems if lang in p.solutions]
+        texts = [program_text(p, lang, descriptions) for p in problems if lang in p.solutions]
         if texts:
             out[lang] = round(mean_token_loss(model, tokenizer, texts, context), 4)
     return out
@@ -121,7 +140,16 @@ def pretrain(
 
     started = time.perf_counter()
     pairs = [tuple(p) for p in config.parallel_pairs] or None
-    docs = pretraining_corpus(train_problems, config.proportions, config.budget, config.organisation, config.train.seed, pairs=pairs)
+    languages = [lang for lang, share in config.proportions.items() if share > 0]
+    docs = pretraining_corpus(
+        train_problems,
+        config.proportions,
+        config.budget,
+        config.organisation,
+        config.train.seed,
+        pairs=pairs,
+        descriptions=config.descriptions,
+    )
     args = TrainingArguments(**config.train.trainer_kwargs(out))
     tok_dir = out / "tokenizer"
     # Under several processes the first trains and writes the tokenizer while the others
@@ -132,16 +160,26 @@ def pretrain(
         elif (tok_dir / "tokenizer.json").is_file():  # a resumed run must see the same vocabulary
             tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
         else:
-            tokenizer = train_tokenizer((d.text for d in docs), config.vocab_size)
+            # Code-only pretraining still needs a vocabulary for the English of the prompts
+            # the model will later be fine-tuned on (as a real model's tokenizer has one): it
+            # is trained on the same problems written with their descriptions.
+            texts = (d.text for d in docs) if config.descriptions else _described(train_problems, languages)
+            tokenizer = train_tokenizer(texts, config.vocab_size)
             save_tokenizer(tokenizer, tok_dir)
-    ids = [[tokenizer.bos_token_id, *tokenizer(d.text, add_special_tokens=False).input_ids, tokenizer.eos_token_id] for d in docs]
+    ids = [
+        [tokenizer.bos_token_id, *tokenizer(d.text, add_special_tokens=False).input_ids, tokenizer.eos_token_id]
+        for d in docs
+    ]
     blocks = pack(ids, config.context)
     if not blocks:
-        raise ConfigError(f"pretrain: the corpus ({sum(map(len, ids))} tokens) is shorter than one context of {config.context}")
+        raise ConfigError(
+            f"pretrain: the corpus ({sum(map(len, ids))} tokens) is shorter than one context of {config.context}"
+        )
     dataset = Dataset.from_dict({"input_ids": blocks})
-    model = build_tiny(tokenizer, config.preset, seed=config.train.seed, max_positions=config.context, **config.model_overrides)
-    languages = [lang for lang, share in config.proportions.items() if share > 0]
-    before = heldout_losses(model, tokenizer, heldout_problems, languages, config.context)
+    model = build_tiny(
+        tokenizer, config.preset, seed=config.train.seed, max_positions=config.context, **config.model_overrides
+    )
+    before = heldout_losses(model, tokenizer, heldout_problems, languages, config.context, config.descriptions)
     trainer = Trainer(
         model=model,
         args=args,
@@ -150,7 +188,7 @@ def pretrain(
         callbacks=[progress_callback(report)] if report else [],
     )
     train_with_resume(quiet(trainer), out)
-    after = heldout_losses(trainer.model, tokenizer, heldout_problems, languages, config.context)
+    after = heldout_losses(trainer.model, tokenizer, heldout_problems, languages, config.context, config.descriptions)
     save_final(trainer, tokenizer, out)
     record = {
         "stage": "pretrain",

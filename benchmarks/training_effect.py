@@ -1,0 +1,206 @@
+"""Does each training stage do what it is for, on a tiny model and the built-in family?
+
+    .venv/bin/python benchmarks/training_effect.py [--work runs/training-effect] [--markdown out.md]
+
+One chain, every stage resumable (rerun the command after an interruption):
+
+1. problems: ``--n`` family problems of ``--levels``, verified in Python, split train/test;
+2. pretraining: a tiny Llama (``--preset``) on the train problems' Python programs; held-out
+   loss before and after;
+3. SFT on the train problems (prompt -> Python solution);
+4. GRPO on the train problems with fraction-of-tests rewards, and a fixed probe set of train
+   problems sampled before and after (the training curve alone moves with the prompts each
+   step happens to draw);
+5. Python pass@1 of the pretrained, SFT and GRPO models on every held-out problem
+   (``--samples`` samples each).
+
+Intervals: percentile bootstrap over problems (one seed), paired for differences
+(``xpl.experiments.stats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def evaluate_model(model_dir: Path, problems, samples: int, out: Path) -> list[float]:
+    """Per-problem pass@1 (fraction of samples passing), cached in ``out``."""
+    if out.is_file():
+        return json.loads(out.read_text())["per_problem"]
+    from xpl.execution import Engine
+    from xpl.models.generation import SamplingConfig, evaluate, sample
+    from xpl.models.loading import load_model
+
+    model, tokenizer = load_model(model_dir)
+    rendered = [p.render("python") for p in problems]
+    completions = sample(
+        model,
+        tokenizer,
+        [r.prompt for r in rendered],
+        [r.stop_sequences for r in rendered],
+        SamplingConfig(samples, 0.2, 0.95, 128, 64, seed=0),
+    )
+    engine = Engine()
+    try:
+        result = evaluate(problems, "python", completions, engine)
+    finally:
+        engine.close()
+    per_problem = [c / samples for c in result.passed]
+    out.write_text(
+        json.dumps({"model": str(model_dir), "per_problem": per_problem, "completions": result.completions}) + "\n"
+    )
+    return per_problem
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path("runs/training-effect"))
+    ap.add_argument("--n", type=int, default=1500)
+    ap.add_argument("--levels", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--preset", default="s")
+    ap.add_argument("--pretrain-epochs", type=float, default=4)
+    ap.add_argument("--sft-epochs", type=float, default=3)
+    ap.add_argument("--grpo-steps", type=int, default=40)
+    ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from xpl.experiments.spec import load_experiment
+    from xpl.experiments.stats import bootstrap, bootstrap_difference
+    from xpl.problems import read_problems
+    from xpl.problems.family import build
+    from xpl.training.common import limit_threads, mark_done, stage_done
+    from xpl.training.grpo import grpo
+    from xpl.training.pretrain import pretrain
+    from xpl.training.sft import sft
+
+    limit_threads()
+    work = args.work
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a, **k):
+        t = time.perf_counter()
+        value = fn(*a, **k)
+        timings[name] = round(time.perf_counter() - t, 1)
+        print(f"{name}: {timings[name]} s", flush=True)
+        return value
+
+    folder = work / "problems"
+    if not stage_done(folder):
+        built = timed("problems", build, args.n, 0, folder, ["python"], 0.2, tuple(args.levels))
+        mark_done(folder, {"stage": "problems", "kept": len(built.problems)})
+    train, _ = read_problems(folder / "train.jsonl")
+    test, _ = read_problems(folder / "test.jsonl")
+
+    default = load_experiment()  # the embedded default's stage settings, Python only here
+    pre = default.pretrain
+    pre.proportions, pre.preset = {"python": 1.0}, args.preset
+    pre.train = replace(pre.train, epochs=args.pretrain_epochs)
+    pretrained = timed("pretrain", pretrain, train, test, pre, work / "base")
+    base = Path(pretrained["model"])
+
+    sft_config = default.sft
+    sft_config.train = replace(sft_config.train, epochs=args.sft_epochs)
+    tuned = Path(timed("sft", sft, base, train, sft_config, work / "sft")["model"])
+
+    rl = default.grpo
+    rl.reward, rl.probe_problems = "fraction", args.probe
+    rl.train = replace(rl.train, max_steps=args.grpo_steps, batch_size=32, save_steps=10)
+    rl.num_generations = 8
+    rl_record = timed("grpo", grpo, tuned, train, rl, work / "grpo")
+    rl_model = Path(rl_record["model"])
+
+    scores = {}
+    for name, model_dir in (("pretrained", base), ("sft", tuned), ("grpo", rl_model)):
+        scores[name] = np.array(
+            [timed(f"eval {name}", evaluate_model, model_dir, test, args.samples, work / f"eval_{name}.json")]
+        )
+
+    def est(e) -> dict:
+        return {k: round(v, 4) for k, v in e.to_dict().items()}
+
+    probe = rl_record["probe"]
+    curve = [r["reward"] for r in rl_record["reward_curve"]]
+    quarter = max(1, len(curve) // 4)
+    results = {
+        "problems": {"train": len(train), "test": len(test), "levels": args.levels},
+        "heldout_loss": {
+            "before": pretrained["heldout_loss_before"]["python"],
+            "after": pretrained["heldout_loss_after"]["python"],
+        },
+        "pass_at_1": {name: est(bootstrap(s)) for name, s in scores.items()},
+        "sft_minus_pretrained": est(bootstrap_difference(scores["sft"], scores["pretrained"])),
+        "grpo_minus_sft": est(bootstrap_difference(scores["grpo"], scores["sft"])),
+        "probe": {
+            "problems": probe["problems"],
+            "before": probe["reward_before"],
+            "after": probe["reward_after"],
+            "after_minus_before": est(
+                bootstrap_difference(np.array([probe["per_problem_after"]]), np.array([probe["per_problem_before"]]))
+            ),
+        },
+        "reward_curve": {
+            "steps": len(curve),
+            "first_quarter": round(float(np.mean(curve[:quarter])), 4),
+            "last_quarter": round(float(np.mean(curve[-quarter:])), 4),
+        },
+        "steps": {
+            "pretrain": pretrained["steps"],
+            "sft": json.loads((work / "sft" / "stage.json").read_text())["steps"],
+            "grpo": rl_record["steps"],
+        },
+        "timings_s": timings,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    text = markdown(results)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def markdown(r: dict) -> str:
+    def ci(e: dict) -> str:
+        return f"{e['mean']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+
+    def diff(e: dict) -> str:
+        return f"{e['mean']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
+
+    p, probe, curve = r["pass_at_1"], r["probe"], r["reward_curve"]
+    lines = [
+        f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
+        f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']}; wall {r['wall_s'] / 60:.1f} min.",
+        "",
+        "| measure | value (95% CI) |",
+        "|---|---|",
+        f"| held-out Python loss, before -> after pretraining (nats/token) | {r['heldout_loss']['before']:.3f} -> {r['heldout_loss']['after']:.3f} |",
+        f"| Python pass@1, pretrained | {ci(p['pretrained'])} |",
+        f"| Python pass@1, SFT | {ci(p['sft'])} |",
+        f"| Python pass@1, SFT then GRPO | {ci(p['grpo'])} |",
+        f"| SFT - pretrained | {diff(r['sft_minus_pretrained'])} |",
+        f"| GRPO - SFT | {diff(r['grpo_minus_sft'])} |",
+        f"| GRPO probe reward ({probe['problems']} train problems), before -> after | {probe['before']:.3f} -> {probe['after']:.3f} |",
+        f"| probe after - before | {diff(probe['after_minus_before'])} |",
+        f"| GRPO batch reward, first -> last quarter of {curve['steps']} steps | {curve['first_quarter']:.3f} -> {curve['last_quarter']:.3f} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
