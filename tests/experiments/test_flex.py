@@ -106,8 +106,9 @@ def test_cli_errors_are_one_line(tmp_path):
     cfg.write_text("sophia: {rho: -1}\n")
     proc = _flex(cfg, "--out", tmp_path / "o", timeout=120)
     assert proc.returncode == 2 and "sophia.rho" in proc.stderr and "Traceback" not in proc.stderr
-    with pytest.raises(ConfigError, match="xpl flex"):  # `xpl run flex`: the wrong verb for this config
-        load_experiment("flex")
+    for name in ("flex", "flex-ortho"):  # `xpl run flex`: the wrong verb for these configs
+        with pytest.raises(ConfigError, match=f"xpl flex {name}"):
+            load_experiment(name)
 
 
 def test_embedded_config_and_quick_are_valid():
@@ -115,3 +116,5 @@ def test_embedded_config_and_quick_are_valid():
     assert config.optimizers == ["adamw", "sophia"] and config.arms == ["lora", "lora_fourier"]
     assert config.fourier.weight == 0.02 and config.fourier.threshold == 0.5
     quick(config).validate()
+    ortho = load_flex("flex-ortho")
+    assert ortho.fourier.norm == "ortho" and ortho.optimizers == ["adamw"]

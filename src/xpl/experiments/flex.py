@@ -142,12 +142,15 @@ class FlexExperimentConfig:
 
 
 def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:
-    """The FLeX experiment in ``path`` (a YAML file), or the embedded ``flex`` configuration."""
-    from xpl.experiments.spec import embedded_config_path
+    """The FLeX experiment in ``path`` (a YAML file, or the name of an embedded FLeX
+    configuration such as ``flex-ortho``), or the embedded ``flex`` configuration."""
+    from xpl.experiments.spec import embedded_config_path, embedded_configs
 
     source = Path(path) if path else embedded_config_path("flex")
-    if not source.exists():
-        raise ConfigError(f"{path}: no such file")
+    if path and not source.exists() and str(path) in embedded_configs("flex"):
+        source = embedded_config_path(str(path))
+    elif not source.exists():
+        raise ConfigError(f"{path}: no such file, and not an embedded FLeX configuration ({', '.join(embedded_configs('flex'))})")
     config = from_dict(FlexExperimentConfig, load_yaml(source), source.name)
     config.validate()
     return config

@@ -113,21 +113,28 @@ def embedded_config_path(name: str = "default") -> Path:
     return Path(str(resources.files("xpl.experiments") / "configs" / f"{name}.yaml"))
 
 
-OTHER_EXPERIMENTS = {"flex": "xpl flex"}  # embedded configurations of other experiments, and their verb
+OTHER_EXPERIMENTS = {"flex": "xpl flex"}  # embedded configurations (NAME or NAME-*) of other experiments, and their verb
 
 
-def embedded_configs() -> list[str]:
-    """The embedded configurations of this experiment (``xpl run NAME``)."""
+def other_experiment(name: str) -> str | None:
+    """The verb that runs the embedded configuration ``name`` when it is another experiment's."""
+    return OTHER_EXPERIMENTS.get(name.split("-", 1)[0])
+
+
+def embedded_configs(experiment: str | None = None) -> list[str]:
+    """The embedded configurations of this experiment (``xpl run NAME``), or of another one."""
     names = (p.name[: -len(".yaml")] for p in resources.files("xpl.experiments").joinpath("configs").iterdir() if p.name.endswith(".yaml"))
-    return sorted(n for n in names if n not in OTHER_EXPERIMENTS)
+    if experiment is None:
+        return sorted(n for n in names if other_experiment(n) is None)
+    return sorted(n for n in names if n.split("-", 1)[0] == experiment)
 
 
 def load_experiment(path: str | Path | None = None) -> ExperimentConfig:
     """The experiment in ``path`` (a YAML file, or the name of an embedded configuration such
     as ``smollm2``), or the embedded default; validated."""
     source = Path(path) if path else embedded_config_path()
-    if path and not source.exists() and str(path) in OTHER_EXPERIMENTS:
-        raise ConfigError(f"{path} is the configuration of another experiment: run `{OTHER_EXPERIMENTS[str(path)]}`")
+    if path and not source.exists() and other_experiment(str(path)):
+        raise ConfigError(f"{path} is the configuration of another experiment: run `{other_experiment(str(path))} {path}`")
     if path and not source.exists() and str(path) in embedded_configs():
         source = embedded_config_path(str(path))
     elif path and not source.exists():
