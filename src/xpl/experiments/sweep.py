@@ -206,7 +206,7 @@ def shared_tokenizer(config: SweepConfig, train, out: Path) -> Path:
         return folder
     from xpl.models.tokenizer import save_tokenizer, train_tokenizer
 
-    texts = [program_text(p, lang) for lang in config.languages for p in train if lang in p.solutions]
+    texts = [program_text(p, lang, config.pretrain.descriptions) for lang in config.languages for p in train if lang in p.solutions]
     tok = train_tokenizer(texts, config.tokenizer_vocab)
     tmp = out / f"tokenizer.tmp{os.getpid()}"
     save_tokenizer(tok, tmp)
@@ -235,7 +235,7 @@ def job_config(config: SweepConfig, job: Job, tokenizer_dir: Path) -> PretrainCo
     )
 
 
-def translation_losses(model, tokenizer, problems, languages: Sequence[str], context: int) -> dict[str, float]:
+def translation_losses(model, tokenizer, problems, languages: Sequence[str], context: int, descriptions: bool = True) -> dict[str, float]:
     """Held-out translation loss per direction ``a->b``: the mean loss per token of the
     program in PL b when it follows the same problem's program in PL a in one document
     (the parallel-pairing format), i.e. how well the model writes b given a."""
@@ -252,8 +252,8 @@ def translation_losses(model, tokenizer, problems, languages: Sequence[str], con
                 if a not in p.solutions or b not in p.solutions:
                     continue
                 # Token ids built piecewise so the boundary between source and target is exact.
-                src = [tokenizer.bos_token_id, *tokenizer(program_text(p, a) + "\n", add_special_tokens=False).input_ids]
-                tgt = [*tokenizer(program_text(p, b), add_special_tokens=False).input_ids, tokenizer.eos_token_id]
+                src = [tokenizer.bos_token_id, *tokenizer(program_text(p, a, descriptions) + "\n", add_special_tokens=False).input_ids]
+                tgt = [*tokenizer(program_text(p, b, descriptions), add_special_tokens=False).input_ids, tokenizer.eos_token_id]
                 ids = (src + tgt)[-context:]
                 n_tgt = min(len(tgt), len(ids) - 1)
                 with torch.no_grad():
@@ -306,7 +306,7 @@ def run_job(
 
         model = AutoModelForCausalLM.from_pretrained(record["model"])
         tok = PreTrainedTokenizerFast.from_pretrained(str(tokenizer_dir))
-        translation = translation_losses(model, tok, test, [k for k, v in job.proportions if v > 0], cfg.context)
+        translation = translation_losses(model, tok, test, [k for k, v in job.proportions if v > 0], cfg.context, cfg.descriptions)
     result = {
         "id": job.id,
         "kind": job.kind,
