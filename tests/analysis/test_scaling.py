@@ -346,6 +346,8 @@ def test_fit_and_allocate_through_the_cli(tmp_path):
     fit = json.loads((folder / "fit" / "fit.json").read_text())
     assert set(fit["laws"]) == set(LANGS) and fit["synergy"]["languages"] == sorted(LANGS)
     assert abs(fit["laws"]["rust"]["params"]["beta"] - 0.5) < 0.1
+    beyond = fit["predictions"]["rust"][0]
+    assert beyond["low"] <= beyond["loss"] <= beyond["high"] and beyond["D"] == 2 * 40000
     for png in ("fits.png", "residuals.png", "synergy.png"):
         assert (folder / "fit" / png).stat().st_size > 1000
     assert "## Synergy" in (folder / "fit" / "report.md").read_text()

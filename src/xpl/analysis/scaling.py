@@ -699,6 +699,7 @@ def fit_sweep(records: Sequence[Mapping[str, Any]], out: str | Path, bootstrap: 
     step = (lambda what: progress(what)) if progress else (lambda what: None)
     fits = fit_languages(records, languages, bootstrap, seed, progress=lambda lang: step(f"law {lang}"))
     result: dict[str, Any] = {"languages": languages, "runs": len(records), "laws": {k: f.to_dict() for k, f in fits.items()}}
+    result["predictions"] = predictions(fits)
     plot_fits(fits, out / "fits.png")
     plot_residuals(fits, out / "residuals.png")
     plots = ["fits.png", "residuals.png"]
@@ -723,6 +724,20 @@ def fit_sweep(records: Sequence[Mapping[str, Any]], out: str | Path, bootstrap: 
     return result
 
 
+def predictions(fits: Mapping[str, LawFit]) -> dict[str, list[dict[str, float]]]:
+    """Each law's prediction, with its bootstrap 95% interval, one step beyond the ladder:
+    the largest model at twice the largest D, and a model 4x the largest at the largest D."""
+    out = {}
+    for lang, f in fits.items():
+        n, d = max(f.N), max(f.D)
+        rows = []
+        for N, D in ((n, 2 * d), (4 * n, d)):
+            p = f.predict(N, D)
+            rows.append({"N": N, "D": D, "loss": float(p["loss"]), "low": float(p["low"]), "high": float(p["high"])})
+        out[lang] = rows
+    return out
+
+
 def report_markdown(result: Mapping[str, Any]) -> str:
     langs = result["languages"]
     lines = [f"# Scaling-law fit ({result['runs']} runs)", "", "## Per-PL laws L(N, D) = E + A/N^alpha + B/D^beta", ""]
@@ -740,6 +755,11 @@ def report_markdown(result: Mapping[str, Any]) -> str:
         by_n = ", ".join(f"{n}: {v:+.3f}" for n, v in d["mean_residual_by_N"].items())
         by_d = ", ".join(f"{n}: {v:+.3f}" for n, v in d["mean_residual_by_D"].items())
         lines.append(f"- {k}: by N {by_n}; by D {by_d}")
+    if result.get("predictions"):
+        lines += ["", "Predictions beyond the ladder (95% bootstrap interval):", "", "| PL | N | D | predicted loss |", "|---|---:|---:|---|"]
+        for k, rows in result["predictions"].items():
+            for r in rows:
+                lines.append(f"| {k} | {int(r['N']):,} | {int(r['D']):,} | {_fmt_ci(r['loss'], (r['low'], r['high']))} |")
     syn = result.get("synergy", {})
     lines += ["", "## Synergy", ""]
     if "error" in syn:
