@@ -536,18 +536,25 @@ def run(
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
 ) -> None:
     """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
-    from xpl.corpus import CorpusError
     from xpl.experiments.pipeline import quick, run_experiment
     from xpl.experiments.spec import load_experiment
+
+    _experiment_command(load_experiment, quick, run_experiment, config, out, quick_mode)
+
+
+def _experiment_command(load, make_quick, execute, config: Optional[Path], out: Optional[Path], quick_mode: bool) -> None:
+    """What `xpl run` and `xpl flex` share: load and check the config (one-line errors), run
+    every stage with progress bars into the run directory, print the report."""
+    from xpl.corpus import CorpusError
     from xpl.languages import UnknownLanguage
     from xpl.models.loading import ModelNotFound
     from xpl.training.common import ConfigError, limit_threads
 
     limit_threads()
     try:
-        cfg = load_experiment(config)
+        cfg = load(config)
         if quick_mode:
-            cfg = quick(cfg)
+            cfg = make_quick(cfg)
             cfg.validate()
     except (ConfigError, UnknownLanguage, ModelNotFound) as exc:
         _fail(str(exc))
@@ -562,8 +569,8 @@ def run(
             bar.update(tasks[stage], completed=done, total=total, description=f"{stage} {detail}".rstrip())
 
         try:
-            results = run_experiment(cfg, target, report)
-        except (ConfigError, ModelNotFound, CorpusError) as exc:
+            results = execute(cfg, target, report)
+        except (ConfigError, ModelNotFound, CorpusError, UnknownLanguage) as exc:
             _fail(str(exc))
     console.print((target / "report.md").read_text(), markup=False, highlight=False)
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
@@ -695,36 +702,9 @@ def flex(
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
 ) -> None:
     """FLeX: LoRA on Python with and without the Fourier regulariser, AdamW vs Sophia; transfer to other PLs."""
-    from xpl.corpus import CorpusError
     from xpl.experiments.flex import load_flex, quick, run_flex
-    from xpl.languages import UnknownLanguage
-    from xpl.models.loading import ModelNotFound
-    from xpl.training.common import ConfigError, limit_threads
 
-    limit_threads()
-    try:
-        cfg = load_flex(config)
-        if quick_mode:
-            cfg = quick(cfg)
-            cfg.validate()
-    except (ConfigError, UnknownLanguage, ModelNotFound) as exc:
-        _fail(str(exc))
-    target = out or Path("runs") / (cfg.name + ("-quick" if quick_mode else ""))
-    console.print(f"experiment [bold]{cfg.name}[/] -> {target}/ (rerun the same command to resume)")
-    with _progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total, detail: str) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total, description=f"{stage} {detail}".rstrip())
-
-        try:
-            results = run_flex(cfg, target, report)
-        except (ConfigError, ModelNotFound, CorpusError, UnknownLanguage) as exc:
-            _fail(str(exc))
-    console.print((target / "report.md").read_text(), markup=False, highlight=False)
-    console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
+    _experiment_command(load_flex, quick, run_flex, config, out, quick_mode)
 
 
 scaling_app = typer.Typer(no_args_is_help=True, help="Multilingual scaling laws: sweep a grid of tiny pretrainings, fit the laws, allocate a budget.")
