@@ -183,7 +183,7 @@ class LawFit:
             "ci95": {k: list(v) for k, v in self.ci.items()},
             "bootstrap": len(self.samples),
             "diagnostics": self.diagnostics,
-            "points": [{"run": r, "N": n, "D": d, "loss": l} for r, n, d, l in zip(self.labels, self.N, self.D, self.L)],
+            "points": [{"run": r, "N": n, "D": d, "loss": loss} for r, n, d, loss in zip(self.labels, self.N, self.D, self.L)],
         }
 
 

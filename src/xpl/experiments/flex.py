@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from xpl.experiments.config import from_dict, load_yaml, to_dict
-from xpl.experiments.pipeline import Report, _claim, _loss, _quiet, eval_languages, eval_problems, stage_base, stage_problems
+from xpl.experiments.pipeline import Report, _loss, _quiet, eval_problems, prepare
 from xpl.experiments.spec import ProblemsSpec
 from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.languages import get_language
@@ -306,13 +306,8 @@ def run_flex(config: FlexExperimentConfig, out: str | Path, report: Report = _qu
     from xpl.training.common import limit_threads
 
     limit_threads()
-    config.validate()
-    out = Path(out)
-    _claim(out, config)
     started = time.perf_counter()
-    languages, skipped = eval_languages(config)
-    train, test = stage_problems(config, out, report)
-    base = stage_base(config, out, train, test, report)
+    out, languages, skipped, train, test, base = prepare(config, out, report)
     records: dict[str, dict] = {}
     engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
     try:
@@ -452,7 +447,7 @@ def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], 
     if set(VARIANTS) <= set(config.variants):
         # Merged and unmerged should agree up to float rounding: the largest gap, measured.
         gaps = []
-        for label, optimizer, arm, variant in rows(config):
+        for label, _optimizer, _arm, variant in rows(config):
             if variant == "merged":
                 for lang in languages:
                     u = matrices[(label.replace("-merged", "-unmerged"), lang, "loss")]
@@ -526,7 +521,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         "| model | " + " | ".join(f"{n} pass@1" for n in names) + " | " + " | ".join(f"{n} loss" for n in names) + " |",
         "|---|" + "---:|" * (2 * len(langs)),
     ]
-    for label, row in results["table"].items():
+    for row in results["table"].values():
         cells = [_fmt(Estimate(**{k: row["pass_at_1"][x][k] for k in ("mean", "low", "high")})) for x in langs]
         cells += [_fmt(Estimate(**{k: row["loss"][x][k] for k in ("mean", "low", "high")})) for x in langs]
         lines.append(f"| {row_name(row['optimizer'], row['arm'], row['variant'])} | " + " | ".join(cells) + " |")

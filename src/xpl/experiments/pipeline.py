@@ -251,19 +251,27 @@ def stage_representations(config: ExperimentConfig, out: Path, models: dict[str,
 # ----------------------------------------------------------------------------- driver
 
 
+def prepare(config, out: str | Path, report: Report) -> tuple[Path, list[str], dict[str, str], list[Problem], list[Problem], Path]:
+    """What every experiment on the family does first (``xpl run``, ``xpl flex``): validate,
+    tie the run directory to the config, pick the evaluation PLs, then the problems and base
+    stages. Returns (run directory, evaluation PLs, skipped PLs, train, test, base model)."""
+    config.validate()
+    out = Path(out)
+    _claim(out, config)
+    languages, skipped = eval_languages(config)
+    train, test = stage_problems(config, out, report)
+    base = stage_base(config, out, train, test, report)
+    return out, languages, skipped, train, test, base
+
+
 def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = _quiet) -> dict[str, Any]:
     """Run (or resume) every stage and write the report; returns the results."""
     from xpl.experiments.report import write_report
     from xpl.training.common import limit_threads
 
     limit_threads()
-    config.validate()
-    out = Path(out)
-    _claim(out, config)
     started = time.perf_counter()
-    languages, skipped = eval_languages(config)
-    train, test = stage_problems(config, out, report)
-    base = stage_base(config, out, train, test, report)
+    out, languages, skipped, train, test, base = prepare(config, out, report)
     eval_set = test
     if config.eval.problems == "humaneval":
         from xpl.problems.humaneval import humaneval_problems
