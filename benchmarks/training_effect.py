@@ -69,6 +69,9 @@ def main() -> None:
     ap.add_argument("--pretrain-epochs", type=float, default=4)
     ap.add_argument("--sft-epochs", type=float, default=3)
     ap.add_argument("--grpo-steps", type=int, default=40)
+    ap.add_argument(
+        "--grpo-lr", type=float, default=None, help="GRPO learning rate (default: the default experiment's)"
+    )
     ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--markdown", type=Path)
@@ -119,8 +122,16 @@ def main() -> None:
     rl = default.grpo
     rl.reward, rl.probe_problems = "fraction", args.probe
     rl.train = replace(rl.train, max_steps=args.grpo_steps, batch_size=32, save_steps=10)
+    if args.grpo_lr:
+        rl.train = replace(rl.train, learning_rate=args.grpo_lr)
     rl.num_generations = 8
-    rl_record = timed("grpo", grpo, tuned, train, rl, work / "grpo")
+    # Each GRPO setting gets its own folder, so several can be compared from one SFT model.
+    grpo_name = (
+        "grpo"
+        if (args.grpo_steps, args.grpo_lr) == (40, None)
+        else f"grpo-s{args.grpo_steps}-lr{rl.train.learning_rate:g}"
+    )
+    rl_record = timed("grpo", grpo, tuned, train, rl, work / grpo_name)
     rl_model = Path(rl_record["model"])
 
     scores = {}
@@ -185,7 +196,8 @@ def markdown(r: dict) -> str:
     p, probe, curve = r["pass_at_1"], r["probe"], r["reward_curve"]
     lines = [
         f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
-        f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']}; wall {r['wall_s'] / 60:.1f} min.",
+        f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']} (learning rate {r['grpo_learning_rate']:g}); "
+        f"wall {r['wall_s'] / 60:.1f} min.",
         "",
         "| measure | value (95% CI) |",
         "|---|---|",
