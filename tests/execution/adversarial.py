@@ -553,7 +553,9 @@ echo "CONNECTED\\n";
     "lua": {
         "fork_bomb": "while true do os.execute('/bin/sleep 100 > /dev/null 2>&1 &') end\n",
         "infinite_loop": "while true do end\n",
-        "memory_hog": "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 10000000) .. #t end\n",
+        # string.rep copies its pattern once per repetition: a 4 KiB block fills memory about
+        # 8x faster (in CPU time) than 'x', so a loaded machine cannot turn this into a timeout.
+        "memory_hog": "local block = string.rep('x', 4096)\nlocal t = {}\nwhile true do t[#t + 1] = string.rep(block, 2500) end\n",
         "disk_filler": """
 local i = 0
 while true do
