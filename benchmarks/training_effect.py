@@ -135,9 +135,9 @@ def main() -> None:
     rl_model = Path(rl_record["model"])
 
     scores = {}
-    for name, model_dir in (("pretrained", base), ("sft", tuned), ("grpo", rl_model)):
+    for name, model_dir, cache in (("pretrained", base, "pretrained"), ("sft", tuned, "sft"), ("grpo", rl_model, grpo_name)):
         scores[name] = np.array(
-            [timed(f"eval {name}", evaluate_model, model_dir, test, args.samples, work / f"eval_{name}.json")]
+            [timed(f"eval {name}", evaluate_model, model_dir, test, args.samples, work / f"eval_{cache}.json")]
         )
 
     def est(e) -> dict:
@@ -173,6 +173,7 @@ def main() -> None:
             "sft": json.loads((work / "sft" / "stage.json").read_text())["steps"],
             "grpo": rl_record["steps"],
         },
+        "grpo_learning_rate": rl.train.learning_rate,
         "timings_s": timings,
         "wall_s": round(time.perf_counter() - started, 1),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
