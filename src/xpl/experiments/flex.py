@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from xpl.experiments.config import from_dict, load_yaml, to_dict
-from xpl.experiments.pipeline import Report, _loss, _quiet, eval_problems, prepare
+from xpl.experiments.pipeline import Report, _loss, _quiet, evaluation_record, prepare, sample_and_run, write_json
 from xpl.experiments.spec import ProblemsSpec
 from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.languages import get_language
@@ -259,7 +259,7 @@ def stage_eval(config: FlexExperimentConfig, out: Path, seed: int, label: str, l
     """pass@1 and held-out loss of one model in every evaluation PL, one file per PL (written
     when complete, so a killed evaluation redoes only the PLs it had not finished)."""
     from xpl.corpus import completion_text
-    from xpl.models.generation import SamplingConfig, evaluate, sample
+    from xpl.models.generation import SamplingConfig
 
     folder = out / f"seed{seed}" / "eval" / label
     todo = [lang for lang in languages if not (folder / f"{lang}.json").is_file()]
@@ -275,29 +275,16 @@ def stage_eval(config: FlexExperimentConfig, out: Path, seed: int, label: str, l
         held = held[: ev.loss_problems] if ev.loss_problems else held
         report(name, 0, None, "held-out loss")
         losses = completion_losses(model, tokenizer, [p.render(lang).prompt for p in held], [completion_text(p, lang) for p in held], ev.batch_size)
-        problems = eval_problems(config, test, lang)
-        rendered = [p.render(lang) for p in problems]
-        completions = sample(
-            model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling,
-            progress=lambda d, t, name=name: report(name, d, t, "sampling"),
-        )
-        result = evaluate(problems, lang, completions, engine, progress=lambda d, t, name=name: report(name, d, t, "running tests"))
+        result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, name, report)
         record = {
             "seed": seed,
             "model": label,
             "language": lang,
-            "problems": result.problems,
-            "passed": result.passed,
-            "samples": ev.samples,
-            "pass_at_1": result.pass_at(1),
+            **evaluation_record(result, ev.samples),
             "loss_problems": [p.name for p in held],
             "loss": losses,
-            "statuses": [[r.status.value for r in rs] for rs in result.results],
-            "completions": result.completions,
         }
-        tmp = folder / f"{lang}.json.tmp"
-        tmp.write_text(json.dumps(record) + "\n")
-        tmp.replace(folder / f"{lang}.json")
+        write_json(folder / f"{lang}.json", record)
 
 
 def run_flex(config: FlexExperimentConfig, out: str | Path, report: Report = _quiet) -> dict[str, Any]:

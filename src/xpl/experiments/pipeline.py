@@ -169,11 +169,48 @@ def eval_problems(config: ExperimentConfig, test: list[Problem], language: str) 
     return chosen[: config.eval.max_problems] if config.eval.max_problems else chosen
 
 
+def sample_and_run(config, test: list[Problem], language: str, model, tokenizer, sampling, engine, label: str, report: Report):
+    """Sample completions for the evaluation problems of ``language`` and run their tests;
+    returns the ``Evaluation``."""
+    from xpl.models.generation import evaluate, sample
+
+    problems = eval_problems(config, test, language)
+    rendered = [p.render(language) for p in problems]
+    completions = sample(
+        model,
+        tokenizer,
+        [r.prompt for r in rendered],
+        [r.stop_sequences for r in rendered],
+        sampling,
+        progress=lambda d, t: report(label, d, t, "sampling"),
+    )
+    return evaluate(problems, language, completions, engine, progress=lambda d, t: report(label, d, t, "running tests"))
+
+
+def evaluation_record(result, samples: int) -> dict[str, Any]:
+    """The per-PL evaluation file's common fields: what ran, what passed, every completion."""
+    return {
+        "problems": result.problems,
+        "passed": result.passed,
+        "samples": samples,
+        "pass_at_1": result.pass_at(1),
+        "statuses": [[r.status.value for r in rs] for rs in result.results],
+        "completions": result.completions,
+    }
+
+
+def write_json(path: Path, record: Any) -> None:
+    """Write ``record`` as JSON atomically: a killed run never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    tmp.replace(path)
+
+
 def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_dir: Path, test: list[Problem], languages: list[str], report: Report) -> None:
     """Sample and run every evaluation PL for one (seed, arm); each PL's file is written when
     its results are complete, so a killed evaluation redoes at most the PLs it had not finished."""
     from xpl.execution import Engine
-    from xpl.models.generation import SamplingConfig, evaluate, sample
+    from xpl.models.generation import SamplingConfig
     from xpl.models.loading import load_model
 
     folder = out / f"seed{seed}" / "eval" / arm
@@ -187,32 +224,10 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
     engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
     try:
         for lang in todo:
-            problems = eval_problems(config, test, lang)
-            rendered = [p.render(lang) for p in problems]
             label = f"seed {seed}: {arm} on {get_language(lang).display_name}"
-            completions = sample(
-                model,
-                tokenizer,
-                [r.prompt for r in rendered],
-                [r.stop_sequences for r in rendered],
-                sampling,
-                progress=lambda d, t, label=label: report(label, d, t, "sampling"),
-            )
-            result = evaluate(problems, lang, completions, engine, progress=lambda d, t, label=label: report(label, d, t, "running tests"))
-            record = {
-                "seed": seed,
-                "arm": arm,
-                "language": lang,
-                "problems": result.problems,
-                "passed": result.passed,
-                "samples": ev.samples,
-                "pass_at_1": result.pass_at(1),
-                "statuses": [[r.status.value for r in rs] for rs in result.results],
-                "completions": result.completions,
-            }
-            tmp = folder / f"{lang}.json.tmp"
-            tmp.write_text(json.dumps(record) + "\n")
-            tmp.replace(folder / f"{lang}.json")
+            result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, label, report)
+            record = {"seed": seed, "arm": arm, "language": lang, **evaluation_record(result, ev.samples)}
+            write_json(folder / f"{lang}.json", record)
     finally:
         engine.close()
 
