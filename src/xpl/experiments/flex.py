@@ -38,7 +38,7 @@ import numpy as np
 
 from xpl.experiments.config import from_dict, load_yaml, to_dict
 from xpl.experiments.pipeline import Report, _loss, _quiet, evaluation_record, prepare, sample_and_run, write_json
-from xpl.experiments.spec import ProblemsSpec
+from xpl.experiments.spec import ProblemsSpec, check_common
 from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
@@ -102,14 +102,9 @@ class FlexExperimentConfig:
     workers: int = 0
 
     def validate(self) -> None:
-        from xpl.models.loading import check, is_tiny_spec
+        from xpl.models.loading import is_tiny_spec
 
-        check(self.model)
-        if not self.seeds:
-            raise ConfigError("seeds: at least one seed")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds: repeated seeds {self.seeds}")
-        get_language(self.source_language)
+        check_common(self)
         for key, values, known in (("arms", self.arms, ARMS), ("optimizers", self.optimizers, OPTIMIZERS), ("variants", self.variants, VARIANTS)):
             if not values:
                 raise ConfigError(f"{key}: name at least one of {', '.join(known)}")

@@ -76,14 +76,9 @@ class ExperimentConfig:
     workers: int = 0  # engine sandboxes; 0 = one per core
 
     def validate(self) -> None:
-        from xpl.models.loading import check, is_tiny_spec
+        from xpl.models.loading import is_tiny_spec
 
-        check(self.model)
-        if not self.seeds:
-            raise ConfigError("seeds: at least one seed")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds: repeated seeds {self.seeds}")
-        get_language(self.source_language)
+        check_common(self)
         for name in self.eval.languages:
             get_language(name)
         if self.eval.problems not in ("family", "humaneval"):
@@ -107,6 +102,19 @@ class ExperimentConfig:
             get_language(name)
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
+
+
+def check_common(config) -> None:
+    """Checks every experiment on the family shares: the model exists, the seeds are distinct
+    and there is at least one, the source PL is known."""
+    from xpl.models.loading import check
+
+    check(config.model)
+    if not config.seeds:
+        raise ConfigError("seeds: at least one seed")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ConfigError(f"seeds: repeated seeds {config.seeds}")
+    get_language(config.source_language)
 
 
 def embedded_config_path(name: str = "default") -> Path:
