@@ -27,7 +27,6 @@ first evaluation step at which its validation loss was at or below it.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from dataclasses import dataclass, field, replace
@@ -37,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from xpl.experiments.config import from_dict, load_yaml, to_dict
-from xpl.experiments.pipeline import Report, _loss, _quiet, evaluation_record, prepare, sample_and_run, write_json
+from xpl.experiments.pipeline import Report, _loss, _quiet, evaluation_record, prepare, quick_family, sample_and_run, write_json
 from xpl.experiments.spec import ProblemsSpec, check_common
+from xpl.experiments.report import setup_lines
 from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
@@ -154,16 +154,8 @@ def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:
 def quick(config: FlexExperimentConfig) -> FlexExperimentConfig:
     """A minutes-long version for tests and smoke runs (one seed, few problems and steps,
     Python and JavaScript, whose tests run fastest). Its numbers mean nothing."""
-    c = copy.deepcopy(config)
-    c.seeds = c.seeds[:1]
-    if c.model.startswith("tiny:"):
-        c.model = "tiny:xs"
-    c.problems.n = 48
-    c.problems.languages = ["python", "javascript"]
-    c.eval.languages = ["python", "javascript"]
+    c = quick_family(config)
     c.eval.samples, c.eval.max_problems, c.eval.loss_problems, c.eval.max_new_tokens, c.eval.validation_steps = 1, 4, 8, 32, 2
-    c.pretrain.budget, c.pretrain.preset, c.pretrain.context, c.pretrain.vocab_size = 30_000, "xs", 128, 512
-    c.pretrain.proportions = {"python": 0.75, "javascript": 0.25}
     c.pretrain.train = replace(c.pretrain.train, max_steps=4, save_steps=4, logging_steps=1)
     c.train = replace(c.train, max_steps=4, batch_size=8, save_steps=4, logging_steps=1)
     c.sophia.hessian_interval = 2
@@ -575,12 +567,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     if spectra:
         lines += ["", "Share of the LoRA weights' spectral energy in the penalised band (k ≥ K·T) at the end of training, mean over seeds: "
                   + "; ".join(f"{ARM_NAMES[k.split('/')[1]]} ({OPT_NAMES[k.split('/')[0]]}) {np.mean(v):.3f}" for k, v in sorted(spectra.items())) + "."]
-    if results["skipped_languages"]:
-        lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
-    pre = results.get("pretraining")
-    if pre:
-        losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
-        lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
+    lines += setup_lines(results)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += ["", "Every number above is in `results.json`, with the configuration and library versions; completions and test outcomes are under `seed*/eval/`."]

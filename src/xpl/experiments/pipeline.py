@@ -41,9 +41,10 @@ def _quiet(stage: str, done: int, total: int | None, detail: str) -> None:
     pass
 
 
-def quick(config: ExperimentConfig) -> ExperimentConfig:
-    """A minutes-long version of ``config`` for tests and smoke runs: one seed, few problems,
-    two evaluation PLs, few steps. The numbers it produces mean nothing."""
+def quick_family(config):
+    """A copy of an experiment on the family (``xpl run``, ``xpl flex``) cut to its smoke-run
+    size: one seed, ``tiny:xs``, 48 problems in Python and JavaScript (whose tests run
+    fastest), a small pretraining corpus. Each experiment then shortens its own stages."""
     c = copy.deepcopy(config)
     c.seeds = c.seeds[:1]
     if c.model.startswith("tiny:"):
@@ -51,9 +52,16 @@ def quick(config: ExperimentConfig) -> ExperimentConfig:
     c.problems.n = 48
     c.problems.languages = ["python", "javascript"]
     c.eval.languages = ["python", "javascript"]
-    c.eval.samples, c.eval.max_problems, c.eval.max_new_tokens = 1, 6, 48
     c.pretrain.budget, c.pretrain.preset, c.pretrain.context, c.pretrain.vocab_size = 30_000, "xs", 128, 512
     c.pretrain.proportions = {"python": 0.75, "javascript": 0.25}
+    return c
+
+
+def quick(config: ExperimentConfig) -> ExperimentConfig:
+    """A minutes-long version of ``config`` for tests and smoke runs: one seed, few problems,
+    two evaluation PLs, few steps. The numbers it produces mean nothing."""
+    c = quick_family(config)
+    c.eval.samples, c.eval.max_problems, c.eval.max_new_tokens = 1, 6, 48
     c.pretrain.train = replace(c.pretrain.train, max_steps=6, save_steps=3, logging_steps=1)
     for sft_config in (c.sft, c.parallel_sft):
         sft_config.train = replace(sft_config.train, max_steps=3, save_steps=3, logging_steps=1)

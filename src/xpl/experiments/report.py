@@ -126,6 +126,19 @@ def write_report(
     return results
 
 
+def setup_lines(results: dict[str, Any]) -> list[str]:
+    """Report lines on the run's set-up: PLs left out here (and why), the base model's
+    pretraining."""
+    lines: list[str] = []
+    if results["skipped_languages"]:
+        lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
+    pre = results.get("pretraining")
+    if pre:
+        losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
+        lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
+    return lines
+
+
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     langs = results["languages"]
     names = [get_language(x).display_name for x in langs]
@@ -157,12 +170,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         par = _verdict(Estimate(**results["deltas"]["parallel_sft_rl - sft_rl"][lang]), "Parallel-SFT instead of SFT")
         role = "the source PL" if lang == get_language(source).name else "not seen in RL"
         lines.append(f"- **{name}** ({role}): against the base model, {rl}. {par}.")
-    if results["skipped_languages"]:
-        lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
-    pre = results.get("pretraining")
-    if pre:
-        losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
-        lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
+    lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
         lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {min(shares):.0%}–{max(shares):.0%} of the RL stages' time."]
