@@ -10,7 +10,8 @@ One chain, every stage resumable (rerun the command after an interruption):
 3. SFT on the train problems (prompt -> Python solution);
 4. GRPO on the train problems with fraction-of-tests rewards, and a fixed probe set of train
    problems sampled before and after (the training curve alone moves with the prompts each
-   step happens to draw);
+   step happens to draw). ``--grpo-problems N`` trains on the first N train problems only, the
+   probe set itself: the probe is then the reward over the problems GRPO trains on;
 5. Python pass@1 of the pretrained, SFT and GRPO models on every held-out problem
    (``--samples`` samples each).
 
@@ -72,6 +73,20 @@ def main() -> None:
     ap.add_argument(
         "--grpo-lr", type=float, default=None, help="GRPO learning rate (default: the default experiment's)"
     )
+    ap.add_argument("--grpo-prompts", type=int, default=4, help="prompts per GRPO step (x 8 completions each)")
+    ap.add_argument(
+        "--grpo-temperature",
+        type=float,
+        default=None,
+        help="GRPO sampling temperature (default: the default experiment's)",
+    )
+    ap.add_argument(
+        "--grpo-problems",
+        type=int,
+        default=None,
+        help="run GRPO on only the first N train problems, the probe set (default: all train problems)",
+    )
+    ap.add_argument("--grpo-seed", type=int, default=None, help="GRPO's seed (default: the default experiment's)")
     ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--markdown", type=Path)
@@ -121,21 +136,40 @@ def main() -> None:
 
     rl = default.grpo
     rl.reward, rl.probe_problems = "fraction", args.probe
-    rl.train = replace(rl.train, max_steps=args.grpo_steps, batch_size=32, save_steps=10)
+    rl.num_generations = 8
+    rl.train = replace(rl.train, max_steps=args.grpo_steps, batch_size=8 * args.grpo_prompts, save_steps=10)
     if args.grpo_lr:
         rl.train = replace(rl.train, learning_rate=args.grpo_lr)
-    rl.num_generations = 8
+    if args.grpo_temperature:
+        rl.temperature = args.grpo_temperature
+    if args.grpo_seed is not None:
+        rl.train = replace(rl.train, seed=args.grpo_seed)
     # Each GRPO setting gets its own folder, so several can be compared from one SFT model.
-    grpo_name = (
-        "grpo"
-        if (args.grpo_steps, args.grpo_lr) == (40, None)
-        else f"grpo-s{args.grpo_steps}-lr{rl.train.learning_rate:g}"
-    )
-    rl_record = timed("grpo", grpo, tuned, train, rl, work / grpo_name)
+    grpo_name = "grpo"
+    if (args.grpo_steps, args.grpo_lr) != (40, None):
+        grpo_name += f"-s{args.grpo_steps}-lr{rl.train.learning_rate:g}"
+    if args.grpo_prompts != 4:
+        grpo_name += f"-p{args.grpo_prompts}"
+    if args.grpo_temperature:
+        grpo_name += f"-t{rl.temperature:g}"
+    if args.grpo_seed is not None:
+        grpo_name += f"-seed{args.grpo_seed}"
+    rl_problems = train
+    if args.grpo_problems:
+        # RL on a small fixed set, seen many times: the probe (its first problems) is then the
+        # reward over the problems GRPO trains on, as a training curve on a fixed set would be.
+        rl_problems = train[: args.grpo_problems]
+        rl.probe_problems = min(args.probe, args.grpo_problems)
+        grpo_name += f"-n{args.grpo_problems}"
+    rl_record = timed("grpo", grpo, tuned, rl_problems, rl, work / grpo_name)
     rl_model = Path(rl_record["model"])
 
     scores = {}
-    for name, model_dir, cache in (("pretrained", base, "pretrained"), ("sft", tuned, "sft"), ("grpo", rl_model, grpo_name)):
+    for name, model_dir, cache in (
+        ("pretrained", base, "pretrained"),
+        ("sft", tuned, "sft"),
+        ("grpo", rl_model, grpo_name),
+    ):
         scores[name] = np.array(
             [timed(f"eval {name}", evaluate_model, model_dir, test, args.samples, work / f"eval_{cache}.json")]
         )
@@ -174,6 +208,12 @@ def main() -> None:
             "grpo": rl_record["steps"],
         },
         "grpo_learning_rate": rl.train.learning_rate,
+        "grpo": {
+            "problems": len(rl_problems),
+            "prompts_per_step": args.grpo_prompts,
+            "temperature": rl.temperature,
+            "seed": rl.train.seed,
+        },
         "timings_s": timings,
         "wall_s": round(time.perf_counter() - started, 1),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -194,10 +234,12 @@ def markdown(r: dict) -> str:
     def diff(e: dict) -> str:
         return f"{e['mean']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
 
-    p, probe, curve = r["pass_at_1"], r["probe"], r["reward_curve"]
+    p, probe, curve, g = r["pass_at_1"], r["probe"], r["reward_curve"], r["grpo"]
     lines = [
         f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
-        f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']} (learning rate {r['grpo_learning_rate']:g}); "
+        f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']} "
+        f"(learning rate {r['grpo_learning_rate']:g}, {g['prompts_per_step']} prompts x 8 completions per step, "
+        f"temperature {g['temperature']:g}, on {g['problems']} train problems, seed {g['seed']}); "
         f"wall {r['wall_s'] / 60:.1f} min.",
         "",
         "| measure | value (95% CI) |",
