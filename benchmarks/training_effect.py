@@ -89,6 +89,9 @@ def main() -> None:
     ap.add_argument("--grpo-seed", type=int, default=None, help="GRPO's seed (default: the default experiment's)")
     ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
     ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument(
+        "--plot", type=Path, help="PNG of GRPO's reward per step and probe, for every seed of this GRPO setting"
+    )
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -225,6 +228,77 @@ def main() -> None:
         args.markdown.write_text(text)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.plot:
+        plot_grpo(work, grpo_name, args.plot)
+
+
+def plot_grpo(work: Path, grpo_name: str, path: Path) -> None:
+    """Batch reward per step (and its running mean) and the probe before/after, one colour per
+    finished GRPO run in ``work`` that differs from ``grpo_name`` only in its seed."""
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from xpl.experiments.stats import bootstrap, bootstrap_difference
+
+    def setting(name: str) -> str:
+        return re.sub(r"-seed\d+", "", name)
+
+    runs = []
+    for folder in sorted(work.iterdir()):
+        stage = folder / "stage.json"
+        if setting(folder.name) == setting(grpo_name) and stage.is_file():
+            runs.append(json.loads(stage.read_text()))
+    fig, (curve_ax, probe_ax) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
+    for i, run in enumerate(runs):
+        colour, seed = f"C{i}", run["config"]["train"]["seed"]
+        steps = np.array([r["step"] for r in run["reward_curve"]])
+        reward = np.array([r["reward"] for r in run["reward_curve"]])
+        window = min(5, len(reward))
+        smooth = np.convolve(reward, np.ones(window) / window, mode="valid")
+        curve_ax.plot(steps, reward, color=colour, alpha=0.3, linewidth=1)
+        curve_ax.plot(steps[window - 1 :], smooth, color=colour, linewidth=2, label=f"seed {seed}")
+        probe = run["probe"]
+        if probe:
+            for x, key in ((0, "per_problem_before"), (1, "per_problem_after")):
+                e = bootstrap(np.array([probe[key]]))
+                probe_ax.errorbar(
+                    x + 0.08 * (i - (len(runs) - 1) / 2),
+                    e.mean,
+                    yerr=[[e.mean - e.low], [e.high - e.mean]],
+                    color=colour,
+                    marker="o",
+                    capsize=3,
+                )
+            probe_ax.plot([0, 1], [probe["reward_before"], probe["reward_after"]], color=colour, alpha=0.5)
+            d = bootstrap_difference(np.array([probe["per_problem_after"]]), np.array([probe["per_problem_before"]]))
+            probe_ax.annotate(
+                f"seed {seed}: after - before {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]",
+                (0.02, 0.97 - 0.06 * i),
+                xycoords="axes fraction",
+                color=colour,
+                fontsize=8,
+                va="top",
+            )
+    curve_ax.set_xlabel("GRPO step")
+    curve_ax.set_ylabel("mean reward of the step's batch")
+    curve_ax.set_title("reward per step (thin) and its 5-step running mean")
+    curve_ax.legend()
+    probe_ax.set_xticks([0, 1], ["before GRPO", "after GRPO"])
+    probe_ax.set_xlim(-0.5, 1.5)
+    low, high = probe_ax.get_ylim()
+    probe_ax.set_ylim(low, high + 0.25 * (high - low))  # room for the paired differences
+    probe = runs[0]["probe"] if runs else None
+    probe_ax.set_title(f"probe: {probe['problems']} problems (95% CI)" if probe else "no probe")
+    probe_ax.set_ylabel("mean reward, 8 samples per problem")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def markdown(r: dict) -> str:
