@@ -37,24 +37,19 @@ def evaluate_model(model_dir: Path, problems, samples: int, out: Path) -> list[f
     if out.is_file():
         return json.loads(out.read_text())["per_problem"]
     from xpl.execution import Engine
-    from xpl.models.generation import SamplingConfig, evaluate, sample
+    from xpl.models.generation import SamplingConfig, evaluate, sample_problems
     from xpl.models.loading import load_model
 
     model, tokenizer = load_model(model_dir)
-    rendered = [p.render("python") for p in problems]
-    completions = sample(
-        model,
-        tokenizer,
-        [r.prompt for r in rendered],
-        [r.stop_sequences for r in rendered],
-        SamplingConfig(samples, 0.2, 0.95, 128, 64, seed=0),
+    completions = sample_problems(
+        model, tokenizer, problems, "python", SamplingConfig(samples, 0.2, 0.95, 128, 64, seed=0)
     )
     engine = Engine()
     try:
         result = evaluate(problems, "python", completions, engine)
     finally:
         engine.close()
-    per_problem = [c / samples for c in result.passed]
+    per_problem = result.per_problem()
     out.write_text(
         json.dumps({"model": str(model_dir), "per_problem": per_problem, "completions": result.completions}) + "\n"
     )

@@ -180,17 +180,11 @@ def eval_problems(config: ExperimentConfig, test: list[Problem], language: str) 
 def sample_and_run(config, test: list[Problem], language: str, model, tokenizer, sampling, engine, label: str, report: Report):
     """Sample completions for the evaluation problems of ``language`` and run their tests;
     returns the ``Evaluation``."""
-    from xpl.models.generation import evaluate, sample
+    from xpl.models.generation import evaluate, sample_problems
 
     problems = eval_problems(config, test, language)
-    rendered = [p.render(language) for p in problems]
-    completions = sample(
-        model,
-        tokenizer,
-        [r.prompt for r in rendered],
-        [r.stop_sequences for r in rendered],
-        sampling,
-        progress=lambda d, t: report(label, d, t, "sampling"),
+    completions = sample_problems(
+        model, tokenizer, problems, language, sampling, progress=lambda d, t: report(label, d, t, "sampling")
     )
     return evaluate(problems, language, completions, engine, progress=lambda d, t: report(label, d, t, "running tests"))
 

@@ -120,6 +120,22 @@ def sample(
     return out
 
 
+def sample_problems(
+    model,
+    tokenizer,
+    problems: Sequence[Problem],
+    language: str,
+    config: SamplingConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[list[str]]:
+    """``sample`` on the prompts of ``problems`` written in ``language``, each cut at its own
+    stop sequences."""
+    rendered = [p.render(language) for p in problems]
+    return sample(
+        model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], config, progress
+    )
+
+
 def _sample_vllm(model_path, prompts, stops, config: SamplingConfig) -> list[list[str]]:
     try:
         import torch

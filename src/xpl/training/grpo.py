@@ -93,22 +93,26 @@ class ExecutionReward:
         self.__name__ = f"execution_{reward}"  # TRL names the logged reward after the function
 
     def __call__(self, prompts: list[str], completions: list[str], problem: list[str], **_: Any) -> list[float]:
+        """GRPOTrainer's call: the scores, with the time counted as training's reward time."""
+        start = time.perf_counter()
+        scores = self.score(completions, problem)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return scores
+
+    def score(self, completions: Sequence[str], problem: Sequence[str]) -> list[float]:
+        """Reward of each completion of the problem named beside it, in one engine call."""
         from xpl.execution import Job
         from xpl.models.generation import truncate
 
-        start = time.perf_counter()
         jobs = []
         for name, completion in zip(problem, completions, strict=True):
             r = self.rendered[name]
             jobs.append(Job(self.language, r.program(truncate(completion, r.stop_sequences)), r.num_tests, self.limits))
         results = self.engine.run(jobs)
         if self.reward == "pass":
-            scores = [1.0 if res.ok else 0.0 for res in results]
-        else:
-            scores = [res.passed / res.total if res.total else 0.0 for res in results]
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
-        return scores
+            return [1.0 if res.ok else 0.0 for res in results]
+        return [res.passed / res.total if res.total else 0.0 for res in results]
 
 
 def probe_reward(
@@ -116,17 +120,14 @@ def probe_reward(
 ) -> list[float]:
     """Each problem's mean reward over ``num_generations`` samples (GRPO's temperature and
     completion length)."""
-    from xpl.models.generation import SamplingConfig, sample
+    from xpl.models.generation import SamplingConfig, sample_problems
 
-    rendered = [p.render(reward.language) for p in problems]
     sampling = SamplingConfig(
         config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed
     )
-    completions = sample(model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling)
+    completions = sample_problems(model, tokenizer, problems, reward.language, sampling)
     names = [p.name for p, cs in zip(problems, completions) for _ in cs]
-    spent, calls = reward.seconds, reward.calls
-    scores = reward([], [c for cs in completions for c in cs], names)
-    reward.seconds, reward.calls = spent, calls  # the probe is not part of training's reward time
+    scores = reward.score([c for cs in completions for c in cs], names)  # not training's reward time
     k = config.num_generations
     return [round(sum(scores[i : i + k]) / k, 4) for i in range(0, len(scores), k)]
 
