@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -527,6 +527,64 @@ def generate(
                 fh.write(json.dumps({"problem": name, "sample": k, "completion": c, **r.to_dict()}) + "\n")
     ks = [k for k in (1, 10, 100) if k <= n]
     console.print(" ".join(f"pass@{k} = {ev.pass_at(k):.3f}" for k in ks) + f" over {len(items)} problems")
+
+
+@app.command("eval")
+def eval_(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder (or smollm2-135m)."),
+    benchmark: str = typer.Option("humaneval", "--benchmark", "-b", help="humaneval, or a problems file (xpl JSONL, e.g. a family test.jsonl)."),
+    langs: str = typer.Option("py,rs,go,php,rb,java,js", "--langs", "-l", help="Comma-separated PLs."),
+    chat: Optional[bool] = typer.Option(None, "--chat/--completion", help="Prompt style (default: chat for an instruct model with a chat template)."),
+    generations: Optional[Path] = typer.Option(None, "--generations", "-g", help="Score this bigcode generations file (one PL, --langs) instead of sampling."),
+    out: Path = typer.Option(Path("runs/eval"), "--out", "-o", help="Output directory."),
+    n: int = typer.Option(1, "--n", help="Samples per problem."),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy (then --n must be 1)."),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    max_problems: int = typer.Option(0, "--max-problems", help="At most this many problems per PL (0 = all)."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j"),
+) -> None:
+    """pass@1 (with a 95% CI over problems) and pass@k per PL for a model or a generations file."""
+    from xpl.experiments.evaluation import EvalRequest, evaluate_model, score_generations
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.models.loading import ModelNotFound
+    from xpl.problems.problem import ProblemFormatError
+    from xpl.training.common import limit_threads
+
+    limit_threads()
+    style = "auto" if chat is None else "chat" if chat else "completion"
+    try:
+        languages = [get_language(x).name for x in langs.split(",") if x.strip()]
+        if not languages:
+            raise ValueError("--langs: name at least one PL")
+        if (model is None) == (generations is None):
+            raise ValueError("give --model (sample, then score) or --generations (score a file), not both or neither")
+        missing = [get_language(x).display_name for x in languages if not get_language(x).toolchain.available]
+        if missing:
+            raise ValueError(f"no toolchain here for {', '.join(missing)} (see `xpl langs`)")
+        with _progress() as bar:
+            tasks: dict[str, Any] = {}
+
+            def report(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = bar.add_task(label, total=total)
+                bar.update(tasks[label], completed=done, total=total)
+
+            if generations is not None:
+                if len(languages) != 1:
+                    raise ValueError("--generations scores one PL: give exactly one in --langs")
+                summary = score_generations(generations, benchmark, languages[0], out, style, max_problems, workers, report)
+            else:
+                request = EvalRequest(model, benchmark, languages, style, n, temperature, top_p, max_new_tokens, batch_size, seed, max_problems, workers)
+                summary = evaluate_model(request, out, report)
+    except (UnknownLanguage, ModelNotFound, ProblemFormatError, ValueError) as exc:
+        _fail(str(exc))
+    from xpl.experiments.evaluation import render_table
+
+    console.print(render_table(summary))
+    console.print(f"wrote {out / 'summary.json'}, {out / 'report.md'} and per-PL generations and results")
 
 
 @app.command()

@@ -323,10 +323,18 @@ class Engine:
         if keep_going and not problem and not any(r.get("timed_out") or r.get("runner_error") for r in failures):
             blames = [lang.blame((r.get("stdout", "") + "\n" + r.get("stderr", "")), plan) for r in failures]
             if all(blames):
-                # Every failure is somebody's: the others' artefacts are complete, run them.
+                # Every failure is somebody's: run the others from this build where their
+                # artefacts exist (a toolchain may stop before writing any, e.g. `go build`
+                # on a syntax error in one package), and compile the rest again without the
+                # blamed candidates.
                 blamed = set().union(*blames)
-                self._run_from(build, lang, [(c, spec) for i, (c, spec) in enumerate(zip(cands, plan.runs)) if i not in blamed])
+                others = [i for i in range(len(cands)) if i not in blamed]
+                built = [i for i in others if _artefact_exists(plan.runs[i], build.path)]
+                unbuilt = [cands[i] for i in others if i not in built]
+                self._run_from(build, lang, [(cands[i], plan.runs[i]) for i in built])
                 self._isolate(lang, cands, sources, blamed, diagnostics, plan)
+                if unbuilt:
+                    self._put(_Compile(lang, unbuilt, single=len(unbuilt) == 1))
                 return
         build.release()
         if task.single:
@@ -679,6 +687,14 @@ def _sweep_stale_scratch(tmp: Path) -> None:
         pid = path.name.split("-")[2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _artefact_exists(run: RunSpec, build_path) -> bool:
+    """Whether the executable a run starts (``{build}/...``) was written by the build."""
+    exe = run.argv[0] if run.argv else ""
+    if not exe.startswith(BUILD + "/"):
+        return True  # an interpreter or a system tool: nothing the build had to write
+    return os.path.exists(os.path.join(str(build_path), exe[len(BUILD) + 1 :]))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -310,6 +310,44 @@ class Language(ABC):
             body += "\n"
         return self.prompt(sig, docstring) + body + self.completion_suffix + self.harness(sig, tests)
 
+    # ----------------------------------------------------------------- chat (instruct models)
+    @property
+    def fence_tags(self) -> tuple[str, ...]:
+        """Markdown info strings that name this PL (```rust, ```rs ...), lower case."""
+        return tuple(dict.fromkeys(t.lower() for t in (self.name, *self.aliases, self.extension, self.display_name)))
+
+    def chat_message(self, sig: Signature, docstring: str) -> str:
+        """The user turn asking an instruct model for the function (see ``xpl.languages.chat``)."""
+        from xpl.languages.chat import user_message
+
+        return user_message(self.display_name, self.name, self.prompt(sig, docstring))
+
+    def chat_header(self, sig: Signature) -> str:
+        """What the completion prompt supplies before the function (package clause, imports,
+        an opening class): the prompt without its description, less its signature line."""
+        return "".join(self.prompt(sig, "").splitlines(keepends=True)[:-1])
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        """Hook: a reply's code as (its import lines, to merge into the header; the code to
+        run before the harness), with whatever would stop the harness from running fairly
+        taken out (a second entry point, a package clause). Default: the code as it is."""
+        return [], code
+
+    def merge_header(self, header: str, imports: Sequence[str]) -> str:
+        """The header with the reply's import lines that it lacks put first."""
+        have = set(header.splitlines())
+        return "".join(f"{line}\n" for line in dict.fromkeys(imports) if line not in have) + header
+
+    def chat_program(self, sig: Signature, reply: str, harness: str) -> str:
+        """The program run for a chat reply: header, the reply's code, then ``harness`` (the
+        PL's harness without the completion-mode closing text)."""
+        from xpl.languages.chat import extract_code
+
+        imports, code = self.split_reply(extract_code(reply, self.fence_tags), sig)
+        if code and not code.endswith("\n"):
+            code += "\n"
+        return self.merge_header(self.chat_header(sig), imports) + code + harness
+
     def dummy_body(self, sig: Signature) -> str:
         """A type-correct body that returns the return type's zero value (0, "", [], ...): it
         compiles wherever the harness is well-typed, and fails the tests."""

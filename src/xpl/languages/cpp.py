@@ -50,6 +50,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from xpl.languages.chat import rename_entry_point
+
 from xpl.languages.base import (
     BUILD,
     BuildPlan,
@@ -452,6 +454,11 @@ class Cpp(Language):
             # The (const char*) constructor would stop at the first NUL: give the length.
             return f"std::string({literal}, {len(s.encode('utf-8'))})"
         return f"std::string({literal})"
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # Includes may stay where the reply wrote them; its own main becomes an uncalled
+        # function, so the harness's main is the program's entry point.
+        return [], rename_entry_point(code, r"\bint\s+main\s*\(", "int xpl_user_main(")
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(f"{self.render_type(p.type)} {self.identifier(p.name)}" for p in sig.params)

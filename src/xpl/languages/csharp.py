@@ -40,6 +40,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from xpl.languages.chat import hoist_lines, make_static, remove_method, unwrap_classes
+
 from xpl.languages.base import (
     BUILD,
     BuildPlan,
@@ -272,6 +274,13 @@ class CSharp(Language):
     def _function_name(self, sig: Signature) -> str:
         name = self.identifier(sig.name)
         return name + "_" if name == CLASS_NAME else name  # a member cannot share its class's name
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # As Java: `using` directives go first, namespaces and classes the reply wrote are
+        # unwrapped into the harness's class, its Main goes, and methods become static.
+        imports, code = hoist_lines(code, r"using\s+[\w.]+\s*;")
+        code = remove_method(unwrap_classes(code), r"^[ \t]*(?:(?:public|private)\s+)?static\s+(?:void|int)\s+Main\s*\([^)]*\)[^{]*")
+        return imports, make_static(code)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(f"{self.render_type(p.type)} {self.identifier(p.name)}" for p in sig.params)

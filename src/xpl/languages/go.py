@@ -34,6 +34,8 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from xpl.languages.chat import hoist_lines, rename_entry_point
+
 from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
 from xpl.languages.types import (
     BoolType,
@@ -361,6 +363,25 @@ class Go(Language):
             fields = " && ".join(f"{self._equality(e)}(a.F{k}, b.F{k})" for k, e in enumerate(typ.elems))
             return f"func(a, b {t}) bool {{ return {fields} }}"
         raise self.unsupported(f"type {typ!r}")
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # The header has the package clause and imports: the reply's package clause goes, its
+        # imports are merged into the header's block (Go rejects a package imported twice),
+        # and a func main of its own becomes an uncalled function.
+        _, code = hoist_lines(code, r"package\s+\w+")
+        imports: list[str] = []
+
+        def take(m: re.Match) -> str:
+            imports.extend(re.findall(r'(?:\w+\s+)?"[^"]+"', m.group(1) or m.group(2)))
+            return ""
+
+        code = re.sub(r'^import\s*\(([^)]*)\)[ \t]*\n?|^import\s+((?:\w+\s+)?"[^"]+")[ \t]*\n?', take, code, flags=re.MULTILINE)
+        return imports, rename_entry_point(code, r"^func\s+main\s*\(\s*\)", "func xplUserMain()")
+
+    def merge_header(self, header: str, imports: Sequence[str]) -> str:
+        have = {f'"{name}"' for name in _IMPORTS}
+        extra = "".join(f"\t{spec}\n" for spec in dict.fromkeys(imports) if spec not in have)
+        return header.replace("import (\n", "import (\n" + extra, 1)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         imports = "".join(f'\t"{name}"\n' for name in _IMPORTS)

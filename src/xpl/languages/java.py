@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xpl.languages.chat import hoist_lines, make_static, remove_method, unwrap_classes
+
 from xpl.languages.base import (
     BUILD,
     BuildPlan,
@@ -281,6 +283,15 @@ class Java(Language):
 
     def _tuple_arities(self, sig: Signature) -> list[int]:
         return sorted({len(t.elems) for top in sig.types() for t in top.walk() if isinstance(t, TupleType)})
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # The header declares the harness's class; a reply that wrote its own class gives its
+        # members to it (unwrapped), its imports go first, its main method goes, and methods
+        # declared without `static` get it (the harness calls them from static code).
+        imports, code = hoist_lines(code, r"import\s+[\w.*]+\s*;")
+        _, code = hoist_lines(code, r"package\s+[\w.]+\s*;")
+        code = remove_method(unwrap_classes(code), r"^[ \t]*(?:public\s+)?static\s+void\s+main\s*\([^)]*\)[^{]*")
+        return imports, make_static(code)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(f"{self.render_type(p.type)} {self.identifier(p.name)}" for p in sig.params)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -332,6 +333,11 @@ class JavaScript(Language):
     def _doc(self, docstring: str) -> str:
         doc = docstring.strip("\n")
         return self.comment(doc) if doc.strip() else ""
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # The program runs as a script: `export` (an ES-module keyword) is dropped from the
+        # reply's declarations.
+        return [], re.sub(r"^(\s*)export\s+(?:default\s+)?(?=(?:async\s+)?function|const|let|var|class)", r"\1", code, flags=re.MULTILINE)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         for t in sig.types():  # refuse what the harness could not compare faithfully

@@ -32,6 +32,7 @@ names are the installed PHP's ``get_defined_functions()["internal"]``, stored in
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from typing import Any, Sequence
@@ -281,6 +282,10 @@ class PHP(Language):
     def comment(self, text: str, indent: str = "") -> str:
         # "?>" ends PHP mode even inside a // comment; the rest of the line would be output.
         return super().comment(text.replace("?>", "? >"), indent)
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # The header opens PHP mode: the reply's own open and close tags go.
+        return [], re.sub(r"<\?php\b|\?>\s*$", "", code)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(self.variable(p.name) for p in sig.params)

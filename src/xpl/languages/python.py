@@ -9,6 +9,7 @@ the interpreter start-up.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 from xpl.languages.base import (
@@ -177,6 +178,11 @@ class Python(Language):
         names = {"ListType": "List", "TupleType": "Tuple", "DictType": "Dict", "OptionalType": "Optional"}
         used = sorted({names[type(t).__name__] for top in sig.types() for t in top.walk() if type(t).__name__ in names})
         return f"from typing import {', '.join(used)}\n\n\n" if used else ""
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # The harness runs under `if __name__ == '__main__'`; a reply's own main block would
+        # run first (and may read stdin or print), so it is switched off.
+        return [], re.sub(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", "if False:", code, flags=re.MULTILINE)
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         params = ", ".join(f"{self.identifier(p.name)}: {self.render_type(p.type)}" for p in sig.params)

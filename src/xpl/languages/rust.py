@@ -37,6 +37,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from xpl.languages.chat import hoist_lines, rename_entry_point
+
 from xpl.languages.base import (
     BUILD,
     BuildPlan,
@@ -321,6 +323,12 @@ class Rust(Language):
             raise self.unsupported("string with a lone surrogate (Rust strings are valid UTF-8)")
         # Non-ASCII as \u{...} keeps sources ASCII; `{`, `$` and `#` are not special in Rust literals.
         return escape_string(s, '"', unicode="\\u{{{:x}}}")
+
+    def split_reply(self, code: str, sig: Signature) -> tuple[list[str], str]:
+        # `use` lines go to the header (Rust rejects a name imported twice, and the header may
+        # import HashMap already); a fn main of the reply's becomes an uncalled function.
+        imports, code = hoist_lines(code, r"use\s+[^;{]+;")
+        return imports, rename_entry_point(code, r"^(\s*)fn\s+main\s*\(\s*\)", r"\1#[allow(dead_code)]\n\1fn xpl_user_main()")
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         uses_map = any(isinstance(t, DictType) for top in sig.types() for t in top.walk())

@@ -120,6 +120,22 @@ def sample(
     return out
 
 
+def resolve_prompt_style(requested: str, tokenizer, model_name: str = "") -> str:
+    """``chat`` or ``completion`` for a model. ``auto`` is chat when the tokenizer has a chat
+    template and the model is an instruct model (its name says instruct, chat or -it), else
+    completion; ``chat`` without a chat template is an error naming the model."""
+    if requested not in ("auto", "chat", "completion"):
+        raise ValueError(f"prompt style must be auto, chat or completion, got {requested!r}")
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if requested == "chat" and not has_template:
+        raise ValueError(f"model {model_name or '?'}: its tokenizer has no chat template, so it cannot be prompted in chat style; use completion")
+    if requested != "auto":
+        return requested
+    name = str(model_name or getattr(tokenizer, "name_or_path", "")).lower()
+    instruct = any(word in name for word in ("instruct", "chat", "-it"))
+    return "chat" if has_template and instruct else "completion"
+
+
 def sample_problems(
     model,
     tokenizer,
@@ -127,12 +143,13 @@ def sample_problems(
     language: str,
     config: SamplingConfig,
     progress: Callable[[int, int], None] | None = None,
+    style: str = "completion",
 ) -> list[list[str]]:
-    """``sample`` on the prompts of ``problems`` written in ``language``, each cut at its own
-    stop sequences."""
-    rendered = [p.render(language) for p in problems]
+    """``sample`` on the prompts of ``problems`` written in ``language`` (in completion or chat
+    style), each cut at its own stop sequences (chat: the closing code fence)."""
+    rendered = [p.render_as(language, style) for p in problems]
     return sample(
-        model, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], config, progress
+        model, tokenizer, [r.prompt_text(tokenizer) for r in rendered], [r.stop_sequences for r in rendered], config, progress
     )
 
 
@@ -186,11 +203,13 @@ def evaluate(
     completions: Sequence[Sequence[str]],
     engine: Engine,
     progress: Callable[[int, int], None] | None = None,
+    style: str = "completion",
 ) -> Evaluation:
-    """Run every completion of every problem through the engine."""
+    """Run every completion of every problem through the engine (chat style: the code of each
+    reply, with the PL's header and harness)."""
     jobs, index = [], []
     for i, (problem, comps) in enumerate(zip(problems, completions, strict=True)):
-        rendered = problem.render(language)
+        rendered = problem.render_as(language, style)
         for k, completion in enumerate(comps):
             jobs.append(Job(language, rendered.program(completion), rendered.num_tests, id=f"{problem.name}#{k}", meta={"problem": problem.name}))
             index.append(i)

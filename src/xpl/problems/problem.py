@@ -48,10 +48,44 @@ class Rendered:
     tests: str  # completion suffix + harness: program = prompt + completion + tests
     num_tests: int
 
+    def prompt_text(self, tokenizer=None) -> str:
+        """The model's input (the same for every tokenizer in completion mode)."""
+        return self.prompt
+
     def program(self, completion: str) -> str:
         if completion and not completion.endswith("\n"):
             completion += "\n"
         return self.prompt + completion + self.tests
+
+
+PROMPT_STYLES = ("completion", "chat")
+
+
+@dataclass(frozen=True)
+class ChatRendered:
+    """One problem in one PL for an instruct model: the conversation, the opening of the
+    answer (the code fence, so the reply is code from its first token), and how a reply
+    becomes a program: header + the reply's code + the harness (``Language.chat_program``).
+    ``completion`` below is what the model wrote after ``prefill``."""
+
+    language: str
+    messages: tuple[dict[str, str], ...]
+    prefill: str
+    stop_sequences: tuple[str, ...]  # the closing fence
+    signature: Signature
+    harness: str  # the PL's harness, without the completion-mode closing text
+    num_tests: int
+
+    def prompt_text(self, tokenizer) -> str:
+        """The model's input: the conversation through the tokenizer's chat template, with the
+        assistant turn opened and started with ``prefill``."""
+        return tokenizer.apply_chat_template(list(self.messages), add_generation_prompt=True, tokenize=False) + self.prefill
+
+    def reply(self, completion: str) -> str:
+        return self.prefill + completion
+
+    def program(self, completion: str) -> str:
+        return get_language(self.language).chat_program(self.signature, self.reply(completion), self.harness)
 
 
 @dataclass(frozen=True)
@@ -82,6 +116,29 @@ class Problem:
         prompt = lang.prompt(self.signature, self.description)
         tests = lang.completion_suffix + lang.harness(self.signature, self.tests)
         return Rendered(lang.name, prompt, tuple(lang.stop_sequences), tests, len(self.tests))
+
+    def render_chat(self, language: str | Language) -> ChatRendered:
+        """The problem in ``language`` for an instruct model (see ``ChatRendered``)."""
+        lang = get_language(language)
+        from xpl.languages.chat import FENCE
+
+        message = lang.chat_message(self.signature, self.description)
+        harness = lang.harness(self.signature, self.tests)
+        return ChatRendered(
+            lang.name,
+            ({"role": "user", "content": message},),
+            f"{FENCE}{lang.name}\n",
+            (FENCE,),
+            self.signature,
+            harness,
+            len(self.tests),
+        )
+
+    def render_as(self, language: str | Language, style: str) -> Rendered | ChatRendered:
+        """``render`` (style ``completion``) or ``render_chat`` (style ``chat``)."""
+        if style not in PROMPT_STYLES:
+            raise ValueError(f"prompt style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
+        return self.render_chat(language) if style == "chat" else self.render(language)
 
     def solution_program(self, language: str | Language) -> str:
         lang = get_language(language)

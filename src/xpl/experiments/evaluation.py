@@ -1,0 +1,238 @@
+"""``xpl eval``: one command from a model (or a generations file) to pass@k per PL with CIs.
+
+For every PL: the benchmark's problems that the PL can express are rendered (completion or
+chat style), sampled ``n`` times, and run through the engine. Per PL it writes
+
+    generations_<pl>.json   bigcode-evaluation-harness layout: per problem, the programs
+                            without tests (completion: prompt + completion; chat: the
+                            reply's code with the PL's header)
+    replies_<pl>.json       the raw text the model wrote (chat: after the opening fence)
+    results_<pl>.jsonl      one row per sample: problem, sample, status, tests, timings
+
+and, over all PLs, ``summary.json`` and ``report.md`` (pass@1 with a bootstrap 95% CI over
+problems, pass@k where ``n >= k``, statuses). A PL whose generations file exists is not
+sampled again and finished jobs come from the results store, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xpl.experiments.stats import bootstrap
+from xpl.languages import get_language
+from xpl.problems.problem import Problem
+
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(label: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class EvalRequest:
+    model: str | None  # a model spec; None when scoring a generations file
+    benchmark: str  # "humaneval" or a problems file (xpl JSONL)
+    languages: list[str]
+    style: str = "auto"  # auto | chat | completion
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    seed: int = 0
+    max_problems: int = 0  # 0 = all
+    workers: int | None = None
+
+
+def load_benchmark(benchmark: str) -> list[Problem]:
+    """HumanEval (``humaneval``) or the problems of an xpl JSONL file (e.g. a family split)."""
+    if benchmark == "humaneval":
+        from xpl.problems.humaneval import humaneval_problems
+
+        return humaneval_problems()[0]
+    from xpl.problems import read_problems
+
+    path = Path(benchmark)
+    if not path.is_file():
+        raise ValueError(f"--benchmark {benchmark}: neither `humaneval` nor a problems file (xpl JSONL)")
+    problems, _ = read_problems(path)
+    if not problems:
+        raise ValueError(f"{path}: no problems")
+    return problems
+
+
+def problems_for(problems: Sequence[Problem], language: str, max_problems: int = 0) -> list[Problem]:
+    lang = get_language(language)
+    chosen = [p for p in problems if lang.supports(p.signature) is None]
+    return chosen[:max_problems] if max_problems else chosen
+
+
+def _write_json(path: Path, record: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def summarize(language: str, ev, style: str, seconds: dict[str, float]) -> dict[str, Any]:
+    """One PL's line of the table: pass@1 with its CI over problems, pass@k, statuses."""
+    per_problem = np.asarray([ev.per_problem()], dtype=float)
+    est = bootstrap(per_problem)
+    n = min((len(r) for r in ev.results), default=0)
+    return {
+        "language": language,
+        "style": style,
+        "problems": len(ev.problems),
+        "samples": n,
+        "pass_at_1": est.to_dict(),
+        **{f"pass_at_{k}": ev.pass_at(k) for k in (10, 100) if n >= k},
+        "statuses": dict(Counter(r.status.value for rs in ev.results for r in rs)),
+        "seconds": seconds,
+    }
+
+
+def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet) -> dict[str, Any]:
+    """Sample and score every PL of ``request``; returns (and writes) the summary."""
+    from xpl.execution import Engine
+    from xpl.models.generation import SamplingConfig, resolve_prompt_style, sample_problems
+    from xpl.models.loading import load_model, resolve
+
+    sampling = SamplingConfig(request.n, request.temperature, request.top_p, request.max_new_tokens, request.batch_size, request.seed)
+    langs = [get_language(x).name for x in request.languages]
+    benchmark = load_benchmark(request.benchmark)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = None
+    style = request.style
+    rows = []
+    engine = Engine(workers=request.workers, store=out / "results.sqlite")
+    try:
+        for lang in langs:
+            problems = problems_for(benchmark, lang, request.max_problems)
+            replies_path = out / f"replies_{lang}.json"
+            seconds: dict[str, float] = {}
+            if replies_path.is_file():
+                saved = json.loads(replies_path.read_text())
+                completions, lang_style = saved["completions"], saved["style"]
+            else:
+                if loaded is None:
+                    loaded = load_model(request.model)
+                    style = resolve_prompt_style(request.style, loaded[1], str(resolve(request.model)))
+                lang_style = style
+                started = time.perf_counter()
+                completions = sample_problems(
+                    *loaded, problems, lang, sampling, progress=lambda d, t: progress(f"{lang}: sampling", d, t), style=lang_style
+                )
+                seconds["sampling"] = round(time.perf_counter() - started, 1)
+                _write_json(replies_path, {"model": request.model, "style": lang_style, "problems": [p.name for p in problems], "completions": completions})
+                rendered = [p.render_as(lang, lang_style) for p in problems]
+                write_generations(out / f"generations_{lang}.json", rendered, completions)
+            rows.append(score(problems, lang, completions, lang_style, engine, out, seconds, progress))
+    finally:
+        engine.close()
+    return write_summary(out, request, rows)
+
+
+def write_generations(path: Path, rendered, completions: Sequence[Sequence[str]]) -> None:
+    """bigcode layout: per problem, the programs without their tests."""
+    _write_json(path, [[_code(r, c) for c in comps] for r, comps in zip(rendered, completions, strict=True)])
+
+
+def _code(rendered, completion: str) -> str:
+    if hasattr(rendered, "messages"):  # chat: the reply's code with the PL's header
+        return get_language(rendered.language).chat_program(rendered.signature, rendered.reply(completion), "")
+    return rendered.prompt + completion
+
+
+def score(problems, lang: str, completions, style: str, engine, out: Path, seconds: dict[str, float], progress: Progress = _quiet) -> dict[str, Any]:
+    """Run one PL's samples, write its per-sample results, and return its summary row."""
+    from xpl.models.generation import evaluate
+
+    started = time.perf_counter()
+    ev = evaluate(problems, lang, completions, engine, progress=lambda d, t: progress(f"{lang}: running tests", d, t), style=style)
+    seconds["tests"] = round(time.perf_counter() - started, 1)
+    with (out / f"results_{lang}.jsonl").open("w") as fh:
+        for name, comps, results in zip(ev.problems, ev.completions, ev.results):
+            for k, (c, r) in enumerate(zip(comps, results)):
+                fh.write(json.dumps({"problem": name, "sample": k, "completion": c, **r.to_dict()}) + "\n")
+    return summarize(lang, ev, style, seconds)
+
+
+def score_generations(path: Path, benchmark: str, language: str, out: Path, style: str = "auto", max_problems: int = 0,
+                      workers: int | None = None, progress: Progress = _quiet) -> dict[str, Any]:
+    """Score a bigcode-format generations file for one PL. ``auto`` reads programs that start
+    with the completion prompt as completions, others as code (chat style)."""
+    from xpl.execution import Engine
+    from xpl.models.generation import read_bigcode_generations
+
+    lang = get_language(language).name
+    problems = problems_for(load_benchmark(benchmark), lang, max_problems)
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, list) or len(data) != len(problems):
+        got = f"{len(data)} items" if isinstance(data, list) else type(data).__name__
+        raise ValueError(f"{path}: expected a JSON list of {len(problems)} lists of programs (the {lang} problems of {benchmark}), got {got}")
+    prompts = [p.render(lang).prompt for p in problems]
+    if style == "auto":
+        completion = all(isinstance(ps, list) and all(isinstance(x, str) and x.startswith(pr) for x in ps) for ps, pr in zip(data, prompts))
+        style = "completion" if completion else "chat"
+    if style == "completion":
+        completions = read_bigcode_generations(path, prompts)
+    else:
+        for i, programs in enumerate(data):
+            if not isinstance(programs, list) or not all(isinstance(x, str) for x in programs):
+                raise ValueError(f"{path}: item {i} must be a list of strings")
+        # A chat program is code already: the opening fence tells extraction where it starts.
+        completions = data
+    out.mkdir(parents=True, exist_ok=True)
+    engine = Engine(workers=workers, store=out / "results.sqlite")
+    try:
+        row = score(problems, lang, completions, style, engine, out, {}, progress)
+    finally:
+        engine.close()
+    return write_summary(out, EvalRequest(None, benchmark, [lang], style), [row], generations=str(path))
+
+
+def write_summary(out: Path, request: EvalRequest, rows: list[dict[str, Any]], generations: str | None = None) -> dict[str, Any]:
+    summary = {
+        "model": request.model,
+        "generations": generations,
+        "benchmark": request.benchmark,
+        "sampling": {"n": request.n, "temperature": request.temperature, "top_p": request.top_p, "max_new_tokens": request.max_new_tokens, "seed": request.seed},
+        "languages": rows,
+    }
+    _write_json(out / "summary.json", summary)
+    (out / "report.md").write_text(render_table(summary))
+    return summary
+
+
+def render_table(summary: dict[str, Any]) -> str:
+    rows = summary["languages"]
+    ks = [k for k in (10, 100) if any(f"pass_at_{k}" in r for r in rows)]
+    head = "| PL | style | problems | samples | pass@1 (95% CI over problems) |" + "".join(f" pass@{k} |" for k in ks) + " statuses |"
+    lines = [
+        f"# xpl eval: {summary['model'] or summary['generations']} on {summary['benchmark']}",
+        "",
+        head,
+        "|" + "---|" * (head.count("|") - 1),
+    ]
+    for r in rows:
+        p = r["pass_at_1"]
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items(), key=lambda kv: -kv[1]))
+        extra = "".join(f" {r[f'pass_at_{k}']:.3f} |" if f"pass_at_{k}" in r else " - |" for k in ks)
+        lines.append(
+            f"| {get_language(r['language']).display_name} | {r['style']} | {r['problems']} | {r['samples']} | "
+            f"{p['mean']:.3f} [{p['low']:.3f}, {p['high']:.3f}] |{extra} {statuses} |"
+        )
+    s = summary["sampling"]
+    lines += ["", f"Sampling: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]
+    return "\n".join(lines) + "\n"
