@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
@@ -51,15 +52,24 @@ class Example:
     language: str  # the PL of the completion
     problem: str
     kind: str  # "sft" or the parallel format
+    chat: bool = False  # prompt is the user turn, completion the assistant turn
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "prompt": self.prompt,
             "completion": self.completion,
             "language": self.language,
             "problem": self.problem,
             "kind": self.kind,
+            "chat": self.chat,
         }
+
+    def trl_record(self) -> dict[str, Any]:
+        """The example in TRL's prompt-completion format: plain text, or (chat) conversational,
+        so the chat template is applied and the loss falls on the assistant turn only."""
+        if self.chat:
+            return {"prompt": [{"role": "user", "content": self.prompt}], "completion": [{"role": "assistant", "content": self.completion}]}
+        return {"prompt": self.prompt, "completion": self.completion}
 
 
 def completion_text(problem: Problem, language: str) -> str:
@@ -69,6 +79,28 @@ def completion_text(problem: Problem, language: str) -> str:
     if body and not body.endswith("\n"):
         body += "\n"
     return body + lang.completion_suffix
+
+
+def chat_answer(problem: Problem, language: str) -> str:
+    """The assistant turn in chat style: the whole function (signature, body, closing) in one
+    code block, as ``Problem.render_chat`` asks for it; its opening fence is what generation
+    prefills."""
+    from xpl.languages.chat import FENCE
+
+    lang = get_language(language)
+    stub = lang.prompt(problem.signature, "")
+    code = stub[len(lang.chat_header(problem.signature)) :] + completion_text(problem, language)
+    return f"{FENCE}{lang.name}\n{code}{FENCE}"
+
+
+def _example(problem: Problem, language: str, kind: str, chat: bool, context: str = "", completion: str | None = None) -> Example:
+    """One example asking for ``problem`` in ``language``: in chat style the user message and
+    the fenced answer, else the completion prompt and the solution body."""
+    if chat:
+        prompt = context + problem.render_chat(language).messages[0]["content"]
+        return Example(prompt, completion if completion is not None else chat_answer(problem, language), language, problem.name, kind, True)
+    prompt = context + problem.render(language).prompt
+    return Example(prompt, completion if completion is not None else completion_text(problem, language), language, problem.name, kind)
 
 
 def program_text(problem: Problem, language: str, description: bool = True) -> str:
@@ -176,23 +208,20 @@ def pretraining_corpus(
     return docs
 
 
-def sft_examples(problems: Sequence[Problem], languages: Sequence[str]) -> list[Example]:
+def sft_examples(problems: Sequence[Problem], languages: Sequence[str], chat: bool = False) -> list[Example]:
     """One prompt -> solution example per problem and PL (problems lacking that PL's solution
-    are left out of it)."""
+    are left out of it); ``chat``: user message -> fenced function."""
     langs = [get_language(x).name for x in languages]
     _require_solutions(problems, langs)
-    return [
-        Example(p.render(lang).prompt, completion_text(p, lang), lang, p.name, "sft")
-        for p in problems
-        for lang in langs
-        if lang in p.solutions
-    ]
+    return [_example(p, lang, "sft", chat) for p in problems for lang in langs if lang in p.solutions]
 
 
 def parallel_examples(
-    problems: Sequence[Problem], languages: Sequence[str], fmt: str = "multi", seed: int = 0
+    problems: Sequence[Problem], languages: Sequence[str], fmt: str = "multi", seed: int = 0, chat: bool = False
 ) -> list[Example]:
-    """Parallel-SFT examples over ``languages`` (see the module docstring for the formats)."""
+    """Parallel-SFT examples over ``languages`` (see the module docstring for the formats); in
+    chat style the programs are fenced functions in the assistant's answer (``concat``) or the
+    user's message (``translate``)."""
     if fmt not in PARALLEL_FORMATS:
         raise CorpusError(f"parallel format must be one of {', '.join(PARALLEL_FORMATS)}, got {fmt!r}")
     langs = [get_language(x).name for x in languages]
@@ -206,15 +235,22 @@ def parallel_examples(
         if len(have) < 2:
             continue
         if fmt == "multi":
-            out += [Example(p.render(lang).prompt, completion_text(p, lang), lang, p.name, fmt) for lang in have]
+            out += [_example(p, lang, fmt, chat) for lang in have]
         elif fmt == "concat":
             first, *rest = rng.sample(have, len(have))
-            tail = "".join("\n" + program_text(p, lang) for lang in rest)
-            out.append(Example(p.render(first).prompt, completion_text(p, first) + tail, first, p.name, fmt))
+            if chat:
+                tail = "".join(f"\n\nIn {get_language(lang).display_name}:\n{chat_answer(p, lang)}" for lang in rest)
+                out.append(_example(p, first, fmt, chat, completion=chat_answer(p, first) + tail))
+            else:
+                tail = "".join("\n" + program_text(p, lang) for lang in rest)
+                out.append(_example(p, first, fmt, chat, completion=completion_text(p, first) + tail))
         else:  # translate: a program in one PL, then the same problem to solve in another
             source, target = rng.sample(have, 2)
-            context = program_text(p, source) + "\n"
-            out.append(Example(context + p.render(target).prompt, completion_text(p, target), target, p.name, fmt))
+            if chat:
+                context = f"Here is the function in {get_language(source).display_name}:\n\n{chat_answer(p, source)}\n\n"
+            else:
+                context = program_text(p, source) + "\n"
+            out.append(_example(p, target, fmt, chat, context=context))
     return out
 
 
@@ -225,17 +261,18 @@ def sft_mixture(
     fmt: str = "multi",
     parallel_ratio: float = 0.5,
     seed: int = 0,
+    chat: bool = False,
 ) -> list[Example]:
     """SFT examples in ``sft_languages`` plus, when ``parallel_languages`` is given, parallel
     examples making up ``parallel_ratio`` of the mixture (sampled without replacement where
     there are enough, else repeated), shuffled together."""
     if not 0.0 <= parallel_ratio < 1.0:
         raise CorpusError(f"parallel_ratio must be in [0, 1), got {parallel_ratio}")
-    base = sft_examples(problems, sft_languages)
+    base = sft_examples(problems, sft_languages, chat)
     if not parallel_languages or parallel_ratio == 0.0:
         mixed = list(base)
     else:
-        pool = parallel_examples(problems, parallel_languages, fmt, seed)
+        pool = parallel_examples(problems, parallel_languages, fmt, seed, chat)
         if not pool:
             raise CorpusError("no problem has solutions in two of the parallel PLs")
         want = round(len(base) * parallel_ratio / (1.0 - parallel_ratio))

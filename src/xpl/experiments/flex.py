@@ -88,6 +88,7 @@ class FlexExperimentConfig:
     model: str = "tiny:s"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     source_language: str = "python"
+    prompt_style: str = "auto"  # as in `xpl run`: the SFT data and the evaluation follow it
     problems: ProblemsSpec = field(default_factory=ProblemsSpec)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     arms: list[str] = field(default_factory=lambda: list(ARMS))
@@ -180,7 +181,7 @@ def stage_train(config: FlexExperimentConfig, out: Path, seed: int, optimizer: s
         eval_steps=config.eval.validation_steps,
         eval_batch_size=config.eval.batch_size,
     )
-    sft_config = SFTConfig(languages=[config.source_language], train=train_settings(config, optimizer, seed))
+    sft_config = SFTConfig(languages=[config.source_language], prompt_style=config.prompt_style, train=train_settings(config, optimizer, seed))
     label = f"seed {seed}: {ARM_NAMES[arm]} ({OPT_NAMES[optimizer]})"
     return flex_sft(
         base,

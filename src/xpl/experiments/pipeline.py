@@ -178,15 +178,37 @@ def eval_problems(config: ExperimentConfig, test: list[Problem], language: str) 
 
 
 def sample_and_run(config, test: list[Problem], language: str, model, tokenizer, sampling, engine, label: str, report: Report):
-    """Sample completions for the evaluation problems of ``language`` and run their tests;
-    returns the ``Evaluation``."""
+    """Sample completions for the evaluation problems of ``language`` (in the experiment's
+    resolved prompt style) and run their tests; returns the ``Evaluation``."""
     from xpl.models.generation import evaluate, sample_problems
 
     problems = eval_problems(config, test, language)
+    style = config.prompt_style
     completions = sample_problems(
-        model, tokenizer, problems, language, sampling, progress=lambda d, t: report(label, d, t, "sampling")
+        model, tokenizer, problems, language, sampling, progress=lambda d, t: report(label, d, t, "sampling"), style=style
     )
-    return evaluate(problems, language, completions, engine, progress=lambda d, t: report(label, d, t, "running tests"))
+    return evaluate(problems, language, completions, engine, progress=lambda d, t: report(label, d, t, "running tests"), style=style)
+
+
+def resolve_style(config, base: Path) -> None:
+    """Settle ``config.prompt_style`` (``auto``: chat for an instruct model with a chat template)
+    once the base model exists, and hand it to the training stages that build prompts."""
+    from xpl.models.generation import resolve_prompt_style
+
+    if config.prompt_style != "completion":
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(base))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{base}: no usable tokenizer ({exc})") from None
+        try:
+            config.prompt_style = resolve_prompt_style(config.prompt_style, tokenizer, str(base))
+        except ValueError as exc:
+            raise ConfigError(f"prompt_style: {exc}") from None
+    for stage in ("sft", "parallel_sft", "grpo"):
+        if hasattr(config, stage):
+            getattr(config, stage).prompt_style = config.prompt_style
 
 
 def evaluation_record(result, samples: int) -> dict[str, Any]:
@@ -278,6 +300,7 @@ def prepare(config, out: str | Path, report: Report) -> tuple[Path, list[str], d
     languages, skipped = eval_languages(config)
     train, test = stage_problems(config, out, report)
     base = stage_base(config, out, train, test, report)
+    resolve_style(config, base)
     return out, languages, skipped, train, test, base
 
 

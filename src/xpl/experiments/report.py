@@ -130,6 +130,11 @@ def setup_lines(results: dict[str, Any]) -> list[str]:
     """Report lines on the run's set-up: PLs left out here (and why), the base model's
     pretraining."""
     lines: list[str] = []
+    style = results.get("config", {}).get("prompt_style")
+    if style == "chat":
+        lines += ["", "Prompts: chat (the problem as a user message through the model's chat template; the code block of each reply is run)."]
+    elif style == "completion":
+        lines += ["", "Prompts: completion (the model continues the PL's signature and description)."]
     if results["skipped_languages"]:
         lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
     pre = results.get("pretraining")

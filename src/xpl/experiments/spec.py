@@ -66,6 +66,9 @@ class ExperimentConfig:
     model: str = "tiny:s"  # tiny:<preset> (pretrained here), a model folder, or smollm2-135m
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     source_language: str = "python"
+    # auto: chat for an instruct model with a chat template, else completion (the SFT data,
+    # the GRPO prompts and the evaluation all follow it); or chat / completion.
+    prompt_style: str = "auto"
     problems: ProblemsSpec = field(default_factory=ProblemsSpec)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -110,6 +113,8 @@ def check_common(config) -> None:
     from xpl.models.loading import check
 
     check(config.model)
+    if config.prompt_style not in ("auto", "chat", "completion"):
+        raise ConfigError(f"prompt_style must be auto, chat or completion, got {config.prompt_style!r}")
     if not config.seeds:
         raise ConfigError("seeds: at least one seed")
     if len(set(config.seeds)) != len(config.seeds):

@@ -46,6 +46,10 @@ class GRPOConfig:
     beta: float = 0.0  # KL penalty to the starting model (> 0 keeps a reference copy)
     reward: str = "pass"
     timeout_s: float = 3.0  # per program; a completion that runs longer gets reward 0
+    # completion: the PL's prompt, completions cut at its stop sequences; chat: the problem as
+    # a user message through the chat template, the answer opened with the code fence, the
+    # code cut at the closing fence and extracted as evaluation does.
+    prompt_style: str = "completion"
     # The training curve's mean reward moves with whichever prompts each step drew; a fixed
     # probe set of this many RL problems, sampled the same way before and after training,
     # says whether the policy itself improved (0 = no probe).
@@ -60,6 +64,8 @@ class GRPOConfig:
         lang = get_language(self.language)
         if not lang.toolchain.available:
             raise ConfigError(f"{where}.language: {lang.toolchain.problem}")
+        if self.prompt_style not in ("completion", "chat"):
+            raise ConfigError(f"{where}.prompt_style must be completion or chat, got {self.prompt_style!r}")
         if self.reward not in REWARDS:
             raise ConfigError(f"{where}.reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.num_generations < 2:
@@ -80,11 +86,12 @@ class ExecutionReward:
     """The reward function handed to ``GRPOTrainer``: scores a batch of completions by running
     them all in one engine call. Keeps the time it spends, to report its share of training."""
 
-    def __init__(self, problems: Sequence[Problem], language: str, reward: str, timeout_s: float, engine):
+    def __init__(self, problems: Sequence[Problem], language: str, reward: str, timeout_s: float, engine, style: str = "completion"):
         from xpl.execution import Limits
 
         self.language = get_language(language).name
-        self.rendered = {p.name: p.render(self.language) for p in problems}
+        self.style = style
+        self.rendered = {p.name: p.render_as(self.language, style) for p in problems}
         self.reward = reward
         self.limits = Limits(timeout_s=timeout_s, cpu_s=timeout_s)
         self.engine = engine
@@ -125,7 +132,7 @@ def probe_reward(
     sampling = SamplingConfig(
         config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed
     )
-    completions = sample_problems(model, tokenizer, problems, reward.language, sampling)
+    completions = sample_problems(model, tokenizer, problems, reward.language, sampling, style=reward.style)
     names = [p.name for p, cs in zip(problems, completions) for _ in cs]
     scores = reward.score([c for cs in completions for c in cs], names)  # not training's reward time
     k = config.num_generations
@@ -171,12 +178,18 @@ def grpo(
     usable = [p for p in problems if language.supports(p.signature) is None]
     if not usable:
         raise ConfigError(f"grpo: none of the {len(problems)} problems can be written in {lang}")
-    dataset = Dataset.from_list([{"prompt": p.render(lang).prompt, "problem": p.name} for p in usable])
     model, tokenizer = load_model(model_dir)
     tokenizer.padding_side = "left"
+    if config.prompt_style == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"grpo.prompt_style chat: the tokenizer of {model_dir} has no chat template; use completion")
+    # Chat prompts are rendered here (template + the opening fence), so TRL sees plain text and
+    # the policy writes code from its first token, exactly as evaluation samples it.
+    dataset = Dataset.from_list(
+        [{"prompt": p.render_as(lang, config.prompt_style).prompt_text(tokenizer), "problem": p.name} for p in usable]
+    )
     started = time.perf_counter()
     engine = Engine(workers=workers)
-    reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine)
+    reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine, config.prompt_style)
     probe = usable[: config.probe_problems]
     probe_file = out / "probe_before.json"
     probe_seconds = 0.0  # kept out of the stage's time, so the reward share is training's

@@ -60,6 +60,9 @@ class SFTConfig:
     parallel_languages: list[str] = field(default_factory=list)  # empty: plain SFT
     parallel_format: str = "multi"
     parallel_ratio: float = 0.5
+    # completion: prompt -> body; chat: conversations (user message -> fenced function) through
+    # the tokenizer's chat template, loss on the assistant turn only.
+    prompt_style: str = "completion"
     train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-4, batch_size=16, epochs=2))
 
     @property
@@ -73,6 +76,8 @@ class SFTConfig:
             get_language(name)  # raises UnknownLanguage naming the PL and the known ones
         if self.parallel_format not in PARALLEL_FORMATS:
             raise ConfigError(f"{where}.parallel_format must be one of {', '.join(PARALLEL_FORMATS)}, got {self.parallel_format!r}")
+        if self.prompt_style not in ("completion", "chat"):
+            raise ConfigError(f"{where}.prompt_style must be completion or chat, got {self.prompt_style!r}")
         if not 0.0 <= self.parallel_ratio < 1.0:
             raise ConfigError(f"{where}.parallel_ratio must be in [0, 1), got {self.parallel_ratio}")
         if self.parallel_languages and len(self.parallel_languages) < 2:
@@ -111,15 +116,18 @@ def sft(
         config.parallel_format,
         config.parallel_ratio,
         config.train.seed,
+        chat=config.prompt_style == "chat",
     )
-    dataset = Dataset.from_list([{"prompt": e.prompt, "completion": e.completion} for e in examples])
+    dataset = Dataset.from_list([e.trl_record() for e in examples])
     hooks = hooks or SFTHooks(stage="parallel_sft" if config.parallel else "sft")
     eval_dataset = {
-        name: Dataset.from_list([{"prompt": e.prompt, "completion": e.completion} for e in items])
+        name: Dataset.from_list([e.trl_record() for e in items])
         for name, items in hooks.eval_examples.items()
         if items
     }
     model, tokenizer = load_model(model_dir)
+    if config.prompt_style == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"prompt_style chat: the tokenizer of {model_dir} has no chat template; use completion")
     model.train()
     args = TRLConfig(
         **config.train.trainer_kwargs(out),

@@ -1,0 +1,195 @@
+"""Instruct models end to end on a tiny model given a chat template (built here, no download):
+prompt-style resolution, chat sampling and scoring, conversational SFT with the loss on the
+assistant turn, GRPO with chat prompts, and `xpl eval` with its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.training.fixtures import tiny_pretrain_config, tiny_problems
+from xpl.cli import app
+from xpl.corpus import chat_answer, sft_examples
+from xpl.languages import get_language
+from xpl.models.generation import SamplingConfig, evaluate, resolve_prompt_style, sample_problems
+from xpl.models.loading import load_model
+from xpl.training.common import TrainSettings
+from xpl.training.grpo import GRPOConfig, grpo
+from xpl.training.sft import SFTConfig, sft
+
+# A ChatML-like template over plain text (the tiny byte-level tokenizer has no special tokens
+# for roles); the assistant turn ends with the end-of-sequence token.
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}"
+    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """(a tiny base model folder without a chat template, the same model as an "instruct"
+    model folder with one)."""
+    from xpl.training.pretrain import pretrain
+
+    if not get_language("python").toolchain.available:
+        pytest.skip("no python3 toolchain")
+    root = tmp_path_factory.mktemp("chat")
+    pretrain(*tiny_problems(), tiny_pretrain_config(max_steps=6), root / "base")
+    model, tokenizer = load_model(root / "base" / "final")
+    tokenizer.chat_template = TEMPLATE
+    instruct = root / "tiny-instruct"
+    model.save_pretrained(instruct)
+    tokenizer.save_pretrained(instruct)
+    return root / "base" / "final", instruct
+
+
+def test_prompt_style_resolution(folders):
+    base, instruct = folders
+    _, plain = load_model(base)
+    _, chat = load_model(instruct)
+    assert resolve_prompt_style("auto", chat, str(instruct)) == "chat"
+    assert resolve_prompt_style("auto", plain, str(base)) == "completion"
+    assert resolve_prompt_style("completion", chat, str(instruct)) == "completion"
+    with pytest.raises(ValueError, match="has no chat template"):
+        resolve_prompt_style("chat", plain, str(base))
+
+
+def test_chat_sampling_prefills_the_fence_and_scores_through_the_engine(folders, engine):
+    _, instruct = folders
+    model, tokenizer = load_model(instruct)
+    _, test = tiny_problems()
+    problems = list(test[:3])
+    rendered = problems[0].render_chat("python")
+    text = rendered.prompt_text(tokenizer)
+    assert text.startswith("<|user|>\n") and text.endswith("<|assistant|>\n```python\n")
+    completions = sample_problems(model, tokenizer, problems, "python", SamplingConfig(n=2, temperature=0.8, max_new_tokens=24), style="chat")
+    assert [len(c) for c in completions] == [2, 2, 2]
+    assert all("```" not in c for cs in completions for c in cs)  # cut at the closing fence
+    ev = evaluate(problems, "python", completions, engine, style="chat")
+    assert len(ev.results) == 3 and all(len(r) == 2 for r in ev.results)
+    # The reference solutions, as a chat model would answer, pass through the same path.
+    answers = [[chat_answer(p, "python")[len("```python\n") :]] for p in problems]
+    assert evaluate(problems, "python", answers, engine, style="chat").passed == [1, 1, 1]
+
+
+def test_conversational_sft_puts_the_loss_on_the_assistant_turn(folders, tmp_path):
+    from trl import SFTConfig as TRLConfig
+    from trl import SFTTrainer
+    from datasets import Dataset
+
+    _, instruct = folders
+    train, _ = tiny_problems()
+    examples = sft_examples(train[:4], ["python"], chat=True)
+    record = examples[0].trl_record()
+    assert record["prompt"][0]["role"] == "user" and record["completion"][0]["role"] == "assistant"
+    assert record["completion"][0]["content"].startswith("```python\ndef ") and record["completion"][0]["content"].endswith("```")
+    model, tokenizer = load_model(instruct)
+    trainer = SFTTrainer(
+        model=model,
+        args=TRLConfig(output_dir=str(tmp_path / "probe"), use_cpu=True, report_to="none", completion_only_loss=True, max_length=1024),
+        train_dataset=Dataset.from_list([e.trl_record() for e in examples]),
+        processing_class=tokenizer,
+    )
+    row = trainer.train_dataset[0]
+    ids, labels = row["input_ids"], row["labels"]  # -100: no loss on that token
+    trained = tokenizer.decode([t for t, label in zip(ids, labels) if label != -100])
+    assert trained.startswith("```python\ndef ") and "<|user|>" not in trained
+    assert "<|user|>" in tokenizer.decode(ids)
+    # And the stage itself, in chat style.
+    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainSettings(learning_rate=2e-3, batch_size=4, max_steps=2, logging_steps=1))
+    done = sft(instruct, train[:8], config, tmp_path / "sft")
+    assert done["steps"] == 2
+
+
+def test_chat_stages_refuse_a_model_without_a_template(folders, tmp_path):
+    from xpl.training.common import ConfigError
+
+    base, _ = folders
+    train, _ = tiny_problems()
+    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainSettings(batch_size=4, max_steps=1))
+    with pytest.raises(ConfigError, match="no chat template"):
+        sft(base, train[:4], config, tmp_path / "sft")
+
+
+def test_grpo_with_chat_prompts(folders, tmp_path):
+    _, instruct = folders
+    train, _ = tiny_problems()
+    config = GRPOConfig(
+        num_generations=2, max_completion_length=16, prompt_style="chat", probe_problems=2, train=TrainSettings(batch_size=4, max_steps=1, logging_steps=1)
+    )
+    record = grpo(instruct, train[:6], config, tmp_path / "grpo")
+    assert record["steps"] == 1 and record["config"]["prompt_style"] == "chat"
+    assert all(0.0 <= v <= 1.0 for v in record["probe"]["per_problem_before"])
+
+
+# ----------------------------------------------------------------------------- xpl eval
+
+
+def _problems_file(tmp_path, n: int = 4):
+    _, test = tiny_problems()
+    path = tmp_path / "problems.jsonl"
+    path.write_text("".join(json.dumps(p.to_json()) + "\n" for p in test[:n]))
+    return path, list(test[:n])
+
+
+def test_xpl_eval_samples_scores_and_resumes(folders, tmp_path):
+    _, instruct = folders
+    problems, _ = _problems_file(tmp_path)
+    out = tmp_path / "eval"
+    args = ["eval", "--model", str(instruct), "--benchmark", str(problems), "--langs", "py", "--out", str(out), "--max-new-tokens", "16"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    row = summary["languages"][0]
+    assert row["style"] == "chat" and row["problems"] == 4 and row["samples"] == 1
+    assert 0.0 <= row["pass_at_1"]["low"] <= row["pass_at_1"]["mean"] <= row["pass_at_1"]["high"] <= 1.0
+    assert len((out / "results_python.jsonl").read_text().splitlines()) == 4
+    generations = json.loads((out / "generations_python.json").read_text())
+    assert len(generations) == 4 and all(len(g) == 1 for g in generations)
+    # Rerun: the replies are reused (not sampled again), the same table comes out.
+    stamp = (out / "replies_python.json").stat().st_mtime_ns
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and (out / "replies_python.json").stat().st_mtime_ns == stamp
+    assert json.loads((out / "summary.json").read_text())["languages"][0]["pass_at_1"] == row["pass_at_1"]
+
+
+def test_xpl_eval_scores_generations_files_in_both_styles(tmp_path):
+    if not get_language("python").toolchain.available:
+        pytest.skip("no python3 toolchain")
+    problems, items = _problems_file(tmp_path)
+    # Completion style: prompt + body; chat style: code (as a chat model's reply is stored).
+    completion = [[p.render("python").prompt + p.solutions["python"]] for p in items]
+    chat = [[chat_answer(p, "python")[len("```python\n") : -3]] for p in items]
+    for style, data in (("completion", completion), ("chat", chat)):
+        gen = tmp_path / f"{style}.json"
+        gen.write_text(json.dumps(data))
+        out = tmp_path / f"out-{style}"
+        result = CliRunner().invoke(app, ["eval", "--generations", str(gen), "--benchmark", str(problems), "--langs", "python", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        row = json.loads((out / "summary.json").read_text())["languages"][0]
+        assert row["style"] == style and row["pass_at_1"]["mean"] == 1.0
+
+
+def test_xpl_eval_errors_are_one_line(folders, tmp_path):
+    base, _ = folders
+    problems, _ = _problems_file(tmp_path)
+    runner = CliRunner()
+    cases = [
+        (["--model", str(base), "--chat"], "has no chat template"),
+        (["--langs", "klingon", "--model", str(base)], "unknown language"),
+        ([], "give --model"),
+        (["--model", str(base), "--benchmark", str(tmp_path / "nope.jsonl")], "neither `humaneval` nor a problems file"),
+    ]
+    gen = tmp_path / "short.json"
+    gen.write_text(json.dumps([["x"]]))
+    cases.append((["--generations", str(gen), "--langs", "python"], "expected a JSON list of 4 lists of programs"))
+    for extra, message in cases:
+        args = ["eval", "--benchmark", str(problems), "--out", str(tmp_path / "o"), *extra]
+        if "--langs" not in extra:
+            args += ["--langs", "python"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (extra, result.output)
+        assert message in result.output and "Traceback" not in result.output, (extra, result.output)
