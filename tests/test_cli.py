@@ -24,28 +24,127 @@ def test_langs_lists_every_language():
 
 def test_exec_reports_bad_lines_and_runs_the_rest(tmp_path):
     jobs = tmp_path / "jobs.jsonl"
+    lines = [
+        json.dumps({"id": "good", "language": "py", "program": "print(42)\n"}).encode(),
+        b"{not json",
+        json.dumps({"id": "nolang", "program": "x"}).encode(),
+        json.dumps({"id": "cobol", "language": "cobol", "program": "x"}).encode(),
+        json.dumps({"id": "badn", "language": "python", "program": "x", "num_tests": -1}).encode(),
+        json.dumps({"id": "badlim", "language": "python", "program": "x", "limits": {"timeout": 1}}).encode(),
+        json.dumps({"id": "fails", "language": "python", "program": "raise SystemExit(2)\n"}).encode(),
+        b'{"id": "bytes", "language": "py", "program": "print(\xff)"}',  # not UTF-8
+        b'{"id": "surrogate", "language": "py", "program": "print(\\"\\udc80\\")"}',  # valid JSON, not Unicode
+        json.dumps({"id": "intlim", "language": "py", "program": "x", "limits": 5}).encode(),
+        b"",  # blank lines get no row
+        json.dumps({"language": "[/]", "program": "x"}).encode(),  # rich markup in a message
+        b"[1, 2]",
+        json.dumps({"id": "last", "language": "py", "program": "print('after')\n", "meta": {"problem": "p"}}).encode(),
+    ]
+    jobs.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["exec", str(jobs), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    for lineno, message in [
+        (2, "not valid JSON"),
+        (3, "field 'language' is missing"),
+        (4, "field 'language' must name a PL, got 'cobol'"),
+        (5, "field 'num_tests' must be an integer from 0"),
+        (6, "field 'limits' has unknown field(s) 'timeout'"),
+        (8, "not valid UTF-8 (byte 0xff at column 53)"),
+        (9, "field 'program' holds a lone surrogate (U+DC80 at character 8)"),
+        (10, "field 'limits' must be an object"),
+        (12, "field 'language' must name a PL, got '[/]'"),
+        (13, "expected a JSON object, got an array"),
+    ]:
+        assert f"{jobs}:{lineno}: {message}" in res.output, (lineno, res.output)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # One row per non-blank line, in order: inputs and results align by position, line and id.
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14]
+    assert [(r["id"], r["status"]) for r in rows] == [
+        ("good", "ok"),
+        (f"{jobs}:2", "invalid_input"),
+        ("nolang", "invalid_input"),
+        ("cobol", "invalid_input"),
+        ("badn", "invalid_input"),
+        ("badlim", "invalid_input"),
+        ("fails", "runtime_error"),
+        (f"{jobs}:8", "invalid_input"),
+        ("surrogate", "invalid_input"),
+        ("intlim", "invalid_input"),
+        (f"{jobs}:12", "invalid_input"),
+        (f"{jobs}:13", "invalid_input"),
+        ("last", "ok"),
+    ]
+    assert rows[0]["stdout"].strip() == "42" and rows[-1]["meta"] == {"problem": "p"}
+    assert rows[3]["detail"].startswith(f"{jobs}:4: field 'language'")
+    assert rows[4]["language"] == "python" and rows[3]["language"] == "-"
+    # The status table counts the invalid lines (8 of them for python and unknown PLs).
+    assert "invalid_input" in res.output and "wrote 13 results" in res.output
+    assert "10 lines not a job" in res.output
+
+
+def test_exec_with_no_runnable_line_still_writes_a_row_per_line(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(b'\xfe\xff\n{"id": 1, "language": "py"}\n\r\n  \n"just a string"\n')
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["exec", str(jobs), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "no job could run" in res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["line"], r["id"], r["status"]) for r in rows] == [
+        (1, f"{jobs}:1", "invalid_input"),
+        (2, "1", "invalid_input"),
+        (5, f"{jobs}:5", "invalid_input"),
+    ]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    res = runner.invoke(app, ["exec", str(empty), "--out", str(out)])
+    assert res.exit_code == 2 and "no jobs (the file is empty)" in res.output
+    assert out.read_text() == ""
+
+
+def test_exec_gives_a_job_in_a_pl_without_toolchain_a_row_and_runs_the_others(tmp_path, monkeypatch):
+    from xpl.languages import get_language
+    from xpl.languages.base import Toolchain
+
+    lua = get_language("lua")
+    monkeypatch.setitem(lua.__dict__, "toolchain", Toolchain("lua", False, {}, problem="lua: `lua5.4` not found"))
+    jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(
-        "\n".join(
-            [
-                json.dumps({"id": "good", "language": "py", "program": "print(42)\n"}),
-                "{not json",
-                json.dumps({"id": "nolang", "program": "x"}),
-                json.dumps({"id": "cobol", "language": "cobol", "program": "x"}),
-                json.dumps({"id": "badn", "language": "python", "program": "x", "num_tests": -1}),
-                json.dumps({"id": "badlim", "language": "python", "program": "x", "limits": {"timeout": 1}}),
-                json.dumps({"id": "fails", "language": "python", "program": "raise SystemExit(2)\n"}),
-            ]
-        )
-        + "\n"
+        json.dumps({"id": "l", "language": "lua", "program": "print(1)\n"}) + "\n" + json.dumps({"id": "p", "language": "py", "program": "print(1)\n"}) + "\n"
     )
     out = tmp_path / "out.jsonl"
     res = runner.invoke(app, ["exec", str(jobs), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    for lineno, field in [(2, "not valid JSON"), (3, "'language'"), (4, "unknown language 'cobol'"), (5, "num_tests"), (6, "timeout")]:
-        assert f"{jobs}:{lineno}:" in res.output and field in res.output, (lineno, res.output)
+    assert "not run 1 lua job(s): lua: `lua5.4` not found" in res.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(r["id"], r["status"]) for r in rows] == [("good", "ok"), ("fails", "runtime_error")]
-    assert rows[0]["stdout"].strip() == "42"
+    assert [(r["id"], r["status"]) for r in rows] == [("l", "sandbox_error"), ("p", "ok")]
+    assert "no toolchain here" in rows[0]["detail"]
+
+
+def test_exec_errors_on_unreadable_paths_are_one_line(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"language": "py", "program": "print(1)\n"}) + "\n")
+    res = runner.invoke(app, ["exec", str(jobs), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["exec", str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory, not a JSONL file" in res.output
+
+
+def test_bad_bytes_in_problem_and_config_files_are_one_line_errors(tmp_path):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_bytes(b'{"name": "a\xc3"}\n[\n')
+    res = runner.invoke(app, ["train", "pretrain", "--problems", str(problems), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2, res.output
+    assert f"{problems}:1: not valid UTF-8 (byte 0xc3 at column 12)" in res.output
+    assert f"{problems}:2: not valid JSON" in res.output
+    assert "holds no usable problem" in res.output and "Traceback" not in res.output
+    config = tmp_path / "c.yaml"
+    config.write_bytes(b"train:\n  lr: 0.1 # caf\xe9\n")
+    res = runner.invoke(app, ["train", "pretrain", "--problems", str(problems), "--out", str(tmp_path / "m"), "--config", str(config)])
+    assert res.exit_code == 2, res.output
+    assert f"{config}:2: not valid UTF-8 (byte 0xe9 at column 16)" in res.output and "Traceback" not in res.output
 
 
 def test_exec_missing_file_is_a_one_line_error(tmp_path):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="xpl: cross-programming-language transfer for code LLMs.")
 console = Console()
@@ -22,8 +24,15 @@ err = Console(stderr=True, soft_wrap=True)  # one error = one line, whatever the
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(_labelled("error:", "bold red", message))
     raise typer.Exit(code)
+
+
+def _labelled(label: str, style: str, message: str) -> Text:
+    """A styled label, then ``message`` printed exactly as it is: it may quote a user's file,
+    so no rich markup ("[/]") or emoji code (":smile:") in it is interpreted, and lone
+    surrogates (which no terminal encoding takes) are shown as backslash escapes."""
+    return Text.assemble((label, style), " ", message.encode("utf-8", errors="backslashreplace").decode("utf-8"))
 
 
 def _progress() -> Progress:
@@ -108,82 +117,126 @@ def _install_toolchains() -> None:
         lang.__dict__.pop("toolchain", None)
 
 
-def _load_jobs(path: Path):
-    from xpl.execution import Job, Limits
-    from xpl.languages import get_language
+@dataclass
+class _JobLine:
+    """One non-blank line of an ``xpl exec`` file: its job, or the one-line reason it is none."""
 
-    jobs, problems = [], []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(rec, dict):
-                problems.append(f"{where}: expected a JSON object")
-                continue
-            try:
-                for name in ("language", "program"):
-                    if not isinstance(rec.get(name), str):
-                        raise ValueError(f"field '{name}' is missing or not a string")
-                lang = get_language(rec["language"]).name
-                n = rec.get("num_tests")
-                if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-                    raise ValueError(f"field 'num_tests' must be a non-negative integer, got {n!r}")
-                limits = Limits.from_dict(rec.get("limits") or {}, where="field 'limits'")
-                unknown = set(rec) - {"id", "language", "program", "num_tests", "limits", "meta"}
-                if unknown:
-                    raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
-                jobs.append(Job(lang, rec["program"], n, limits, id=str(rec.get("id", lineno)), meta=rec.get("meta") or {}))
-            except (ValueError, TypeError) as exc:
-                problems.append(f"{where}: {exc}")
-    return jobs, problems
+    number: int
+    record: Any  # the line's JSON value (None when it did not parse)
+    job: Optional[Any] = None  # xpl.execution.Job
+    error: str = ""  # "FILE:LINE: ..." when there is no job
+
+
+def _load_jobs(path: Path) -> list[_JobLine]:
+    """Every non-blank line of ``path`` in order, read by ``Job.from_json``. Raises ``OSError``
+    only when the file cannot be read at all."""
+    from xpl.execution import FieldError, Job
+    from xpl.jsonl import read_lines
+
+    lines = []
+    for line in read_lines(path):
+        where = f"{path}:{line.number}"
+        if line.error is not None:
+            lines.append(_JobLine(line.number, None, error=f"{where}: {line.error}"))
+            continue
+        try:
+            job = Job.from_json(line.value, default_id=str(line.number))
+        except FieldError as exc:
+            lines.append(_JobLine(line.number, line.value, error=f"{where}: field '{exc.field}' {exc.problem}"))
+        except ValueError as exc:
+            lines.append(_JobLine(line.number, line.value, error=f"{where}: {exc}"))
+        else:
+            lines.append(_JobLine(line.number, line.value, job=job))
+    return lines
+
+
+# Lines reported one by one on the terminal; the others are counted (all are in the results).
+_SHOWN_ERRORS = 20
 
 
 @app.command("exec")
 def exec_(
-    file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?}"),
+    file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?, meta?}"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results JSONL (default: FILE with .results.jsonl)."),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store: finished jobs are not re-run."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none"),
 ) -> None:
-    """Run a file of programs through the sandboxed, batched engine and write one result per line."""
-    from xpl.execution import Engine, SandboxUnavailable
-    from xpl.languages import ToolchainMissing
+    """Run a file of programs through the sandboxed, batched engine and write one result per
+    non-blank line, in order (a line that is not a job gets an ``invalid_input`` row).
+    Exit status 0 when at least one job ran, 2 when none could."""
+    from xpl.execution import Engine, Result, SandboxUnavailable, Status, invalid_input
+    from xpl.languages import ToolchainMissing, get_language
 
     if not file.is_file():
         _fail(f"{file}: {'is a directory, not a JSONL file' if file.is_dir() else 'no such file'}")
-    jobs, problems = _load_jobs(file)
-    for p in problems:
-        err.print(f"[yellow]skipped[/] {p}")
-    if not jobs:
-        _fail(f"{file}: no valid jobs")
     out = out or file.with_suffix(".results.jsonl")
+    if out.is_dir():
+        _fail(f"--out {out}: is a directory")
     try:
-        engine = Engine(workers=workers, store=store, sandbox=sandbox)
-    except (SandboxUnavailable, ValueError) as exc:
-        _fail(str(exc))
-    if not engine.sandbox.isolated:
-        err.print(f"[bold red]WARNING:[/] {engine.sandbox.detail}")
-    with _progress() as bar:
-        task = bar.add_task("executing", total=len(jobs))
+        lines = _load_jobs(file)
+    except OSError as exc:
+        _fail(f"{file}: cannot read ({exc.strerror})")
+    results: dict[int, Result] = {}
+    bad = [line for line in lines if line.job is None]
+    for i, line in enumerate(bad):
+        results[line.number] = invalid_input(line.record, line.error, default_id=f"{file}:{line.number}")
+        if i < _SHOWN_ERRORS:
+            err.print(_labelled("skipped", "yellow", line.error))
+    if len(bad) > _SHOWN_ERRORS:
+        err.print(_labelled("skipped", "yellow", f"{len(bad) - _SHOWN_ERRORS} more lines that are not jobs (see their rows in {out})"))
+    # A PL without its toolchain here: its jobs get a sandbox_error row, the others still run.
+    runnable = []
+    for lang_name in sorted({line.job.language for line in lines if line.job is not None}):
+        toolchain = get_language(lang_name).toolchain
+        mine = [line for line in lines if line.job is not None and line.job.language == lang_name]
+        if toolchain.available:
+            runnable += mine
+            continue
+        err.print(_labelled("not run", "yellow", f"{len(mine)} {lang_name} job(s): {toolchain.problem} (see `xpl langs`)"))
+        for line in mine:
+            results[line.number] = Result(Status.SANDBOX_ERROR, lang_name, total=line.job.num_tests or 1, detail=f"not run: no toolchain here ({toolchain.problem})", id=line.job.id)
+    runnable.sort(key=lambda line: line.number)
+    jobs = [line.job for line in runnable]
+    if jobs:
         try:
-            results = engine.run(jobs, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        except ToolchainMissing as exc:
+            engine = Engine(workers=workers, store=store, sandbox=sandbox)
+        except (SandboxUnavailable, ValueError) as exc:
             _fail(str(exc))
-    engine.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for job, res in zip(jobs, results):
-            fh.write(json.dumps({"id": job.id, **res.to_dict(), "meta": job.meta}) + "\n")
-    _summary(results)
-    _pass_at_k(jobs, results)
-    console.print(f"wrote {len(results)} result{'' if len(results) == 1 else 's'} to {out}" + (f" ({len(problems)} lines skipped)" if problems else ""))
+        if not engine.sandbox.isolated:
+            err.print(_labelled("WARNING:", "bold red", engine.sandbox.detail))
+        with _progress() as bar:
+            task = bar.add_task("executing", total=len(jobs))
+            try:
+                ran = engine.run(jobs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            except ToolchainMissing as exc:
+                _fail(str(exc))
+        engine.close()
+        results.update((line.number, res) for line, res in zip(runnable, ran))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as fh:
+            for line in lines:
+                res = results[line.number]
+                meta = line.job.meta if line.job is not None else _record_meta(line.record)
+                fh.write(json.dumps({"id": res.id, "line": line.number, **res.to_dict(), "meta": meta}) + "\n")
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror})")
+    ordered = [results[line.number] for line in lines]
+    if ordered:
+        _summary(ordered)
+    if jobs:
+        _pass_at_k(jobs, ran)
+    note = f" ({len(bad)} line{'' if len(bad) == 1 else 's'} not a job: invalid_input)" if bad else ""
+    console.print(Text(f"wrote {len(ordered)} result{'' if len(ordered) == 1 else 's'} to {out}{note}"), soft_wrap=True)
+    if not jobs:
+        _fail(f"{file}: {'no job could run' if lines else 'no jobs (the file is empty)'}")
+
+
+def _record_meta(record: Any) -> dict:
+    """The ``meta`` of a line that is not a job, where it is an object: its row keeps it."""
+    meta = record.get("meta") if isinstance(record, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _pass_at_k(jobs, results) -> None:
@@ -210,10 +263,13 @@ def _pass_at_k(jobs, results) -> None:
 
 
 def _summary(results) -> None:
+    from xpl.execution import Status
+
     by_lang: dict[str, Counter] = defaultdict(Counter)
     for r in results:
         by_lang[r.language][r.status.value] += 1
-    statuses = [s for s in ("ok", "test_failure", "runtime_error", "compile_error", "timeout", "memory_limit", "output_limit", "sandbox_error")]
+    # Every status that occurs, in the enum's order (a column per status would not fit).
+    statuses = [s.value for s in Status if any(counts[s.value] for counts in by_lang.values())]
     table = Table(title="results")
     table.add_column("PL")
     for s in statuses:
@@ -243,7 +299,9 @@ def demo(
             err.print(f"[yellow]skipping {lang.display_name}[/]: {lang.toolchain.problem}")
             continue
         for kind, body in demo_bodies(lang.name).items():
-            jobs.append(Job(lang.name, lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS), len(DEMO_TESTS), id=f"{lang.name}/{kind}"))
+            program = lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS)
+            expected = lang.expected_results(DEMO_SIG, DEMO_TESTS)
+            jobs.append(Job(lang.name, program, len(DEMO_TESTS), id=f"{lang.name}/{kind}", expected=expected))
     console.print(f"sandbox: {engine.sandbox.detail}")
     t0 = time.perf_counter()
     with _progress() as bar:
@@ -372,7 +430,7 @@ def _read_problem_file(path: Path, what: str):
         _fail(f"{what}: {path} does not exist (make one with `xpl problems generate`)")
     problems, errors = read_problems(path)
     for e in errors:
-        err.print(f"[yellow]skipped[/] {e}")
+        err.print(_labelled("skipped", "yellow", e))
     if not problems:
         _fail(f"{what}: {path} holds no usable problem")
     return problems

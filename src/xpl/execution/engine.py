@@ -232,7 +232,10 @@ class Engine:
         for rel, content in plan.files.items():
             target = path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+            # A str may hold lone surrogates (JSON's "\udc80" decodes to one), which UTF-8
+            # cannot encode: they become "?", and the program fails or passes on its own
+            # (``xpl exec`` rejects such programs before they get here).
+            target.write_bytes(content.encode("utf-8", errors="replace"))
         for d, _, files in os.walk(path):
             os.chmod(d, 0o755)
             for f in files:

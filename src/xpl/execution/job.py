@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -20,9 +21,36 @@ class Status(str, Enum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"  # too much stdout/stderr, a file too large, or the work disk full
     SANDBOX_ERROR = "sandbox_error"  # the engine could not run it (never the program's fault)
+    INVALID_INPUT = "invalid_input"  # not a job: a line of a jobs file that could not be read as one
 
     def __str__(self) -> str:
         return self.value
+
+
+class FieldError(ValueError):
+    """A bad or missing field of a job (or of its limits); ``field`` is its dotted name
+    (``limits.timeout_s``), ``problem`` what is wrong with it (``must be a positive number,
+    got -1``). The message is the two together."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+# Upper bounds of the limits: a larger value is a typo, and the sandbox could not apply it
+# (timers, rlimits and tmpfs sizes overflow).
+LIMIT_MAX: dict[str, int] = {
+    "timeout_s": 86_400,  # a day
+    "cpu_s": 86_400,
+    "compile_timeout_s": 86_400,
+    "memory_mb": 1 << 20,  # 1 TiB
+    "max_processes": 1 << 16,
+    "max_file_mb": 1 << 20,
+    "max_open_files": 1 << 20,
+    "max_output_kb": 1 << 20,  # 1 GiB
+    "disk_mb": 1 << 20,
+}
 
 
 @dataclass(frozen=True)
@@ -41,17 +69,30 @@ class Limits:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            v = getattr(self, f.name)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
-                raise ValueError(f"limits.{f.name} must be a positive number, got {v!r}")
+            value = getattr(self, f.name)
+            if value is None and f.default is None:
+                continue
+            integer = f.type == "int"
+            if not isinstance(value, int if integer else (int, float)) or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)) or value <= 0:
+                raise FieldError(f"limits.{f.name}", f"must be a positive {'integer' if integer else 'number'}, got {_show(value)}")
+            ceiling = LIMIT_MAX.get(f.name)
+            if ceiling is not None and value > ceiling:
+                raise FieldError(f"limits.{f.name}", f"must be at most {ceiling}, got {_show(value)}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "limits") -> Limits:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+    def from_dict(cls, data: Any, where: str = "limits") -> Limits:
+        """Limits from a mapping of field names to values (``{"timeout_s": 5}``); ``where``
+        names the mapping in errors (``FieldError``)."""
+        if not isinstance(data, dict):
+            raise FieldError(where, f'must be an object such as {{"timeout_s": 5}}, got {_show(data)}')
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in known]
         if unknown:
-            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+            raise FieldError(where, f"has unknown field(s) {_names(unknown)}; known: {', '.join(known)}")
+        try:
+            return cls(**data)
+        except FieldError as exc:
+            raise FieldError(where + exc.field[len("limits") :], exc.problem) from None
 
 
 @dataclass(frozen=True)
@@ -78,6 +119,103 @@ class Job:
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, record: Any, default_id: str | None = None) -> Job:
+        """A job from one JSON object, as in an ``xpl exec`` file: ``{"id"?, "language",
+        "program", "num_tests"?, "limits"?, "meta"?}`` (``null`` = absent). The
+        PL is stored under its canonical name; the id is a string (``default_id`` when none).
+
+        Raises ``FieldError`` naming the field for a missing, unknown or bad field, and
+        ``ValueError`` when ``record`` is not an object at all.
+        """
+        from xpl.languages import all_languages, get_language
+
+        if not isinstance(record, dict):
+            raise ValueError(f"expected a JSON object, got {_json_type(record)}")
+        unknown = [k for k in record if k not in JOB_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown field(s) {_names(unknown)}; a job's fields are {', '.join(JOB_FIELDS)}")
+        ident = record.get("id")
+        if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
+            raise FieldError("id", f"must be a string or an integer, got {_show(ident)}")
+        for name in ("language", "program"):
+            if record.get(name) is None:
+                raise FieldError(name, "is missing")
+            if not isinstance(record[name], str):
+                raise FieldError(name, f"must be a string, got {_show(record[name])}")
+        try:
+            language = get_language(record["language"]).name
+        except ValueError:
+            known = ", ".join(lang.name for lang in all_languages())
+            raise FieldError("language", f"must name a PL, got {_show(record['language'])}; known: {known}") from None
+        program = record["program"]
+        surrogate = _lone_surrogate(program)
+        if surrogate is not None:
+            raise FieldError(
+                "program",
+                f"holds a lone surrogate (U+{ord(program[surrogate]):04X} at character {surrogate + 1}), "
+                "which is not Unicode text: no source file can hold it",
+            )
+        num_tests = record.get("num_tests")
+        if num_tests is not None and (isinstance(num_tests, bool) or not isinstance(num_tests, int) or not 0 <= num_tests <= MAX_TESTS):
+            raise FieldError("num_tests", f"must be an integer from 0 to {MAX_TESTS}, got {_show(num_tests)}")
+        limits = Limits() if record.get("limits") is None else Limits.from_dict(record["limits"], where="limits")
+        meta = record.get("meta")
+        if meta is not None and not isinstance(meta, dict):
+            raise FieldError("meta", f"must be an object, got {_show(meta)}")
+        ident = default_id if ident is None else str(ident)
+        return cls(language, program, num_tests, limits, id=ident, meta=meta or {})
+
+
+# The fields of a job in JSON (``Job.from_json``), and the most tests one job may report.
+JOB_FIELDS = ("id", "language", "program", "num_tests", "limits", "meta")
+MAX_TESTS = 100_000
+
+
+def invalid_input(record: Any, detail: str, default_id: str) -> Result:
+    """The result of a jobs-file line that is not a job: ``invalid_input`` with the reason
+    (``detail``), and the id and PL of ``record`` as far as they can be read (``default_id``
+    and ``"-"`` where they cannot)."""
+    from xpl.languages import get_language
+
+    ident, language = default_id, "-"
+    if isinstance(record, dict):
+        if isinstance(record.get("id"), (str, int)) and not isinstance(record["id"], bool):
+            ident = str(record["id"])
+        if isinstance(record.get("language"), str):
+            try:
+                language = get_language(record["language"]).name
+            except ValueError:
+                pass
+    return Result(Status.INVALID_INPUT, language, detail=detail, id=ident)
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text`` (JSON's ``"\\udc80"`` decodes to one),
+    or None when ``text`` is valid Unicode."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as exc:
+        return exc.start
+
+
+def _show(value: Any, width: int = 60) -> str:
+    """``value`` as it would be written in JSON-ish text, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _names(names: list[Any]) -> str:
+    """Field names for a message: quoted, at most 5 of them."""
+    shown = ", ".join(_show(n, 40) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 # Bump when the meaning of a stored result changes (harness protocol, classification rules).

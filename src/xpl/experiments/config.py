@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from xpl.jsonl import utf8_error
 from xpl.training.common import ConfigError
 
 T = TypeVar("T")
@@ -115,15 +116,25 @@ def load_yaml(path: str | Path) -> Any:
 
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{p}:{line}: {utf8_error(data, exc.start)}") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        why = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise ConfigError(f"{p}{line}: not valid YAML ({why})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not readable: YAML nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ConfigError(f"{p}: not readable: {str(exc).split(';')[0]}") from None
 
 
 def load_config(cls: type[T], path: str | Path, section: str | None = None) -> T:

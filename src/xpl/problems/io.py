@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from xpl.jsonl import read_lines
 from xpl.languages import UnsupportedError, get_language
 from xpl.problems.problem import Problem, ProblemFormatError
 
@@ -18,15 +19,10 @@ MULTIPL_E_FIELDS = ("name", "language", "prompt", "doctests", "original", "promp
 
 
 def _lines(path: Path) -> Iterable[tuple[int, Any | None, str | None]]:
-    """(line number, parsed JSON or None, error or None) for every non-blank line."""
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line), None
-            except json.JSONDecodeError as exc:
-                yield lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    """(line number, parsed JSON or None, error or None) for every non-blank line; bad bytes
+    and bad JSON are per-line errors (``xpl.jsonl``)."""
+    for line in read_lines(path):
+        yield line.number, line.value, line.error
 
 
 def read_problems(path: str | Path) -> tuple[list[Problem], list[str]]:
