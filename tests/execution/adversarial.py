@@ -615,3 +615,85 @@ PROGRAMS["csharp"] = {
         'Console.WriteLine("spawned");'
     ),
 }
+
+# Memory held outside the heap, where neither RLIMIT_DATA nor the resident set sees it: pages
+# written into memfd_create files whose descriptors stay open (4 MiB each, under the file size
+# limit), 800 MiB in all. In the PLs where memfd_create is a plain call; tests/execution/
+# test_memory.py has more ways (mappings, System V segments, tmpfs files) and other PLs.
+EXPECTED["memfd_hoard"] = {"memory_limit"}
+PROGRAMS["python"]["memfd_hoard"] = """
+import os
+fds = []
+for _ in range(200):
+    fd = os.memfd_create("hoard")
+    for _ in range(4):
+        os.write(fd, b"x" * (1 << 20))
+    fds.append(fd)
+print("held", 4 * len(fds), "MB")
+"""
+PROGRAMS["rust"]["memfd_hoard"] = """
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::raw::{c_char, c_int, c_uint};
+use std::os::unix::io::FromRawFd;
+
+extern "C" {
+    fn memfd_create(name: *const c_char, flags: c_uint) -> c_int;
+}
+
+fn main() {
+    let name = CString::new("hoard").unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        let fd = unsafe { memfd_create(name.as_ptr(), 0) };
+        assert!(fd >= 0, "memfd_create failed");
+        let mut f = unsafe { File::from_raw_fd(fd) };
+        for _ in 0..4 {
+            f.write_all(&chunk).unwrap();
+        }
+        held.push(f);
+    }
+    println!("held {} MB", 4 * held.len());
+}
+"""
+PROGRAMS["cpp"]["memfd_hoard"] = """
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cstdio>
+#include <vector>
+int main() {
+    std::vector<char> chunk(1 << 20, 'x');
+    std::vector<int> fds;
+    for (int i = 0; i < 200; i++) {
+        int fd = memfd_create("hoard", 0);
+        if (fd < 0) { std::perror("memfd_create"); return 1; }
+        for (int j = 0; j < 4; j++)
+            if (write(fd, chunk.data(), chunk.size()) != (ssize_t)chunk.size()) { std::perror("write"); return 1; }
+        fds.push_back(fd);
+    }
+    std::printf("held %zu MB\\n", fds.size() * 4);
+}
+"""
+PROGRAMS["csharp"]["memfd_hoard"] = """
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+class P {
+    [DllImport("libc", SetLastError = true)] static extern int memfd_create(string name, uint flags);
+    [DllImport("libc", SetLastError = true)] static extern IntPtr write(int fd, byte[] buf, IntPtr count);
+    static void Main() {
+        var chunk = new byte[1 << 20];
+        var fds = new List<int>();
+        for (int i = 0; i < 200; i++) {
+            int fd = memfd_create("hoard", 0);
+            if (fd < 0) throw new Exception("memfd_create: " + Marshal.GetLastWin32Error());
+            for (int j = 0; j < 4; j++)
+                if ((long)write(fd, chunk, (IntPtr)chunk.Length) != chunk.Length) throw new Exception("write failed");
+            fds.Add(fd);
+        }
+        Console.WriteLine("held " + 4 * fds.Count + " MB");
+    }
+}
+"""

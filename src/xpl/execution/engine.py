@@ -408,7 +408,7 @@ class Engine:
                     "env": env,
                     "limits": self._runner_limits(lim, existing=existing),
                     "keep_bytes": KEEP_RUN_BYTES,
-                    "wipe": ["/tmp"] if self.sandbox.isolated else [],
+                    "wipe": list(sbx.SANDBOX_SCRATCH) if self.sandbox.isolated else [],
                 }
             )
         max_disk = max(c.job.limits.disk_mb for c, _ in task.items)

@@ -15,9 +15,15 @@ Each run is isolated from the runner and from the other runs:
   ``RLIMIT_NPROC`` counts only its own processes;
 * rlimits on CPU seconds, data segment (heap/mmap), file size, open files, processes;
 * a fresh, empty work directory (its HOME and TMPDIR), deleted afterwards;
-* a wall-clock deadline, an output cap and a resident-memory watchdog enforced here,
-  never trusting the program to exit: on any of them, and always when the main process
-  ends, every process of the run is killed (background children included).
+* a wall-clock deadline, an output cap and a memory watchdog enforced here, never trusting
+  the program to exit: on any of them, and always when the main process ends, every process
+  of the run is killed (background children included).
+
+The memory watchdog (``MemoryMeter``) counts every page the run can hold, not only what is
+mapped: RLIMIT_DATA bounds private heap and mmap, but pages written into a ``memfd_create``
+file, a tmpfs file (``/dev/shm``, ``/tmp``), a shared anonymous mapping or a System V shared
+memory segment count neither there nor, once unmapped or dropped from the page tables, in the
+resident set. See ``MemoryMeter`` for what is counted where.
 
 Not for import by the rest of xpl except for the constants below and ``main``.
 """
@@ -32,6 +38,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -163,16 +170,16 @@ class Tail:
         return bytes(self.buf[-self.keep :]).decode("utf-8", "replace") if self.keep else ""
 
 
-def _procs(uid: int | None, sid: int, memory: bool = True) -> list[tuple[int, int]]:
-    """(pid, memory_kb) of the run's live processes: all of its uid, or all in its session."""
+def _procs(uid: int | None, sid: int) -> list[tuple[int, int]]:
+    """(pid, resident pages) of the run's live processes: all of its uid, or all in its session."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-            fields = stat[stat.rindex(b")") + 2 :].split()
+                stat_line = fh.read()
+            fields = stat_line[stat_line.rindex(b")") + 2 :].split()
             if uid is not None:
                 if os.stat(f"/proc/{name}").st_uid != uid:
                     continue
@@ -180,29 +187,254 @@ def _procs(uid: int | None, sid: int, memory: bool = True) -> list[tuple[int, in
                 continue
             if fields[0] == b"Z":
                 continue  # a zombie holds no resources; its parent (or we) will reap it
-            found.append((int(name), _memory_kb(name, int(fields[21])) if memory else 0))
+            found.append((int(name), int(fields[21])))
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
     return found
 
 
-def _memory_kb(pid: str, rss_pages: int) -> int:
-    """Proportional set size: pages shared by forked processes count once in total, so a
-    program that forks is not charged N times for the same memory (plain RSS would)."""
+def _private_kb(pid: int, rss_pages: int) -> int:
+    """The process's proportional set size less its shared-memory (shmem) pages.
+
+    PSS: pages shared by forked processes count once in total, so a program that forks is
+    not charged N times for the same memory (plain RSS would). Shmem pages (memfd, tmpfs,
+    shared anonymous, System V) are left out here because ``MemoryMeter`` counts each such
+    object whole, mapped or not; counting their mapped pages here too would count them twice.
+    """
+    pss = shmem = None
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
             for line in fh:
                 if line.startswith(b"Pss:"):
-                    return int(line.split()[1])
+                    pss = int(line.split()[1])
+                elif line.startswith(b"Pss_Shmem:"):  # absent before Linux 5.x: then
+                    shmem = int(line.split()[1])  # mapped shmem counts twice (errs high)
     except (OSError, ValueError, IndexError):
         pass
-    return rss_pages * PAGE_KB
+    if pss is None:
+        return rss_pages * PAGE_KB
+    return pss - (shmem or 0)
+
+
+def _unescape(path: str) -> str:
+    """A path from /proc/self/mountinfo, where space, tab, newline and backslash are octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def _mounts() -> list[tuple[int, str, str, str, bool]]:
+    """(device, mount point, root within its file system, type, writable) per mount we see."""
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                f, r = left.split(), right.split()
+                if len(f) < 6 or not r:
+                    continue
+                major, minor = f[2].split(":")
+                writable = f[5].split(",")[0] == "rw"
+                found.append((os.makedev(int(major), int(minor)), _unescape(f[4]), _unescape(f[3]), r[0], writable))
+    except OSError:
+        pass
+    return found
+
+
+_SHM_DEV: list[int | None] = []
+
+
+def _shm_dev() -> int | None:
+    """The device of the kernel's internal shmem mount, on which every memfd, shared anonymous
+    mapping and System V segment lives (found once, by making an empty memfd)."""
+    if not _SHM_DEV:
+        dev = None
+        try:
+            fd = os.memfd_create("xpl-probe", os.MFD_CLOEXEC)
+            try:
+                dev = os.fstat(fd).st_dev
+            finally:
+                os.close(fd)
+        except (AttributeError, OSError):
+            pass
+        _SHM_DEV.append(dev)
+    return _SHM_DEV[0]
+
+
+def _sysv_segments() -> list[tuple[int, int, int]]:
+    """(shmid, creator pid, bytes held in RAM or swap) per System V shared memory segment of
+    our IPC namespace, from /proc/sysvipc/shm."""
+    found = []
+    try:
+        with open("/proc/sysvipc/shm") as fh:
+            next(fh, None)  # the header
+            for line in fh:
+                f = line.split()
+                # key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime rss swap
+                held = int(f[14]) + int(f[15]) if len(f) >= 16 else int(f[3])
+                found.append((int(f[1]), int(f[4]), held))
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    return found
+
+
+def _remove_segments(ids: list[int], uid: int | None) -> None:
+    """Remove System V segments (IPC_RMID). Only their owner or creator may, and the runner
+    lacks CAP_SYS_ADMIN: when the run had its own uid, do it from a child that takes it."""
+    if not ids:
+        return
+    import ctypes  # only here: most runs leave no segment
+
+    def remove() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for shmid in ids:
+            libc.shmctl(ctypes.c_int(shmid), ctypes.c_int(0), None)  # 0: IPC_RMID
+
+    if uid is None or os.geteuid() == uid:
+        remove()
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            remove()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+class MemoryMeter:
+    """The memory one run holds, in KiB, measured by the watchdog every ``WATCHDOG_S``.
+
+    The sum of:
+
+    * per process, its PSS less its shmem pages (``_private_kb``): heap, stacks, private
+      mappings, page-table-resident file pages;
+    * every shmem object any of its processes holds, once (deduplicated by device and inode),
+      at its allocated size (``st_blocks``): memfd files and files on a tmpfs that is not one of
+      the scratch mounts below, held by an open descriptor (``/proc/PID/fd``) or by a mapping
+      (``/proc/PID/maps``, including shared anonymous mappings), whether or not its pages are in
+      any page table. A mapped object whose size cannot be read (``/proc/PID/map_files`` needs
+      privileges the runner has as root, not otherwise) counts at the size of its mapping;
+    * inside the sandbox, the growth since the run started of every writable tmpfs the sandbox
+      made for itself (its root, ``/dev``, ``/dev/shm``, ``/tmp``, the scratch work file
+      system): files there count whether or not anything holds them open. Outside a sandbox
+      those file systems are the host's, shared with other processes: not counted (files the
+      program leaves in the host's /dev/shm are neither counted nor removed);
+    * System V shared memory segments: inside the sandbox every segment of its private IPC
+      namespace; outside, those created during the run by a process seen in it. They outlive
+      their creator, so ``release`` removes them after the run.
+
+    Killing every process of the run closes its descriptors and mappings, which frees its
+    memfd and unlinked tmpfs files; the runner then wipes the scratch directories and
+    ``release`` removes the segments, so nothing the run held survives it.
+    """
+
+    def __init__(self, work_root: str):
+        self.shm_dev = _shm_dev()
+        mounts = _mounts()
+        # Inside bwrap the scratch work directory is a tmpfs mount of its own; outside it is a
+        # directory on the host's file system. That is how the runner knows where it is.
+        self.sandboxed = any(mp == work_root and kind == "tmpfs" for _, mp, _, kind, _ in mounts)
+        tmpfs = {dev: mp for dev, mp, root, kind, rw in mounts if kind in ("tmpfs", "devtmpfs")}
+        # The sandbox's own writable tmpfs mounts: whole file systems (root "/"), and the new
+        # root. A host directory bound into the sandbox shows its path as its root: not ours.
+        self.scratch: dict[int, str] = {}
+        if self.sandboxed:
+            for dev, mp, root, kind, rw in mounts:
+                if kind == "tmpfs" and rw and (root == "/" or mp == "/") and dev not in self.scratch:
+                    self.scratch[dev] = mp
+        self.base = {dev: self._used(mp) for dev, mp in self.scratch.items()}
+        # Devices whose files are counted one by one, wherever a process of the run holds them.
+        self.object_devs = {dev for dev in tmpfs if dev not in self.scratch}
+        if self.shm_dev is not None:
+            self.object_devs.add(self.shm_dev)
+        self.seen_pids: set[int] = set()  # every process of the run seen so far
+        self.segments_before = set() if self.sandboxed else {s for s, _, _ in _sysv_segments()}
+
+    @staticmethod
+    def _used(mount_point: str) -> int:
+        try:
+            st = os.statvfs(mount_point)
+            return (st.f_blocks - st.f_bfree) * st.f_frsize
+        except OSError:
+            return 0
+
+    def _segments(self) -> list[tuple[int, int]]:
+        """(shmid, bytes) of the System V segments that belong to this run."""
+        return [
+            (shmid, held)
+            for shmid, cpid, held in _sysv_segments()
+            if self.sandboxed or (shmid not in self.segments_before and cpid in self.seen_pids)
+        ]
+
+    def measure(self, procs: list[tuple[int, int]]) -> int:
+        objects: dict[tuple[int, int], int] = {}  # (device, inode) -> bytes allocated
+        private_kb = 0
+        for pid, rss_pages in procs:
+            self.seen_pids.add(pid)
+            private_kb += _private_kb(pid, rss_pages)
+            self._held_files(pid, objects)
+            self._mapped_objects(pid, objects)
+        scratch = sum(max(0, self._used(mp) - self.base[dev]) for dev, mp in self.scratch.items())
+        segments = sum(held for _, held in self._segments())
+        return private_kb + (sum(objects.values()) + scratch + segments) // 1024
+
+    def _held_files(self, pid: int, objects: dict[tuple[int, int], int]) -> None:
+        """Shmem files the process holds open (a memfd's descriptor reads as "/memfd:NAME")."""
+        base = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(base)
+        except OSError:
+            return
+        for name in names:
+            try:
+                st = os.stat(f"{base}/{name}")  # follows the link to the open file itself
+            except OSError:
+                continue  # closed meanwhile, or a descriptor of something with no inode
+            if st.st_dev in self.object_devs and stat.S_ISREG(st.st_mode):
+                objects[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+
+    def _mapped_objects(self, pid: int, objects: dict[tuple[int, int], int]) -> None:
+        """Shmem objects the process maps (possibly with no descriptor left open)."""
+        try:
+            with open(f"/proc/{pid}/maps", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return
+        for line in data.splitlines():
+            # start-end perms offset major:minor inode [path]; private anonymous memory has no
+            # path, and is counted in the PSS
+            parts = line.split(None, 5)
+            if len(parts) < 6:
+                continue
+            try:
+                major, minor = parts[3].split(b":")
+                dev = os.makedev(int(major, 16), int(minor, 16))
+                if dev not in self.object_devs or parts[5].startswith(b"/SYSV"):
+                    continue  # not shmem, or a System V segment: counted from /proc/sysvipc
+                key = (dev, int(parts[4]))
+                if key in objects:
+                    continue
+                span = parts[0].decode()
+                try:
+                    size = os.stat(f"/proc/{pid}/map_files/{span}").st_blocks * 512
+                except OSError:
+                    low, high = span.split("-")
+                    size = int(high, 16) - int(low, 16)
+                objects[key] = size
+            except ValueError:
+                continue
+
+    def release(self, uid: int | None) -> None:
+        """After the run (all its processes dead): remove the segments it left."""
+        _remove_segments([shmid for shmid, _ in self._segments()], uid)
 
 
 def _kill_all(uid: int | None, sid: int) -> None:
     """Kill every process of the run, including children that left its process group."""
     for _ in range(200):
-        left = _procs(uid, sid, memory=False)
+        left = _procs(uid, sid)
         if not left:
             return
         if uid is not None:
@@ -252,6 +484,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
         os.chown(workdir, uid, ident["gid"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    meter = MemoryMeter(work_root)  # before the fork: what exists now is not the run's
     sys.stdout.flush()
     start = time.monotonic()
     pid = os.fork()
@@ -273,6 +506,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     next_watch = start
     open_fds = [out_r, err_r]
     peak_rss = 0
+    meter.seen_pids.add(pid)
     swept = False  # every process of the run has been killed after the main one ended
     while open_fds:
         now = time.monotonic()
@@ -287,9 +521,9 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
             _kill_all(sweep, pid)
         if now >= next_watch:
             next_watch = now + WATCHDOG_S
-            rss = sum(kb for _, kb in _procs(sweep, pid))
-            peak_rss = max(peak_rss, rss)
-            if rss > lim["memory_mb"] * 1024 and status is None:
+            held = meter.measure(_procs(sweep, pid))
+            peak_rss = max(peak_rss, held)
+            if held > lim["memory_mb"] * 1024 and status is None:
                 flags["memory_exceeded"] = True
                 _kill_all(sweep, pid)
         ready, _, _ = select.select(open_fds, [], [], POLL_S)
@@ -333,6 +567,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     if not swept:
         _kill_all(sweep, pid)
     _reap_zombies()
+    meter.release(uid)
     disk_full = False
     try:
         st = os.statvfs(work_root)

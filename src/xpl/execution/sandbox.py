@@ -41,6 +41,10 @@ SANDBOX_BUILD = "/xpl/build"
 SANDBOX_WORK = "/xpl/work"
 SANDBOX_RUNNER = "/xpl/runner.py"
 SANDBOX_MANIFEST = "/xpl/manifest.json"
+# Private tmpfs mounts, each capped at the scratch size and emptied after every run. /dev/shm
+# is one of them (not a directory on bwrap's unbounded /dev tmpfs), so shm_open files are
+# bounded, counted by the memory watchdog, and gone with the run.
+SANDBOX_SCRATCH = ("/tmp", "/dev/shm")
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 # Capabilities the runner keeps inside the sandbox (as root) to create work directories for
@@ -205,6 +209,8 @@ def bwrap_argv(
 
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
+    # World-writable with the sticky bit, like the host's (POSIX semaphores and shm_open).
+    argv += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/dev/shm"]
     argv += ["--size", str(disk_mb << 20), "--tmpfs", SANDBOX_WORK]
     for r in sorted(set(roots)):  # after the tmpfs mounts, so a root under /tmp stays visible
         if os.path.isdir(r) and not r.startswith(SYSTEM_DIRS):
