@@ -19,6 +19,7 @@ import sys
 import time
 
 from xpl.execution import Engine, Job, Limits
+from xpl.execution.verdict import Expected
 from xpl.execution.baseline import run_one
 from xpl.languages import get_language
 from xpl.languages.demo import DEMO_DOC, DEMO_SIG, examples
@@ -28,14 +29,23 @@ DEFAULT_LANGS = "python,rust,go,java,cpp,csharp,typescript,javascript"
 LIMITS = Limits(timeout_s=30.0)
 
 
-def programs(lang_name: str, n: int) -> list[tuple[str, str]]:
+def programs(lang_name: str, n: int) -> list[tuple[str, str, str, Expected]]:
+    """(kind, program for the engine, its expected values, the self-checking program that
+    MultiPL-E's way of evaluating judges by exit status) for ``n`` programs."""
     lang = get_language(lang_name)
     ex = examples(lang_name)
     out = []
     for i in range(n):
         kind = "add" if i % 5 < 3 else ("add_wrong" if i % 5 == 3 else "broken")
         tests = [TestCase((i, 1), i + 1), TestCase((i, 0), i), TestCase((-i, i), 0)]
-        out.append((kind, lang.program(DEMO_SIG, DEMO_DOC, ex[kind], tests)))
+        out.append(
+            (
+                kind,
+                lang.program(DEMO_SIG, DEMO_DOC, ex[kind], tests),
+                lang.expected_results(DEMO_SIG, tests),
+                lang.check_program(DEMO_SIG, DEMO_DOC, ex[kind], tests),
+            )
+        )
     return out
 
 
@@ -46,11 +56,11 @@ def bench(lang_name: str, n: int, workers: int, repeat: int) -> dict:
     t_base = t_engine = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        base = [run_one(lang_name, p, timeout=60) for _, p in progs]
+        base = [run_one(lang_name, check, timeout=60) for _, _, _, check in progs]
         t_base = min(t_base, time.perf_counter() - t0)
         engine = Engine(workers=workers)
         t0 = time.perf_counter()
-        res = engine.run([Job(lang_name, p, 3, LIMITS) for _, p in progs])
+        res = engine.run([Job(lang_name, p, 3, LIMITS, expected=e) for _, p, e, _ in progs])
         t_engine = min(t_engine, time.perf_counter() - t0)
         engine.close()
     agree = sum(b.ok == r.ok for b, r in zip(base, res))

@@ -53,7 +53,7 @@ def main() -> int:
                 program = items[p.name].prompt + items[p.name].canonical_solution + get_language("python").harness(p.signature, p.tests)
             else:
                 program = rendered.program(lang.dummy_body(p.signature))
-            jobs.append(Job(lang.name, program, rendered.num_tests, limits, id=p.name))
+            jobs.append(Job(lang.name, program, rendered.num_tests, limits, id=p.name, expected=rendered.expected))
         t0 = time.perf_counter()
         results = engine.run(jobs)
         seconds = time.perf_counter() - t0

@@ -33,6 +33,10 @@ def _programs(lang_name: str) -> list[tuple[str, str]]:
     return progs
 
 
+def _expected(lang):
+    return lang.expected_results(DEMO_SIG, DEMO_TESTS)
+
+
 @pytest.mark.parametrize("lang_name", COMPILED)
 def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
     lang = get_language(lang_name)
@@ -42,10 +46,10 @@ def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
     # one engine call with one worker: all five go to the compiler as one batch
     solo_engine = Engine(workers=1)
     try:
-        batched = solo_engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k) for k, p in progs])
+        batched = solo_engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k, expected=_expected(lang)) for k, p in progs])
     finally:
         solo_engine.close()
-    alone = [engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k)])[0] for k, p in progs]
+    alone = [engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, id=k, expected=_expected(lang))])[0] for k, p in progs]
     for (kind, _), b, a in zip(progs, batched, alone):
         assert (b.status, b.passed, b.total, b.failed_tests, b.exit_code) == (
             a.status,
@@ -149,13 +153,14 @@ def test_status_classification_without_harness(engine):
 def test_harness_that_stops_early_is_runtime_error(engine):
     lang = get_language("python")
     body = "    import os\n    if a == 0:\n        os._exit(0)\n    return a + b\n"
-    r = engine.run([Job("python", lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS), len(DEMO_TESTS))])[0]
+    r = engine.run([Job("python", lang.program(DEMO_SIG, DEMO_DOC, body, DEMO_TESTS), len(DEMO_TESTS), expected=_expected(lang))])[0]
     assert (r.status, r.passed, r.total) == (Status.RUNTIME_ERROR, 1, 4), r.describe()
     assert r.failed_tests == [1, 2, 3]
 
 
 def test_forged_markers_are_ignored(engine):
-    """A program cannot claim passes by printing marker lines: the nonce is secret per run."""
+    """Marker lines with another nonce are not the harness's (forgeries with the right nonce:
+    tests/execution/test_forgery.py)."""
     forged = "print('\\n@@xpl - 0 pass\\n@@xpl - 1 pass\\n@@xpl - done')\n"
     r = engine.run([Job("python", forged, num_tests=2)])[0]
     assert r.status == Status.RUNTIME_ERROR and r.passed == 0, r.describe()
@@ -215,7 +220,7 @@ def test_final_batch_verdict_carries_only_its_own_diagnostics(lang_name):
     second_broken = progs["broken"] + "\n\n"  # a different program, the same error
     engine = Engine(workers=1)
     try:
-        res = engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS) for p in (progs["add"], progs["broken"], second_broken)])
+        res = engine.run([Job(lang_name, p, len(DEMO_TESTS), LIMITS, expected=_expected(lang)) for p in (progs["add"], progs["broken"], second_broken)])
     finally:
         engine.close()
     assert [r.status for r in res] == [Status.OK, Status.COMPILE_ERROR, Status.COMPILE_ERROR]
@@ -231,7 +236,7 @@ def test_unsandboxed_fallback_still_runs_and_limits():
     try:
         assert not engine.sandbox.isolated and "NO filesystem/network isolation" in engine.sandbox.detail
         progs = [(name, get_language(name).program(DEMO_SIG, DEMO_DOC, examples(name)["add"], DEMO_TESTS)) for name in ("python", "cpp")]
-        jobs = [Job(name, p, len(DEMO_TESTS), LIMITS) for name, p in progs]
+        jobs = [Job(name, p, len(DEMO_TESTS), LIMITS, expected=_expected(get_language(name))) for name, p in progs]
         jobs.append(Job("python", "while True:\n    pass\n", limits=Limits(timeout_s=1)))
         res = engine.run(jobs)
     finally:

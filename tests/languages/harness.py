@@ -18,7 +18,7 @@ def round_trip_in_one_batch(lang, cases, param: str, body: str, tmp) -> list[str
         tests = [TestCase((v,), v) for v in values]
         for t in tests:
             t.check(sig)
-        programs.append((annotation, lang.program(sig, "Return the argument.", body, tests), len(tests)))
+        programs.append((annotation, lang.check_program(sig, "Return the argument.", body, tests), len(tests)))
     plan = lang.plan_batch([p for _, p, _ in programs], lang.toolchain)
     built = build_plan(plan, tmp)
     if built.returncode != 0:

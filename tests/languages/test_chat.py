@@ -123,7 +123,7 @@ def test_the_shapes_instruct_models_answer_in_pass(execute, pl, kind):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)
     program = get_language(pl).chat_program(ADD, REPLIES[pl][kind], rendered.harness)
-    result = execute(pl, program, rendered.num_tests)
+    result = execute(pl, program, rendered.num_tests, expected=rendered.expected)
     assert result.status.value == "ok", (program, result.to_dict())
 
 
@@ -132,7 +132,7 @@ def test_a_reply_without_the_function_fails(execute, pl):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)
     program = get_language(pl).chat_program(ADD, "I cannot help with that.", rendered.harness)
-    result = execute(pl, program, rendered.num_tests)
+    result = execute(pl, program, rendered.num_tests, expected=rendered.expected)
     assert result.status.value in ("compile_error", "runtime_error"), result.to_dict()
 
 
@@ -141,7 +141,7 @@ def test_a_wrong_function_fails_its_tests(execute, pl):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)
     wrong = REPLIES[pl]["plain"].replace("a + b", "a - b").replace("$a + $b", "$a - $b")
-    result = execute(pl, get_language(pl).chat_program(ADD, wrong, rendered.harness), rendered.num_tests)
+    result = execute(pl, get_language(pl).chat_program(ADD, wrong, rendered.harness), rendered.num_tests, expected=rendered.expected)
     assert result.status.value == "test_failure", result.to_dict()
 
 

@@ -67,25 +67,29 @@ def _program(lang, sig, doc, body, tests):
     return lang.program(sig, doc, body, tests)
 
 
+def _expected(lang, sig, tests):
+    return lang.expected_results(sig, tests)
+
+
 @pytest.mark.parametrize("lang_name", LANGS)
 def test_correct_program_is_ok(lang_name, execute):
     lang = usable(lang_name)
-    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["add"], ADD_TESTS), len(ADD_TESTS))
-    assert (res.status, res.passed, res.total) == ("ok", 4, 4), res.describe()
+    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["add"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
+    assert (res.status, res.passed, res.total, res.verified) == ("ok", 4, 4, True), res.describe()
 
 
 @pytest.mark.parametrize("lang_name", LANGS)
 def test_wrong_result_is_test_failure_with_counts(lang_name, execute):
     lang = usable(lang_name)
     # a - b is right only for (7, 0): 1 of 4 tests passes
-    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["add_wrong"], ADD_TESTS), len(ADD_TESTS))
+    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["add_wrong"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
     assert (res.status, res.passed, res.total) == ("test_failure", 1, 4), res.describe()
 
 
 @pytest.mark.parametrize("lang_name", LANGS)
 def test_broken_program_is_compile_error(lang_name, execute):
     lang = usable(lang_name)
-    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["broken"], ADD_TESTS), len(ADD_TESTS))
+    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["broken"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
     assert res.status == "compile_error", res.describe()
     assert res.passed == 0
 
@@ -93,7 +97,7 @@ def test_broken_program_is_compile_error(lang_name, execute):
 @pytest.mark.parametrize("lang_name", LANGS)
 def test_exception_in_one_test_is_runtime_error(lang_name, execute):
     lang = usable(lang_name)
-    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["raise_on_zero"], ADD_TESTS), len(ADD_TESTS))
+    res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["raise_on_zero"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
     assert (res.status, res.passed, res.total) == ("runtime_error", 3, 4), res.describe()
 
 
@@ -101,8 +105,8 @@ def test_exception_in_one_test_is_runtime_error(lang_name, execute):
 def test_float_tolerance(lang_name, execute):
     lang = usable(lang_name)
     tests = [TestCase((1.0,), 1.0), TestCase((2.5,), 2.5), TestCase((0.0,), 0.0)]
-    close = execute(lang_name, _program(lang, SCALE, "Scale.", snippets(lang_name)["scale_close"], tests), 3)
-    far = execute(lang_name, _program(lang, SCALE, "Scale.", snippets(lang_name)["scale_far"], tests), 3)
+    close = execute(lang_name, _program(lang, SCALE, "Scale.", snippets(lang_name)["scale_close"], tests), expected=_expected(lang, SCALE, tests))
+    far = execute(lang_name, _program(lang, SCALE, "Scale.", snippets(lang_name)["scale_far"], tests), expected=_expected(lang, SCALE, tests))
     assert (close.status, close.passed) == ("ok", 3), close.describe()
     assert (far.status, far.passed) == ("test_failure", 0), far.describe()
 
@@ -119,10 +123,11 @@ def test_values_round_trip_and_deep_equality_discriminates(lang_name, execute_ma
         tests = [TestCase((v,), v) for v in values] + [TestCase((inp,), wrong)]
         for t in tests:
             t.check(sig)
-        programs.append((annotation, _program(lang, sig, f"Return x ({annotation}).", body, tests), len(tests)))
+        programs.append((annotation, _program(lang, sig, f"Return x ({annotation}).", body, tests), _expected(lang, sig, tests)))
     results = execute_many(lang_name, [(p, n) for _, p, n in programs])
     bad = []
-    for (annotation, _, n), res in zip(programs, results):
+    for (annotation, _, expected), res in zip(programs, results):
+        n = len(expected.values)
         if (res.status, res.passed, res.total, res.failed_tests) != ("test_failure", n - 1, n, [n - 1]):
             bad.append(f"{annotation}: {res.describe()}")
     assert not bad, "\n".join(bad)
@@ -148,10 +153,10 @@ def test_tricky_values_round_trip(lang_name, execute_many):
             except UnsupportedError as exc:
                 skipped.append(f"{v!r}: {exc.reason}")
         tests = [TestCase((v,), v) for v in kept]
-        programs.append((annotation, _program(lang, sig, "Return x.", body, tests), len(tests)))
+        programs.append((annotation, _program(lang, sig, "Return x.", body, tests), _expected(lang, sig, tests)))
     assert len(programs) >= len(tricky.CASES) // 2, f"{lang_name} supports too little: {skipped}"
     results = execute_many(lang_name, [(p, n) for _, p, n in programs])
-    bad = [f"{a}: {r.describe()}" for (a, _, n), r in zip(programs, results) if (r.status, r.passed) != ("ok", n)]
+    bad = [f"{a}: {r.describe()}" for (a, _, e), r in zip(programs, results) if (r.status, r.passed) != ("ok", len(e.values))]
     assert not bad, "\n".join(bad)
 
 

@@ -55,7 +55,7 @@ def _identity(annotation: str, values: list, wrong: tuple | None = None) -> tupl
         tests.append(TestCase(*wrong))
     for t in tests:
         t.check(sig)
-    return CPP.program(sig, "Return x.", "    return x;\n", tests), len(tests)
+    return CPP.check_program(sig, "Return x.", "    return x;\n", tests), len(tests)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -120,7 +120,7 @@ def test_tricky_values_round_trip_in_one_batch():
 def test_void_function_exceptions_and_assertions():
     sig = Signature.parse("check", [("n", "int")], "None")
     body = '    if (n < 0) throw std::string("negative");\n    if (n == 0) throw 7;\n    std::vector<long> v;\n    v.at(n);\n'
-    program = CPP.program(sig, "Check n.", body, [TestCase((-1,), None), TestCase((0,), None), TestCase((1,), None)])
+    program = CPP.check_program(sig, "Check n.", body, [TestCase((-1,), None), TestCase((0,), None), TestCase((1,), None)])
     res = run_one("cpp", program)
     assert (res.exit_code, markers(res.stdout)) == (1, ["error", "error", "error", "done"])
     assert "test 0: exception: negative" in res.stderr
@@ -135,10 +135,10 @@ def test_void_function_exceptions_and_assertions():
 def test_batch_behaves_like_single_and_blames_the_broken_candidate(tmp_path):
     add = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
     tests = [TestCase((1, 2), 3), TestCase((0, 5), 5)]
-    good = CPP.program(add, "Add.", "    return a + b;\n", tests)
-    wrong = CPP.program(add, "Add.", '    std::cout << "side output";\n    return a * b;\n', tests)
-    broken = CPP.program(add, "Add.", "    return a +* b;\n", tests)
-    undefined = CPP.program(add, "Add.", "    long helper(long);\n    return helper(a) + b;\n", tests)
+    good = CPP.check_program(add, "Add.", "    return a + b;\n", tests)
+    wrong = CPP.check_program(add, "Add.", '    std::cout << "side output";\n    return a * b;\n', tests)
+    broken = CPP.check_program(add, "Add.", "    return a +* b;\n", tests)
+    undefined = CPP.check_program(add, "Add.", "    long helper(long);\n    return helper(a) + b;\n", tests)
     batch = run_batch_unsandboxed("cpp", [good, wrong])
     for program, res in zip([good, wrong], batch):
         alone = run_one("cpp", program)

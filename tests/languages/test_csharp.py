@@ -120,10 +120,10 @@ def test_tricky_values_reach_the_program_exactly(tmp_path):
     units = Signature.parse("units", [("s", "str")], "List[int]")
     body = "        return s.Select(c => (long)c).ToList();\n"
     tests = [TestCase((s,), list(memoryview(s.encode("utf-16-le")).cast("H"))) for s in TRICKY_STRINGS]
-    programs.append(CS.program(units, "UTF-16 code units of s.", body, tests))
+    programs.append(CS.check_program(units, "UTF-16 code units of s.", body, tests))
     for annotation, values in TRICKY:
         sig = Signature.parse("identity", [("x", annotation)], annotation)
-        programs.append(CS.program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
+        programs.append(CS.check_program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
     plan = CS.plan_batch(programs, CS.toolchain)
     proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -148,8 +148,8 @@ def test_batch_runs_each_candidate_exactly_as_alone(tmp_path):
 
 @needs_mono
 def test_batch_blames_the_broken_candidate(tmp_path):
-    good = CS.program(ADD, "Add.", SNIPPETS["add"], ADD_TESTS)
-    broken = CS.program(ADD, "Add.", SNIPPETS["broken"], ADD_TESTS)
+    good = CS.check_program(ADD, "Add.", SNIPPETS["add"], ADD_TESTS)
+    broken = CS.check_program(ADD, "Add.", SNIPPETS["broken"], ADD_TESTS)
     two_mains = "class P { static void Main() {} }\nclass Q { static void Main() {} }\n"
     plan = CS.plan_batch([good, broken, good], CS.toolchain)
     proc = build_plan(plan, tmp_path / "a")
@@ -167,7 +167,7 @@ def test_exhausted_heap_and_stack_are_contained_per_test(execute_many):
         "            while (true) h.Add(new long[1 << 10]);\n        }\n        return a + b;\n"
     )
     deep = "        if (a == 0) return add(a, b) + 1;\n        return a + b;\n"
-    programs = [(CS.program(ADD, "", body, ADD_TESTS), 4) for body in (oom, deep)]
+    programs = [(CS.check_program(ADD, "", body, ADD_TESTS), 4) for body in (oom, deep)]
     res = execute_many("cs", programs, limits=Limits(timeout_s=20.0, memory_mb=256))
     assert (res[0].status, res[0].passed, res[0].failed_tests) == ("memory_limit", 3, [1]), res[0].describe()
     assert (res[1].status, res[1].passed, res[1].failed_tests) == ("runtime_error", 3, [1]), res[1].describe()

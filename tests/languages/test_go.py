@@ -91,7 +91,7 @@ def test_imported_packages_are_usable_and_nil_equals_empty():
         "\treturn parts\n"
     )
     tests = [TestCase(("b a",), ["A", "B"]), TestCase(("",), []), TestCase(("1",), ["1", "4"])]
-    res = run_one("go", GO.program(sig, "Sorted upper-case words.", body, tests))
+    res = run_one("go", GO.check_program(sig, "Sorted upper-case words.", body, tests))
     assert res.compiled, res.stderr
     assert (res.exit_code, res.stdout.count(" pass\n")) == (0, 3), res.stdout + res.stderr
 
@@ -101,7 +101,7 @@ def test_void_function_and_panics_inside_tests():
     sig = Signature.parse("check", [("n", "int")], "None")
     body = '\tif n < 0 {\n\t\tpanic("negative")\n\t}\n'
     tests = [TestCase((1,), None), TestCase((-1,), None)]
-    res = run_one("go", GO.program(sig, "Panics on negatives.", body, tests))
+    res = run_one("go", GO.check_program(sig, "Panics on negatives.", body, tests))
     assert res.exit_code == 1
     assert [ln.split()[-1] for ln in res.stdout.splitlines() if ln.startswith("@@xpl")] == ["pass", "error", "done"]
     assert "negative" in res.stderr

@@ -123,10 +123,10 @@ def test_tricky_values_reach_the_program_exactly(tmp_path):
     codes = Signature.parse("codes", [("s", "str")], "List[int]")
     body = "        return s.codePoints().mapToObj(c -> (long) c).collect(Collectors.toCollection(ArrayList::new));\n"
     tests = [TestCase((s,), [ord(c) for c in s]) for s in TRICKY_STRINGS]
-    programs.append(JAVA.program(codes, "Code points of s (see C:\\users\\u000a).", body, tests))
+    programs.append(JAVA.check_program(codes, "Code points of s (see C:\\users\\u000a).", body, tests))
     for annotation, values in TRICKY:
         sig = Signature.parse("identity", [("x", annotation)], annotation)
-        programs.append(JAVA.program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
+        programs.append(JAVA.check_program(sig, "Return x.", SNIPPETS["identity"], [TestCase((v,), v) for v in values]))
     plan = JAVA.plan_batch(programs, JAVA.toolchain)
     proc = build_plan(plan, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -137,9 +137,9 @@ def test_tricky_values_reach_the_program_exactly(tmp_path):
 
 @needs_java
 def test_batch_blames_the_broken_candidate_and_others_behave_as_alone(tmp_path):
-    good = JAVA.program(ADD, "Add.", SNIPPETS["add"], ADD_TESTS)
-    broken = JAVA.program(ADD, "Add.", SNIPPETS["broken"], ADD_TESTS)  # a syntax error
-    mistyped = JAVA.program(ADD, "Add.", '        return "x";\n', ADD_TESTS)  # a type error
+    good = JAVA.check_program(ADD, "Add.", SNIPPETS["add"], ADD_TESTS)
+    broken = JAVA.check_program(ADD, "Add.", SNIPPETS["broken"], ADD_TESTS)  # a syntax error
+    mistyped = JAVA.check_program(ADD, "Add.", '        return "x";\n', ADD_TESTS)  # a type error
     plain = (
         "import java.util.*;\npublic class Main {\n    public static void main(String[] a) {\n"
         '        System.out.println("hi");\n        System.exit(3);\n    }\n}\n'
@@ -164,7 +164,7 @@ def test_exhausted_heap_and_stack_are_contained_per_test(execute_many):
         "            while (true) h.add(new long[1 << 16]);\n        }\n        return a + b;\n"
     )
     deep = "        if (a == 0) return add(a, b) + 1;\n        return a + b;\n"
-    programs = [(JAVA.program(ADD, "", body, ADD_TESTS), 4) for body in (oom, deep)]
+    programs = [(JAVA.check_program(ADD, "", body, ADD_TESTS), 4) for body in (oom, deep)]
     res = execute_many("java", programs, limits=Limits(timeout_s=20.0, memory_mb=256))
     assert (res[0].status, res[0].passed, res[0].failed_tests) == ("memory_limit", 3, [1]), res[0].describe()
     assert (res[1].status, res[1].passed, res[1].failed_tests) == ("runtime_error", 3, [1]), res[1].describe()

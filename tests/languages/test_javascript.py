@@ -169,7 +169,7 @@ EQUALITY_PROBES = [
 def test_harness_equality(annotation, body, cases, execute):
     sig = Signature.parse("probe", [("k", "int")], annotation)
     tests = [TestCase((k,), expected) for k, (expected, _) in enumerate(cases)]
-    res = execute("javascript", JS.program(sig, "Probe.", body, tests), len(tests))
+    res = execute("javascript", JS.check_program(sig, "Probe.", body, tests), len(tests))
     assert res.failed_tests == [k for k, (_, ok) in enumerate(cases) if not ok], res.describe()
 
 
@@ -182,7 +182,7 @@ def test_harness_survives_what_solutions_do(execute):
         "  return process(k);\n"
     )
     sig = Signature.parse("probe", [("k", "int")], "int")
-    program = JS.program(sig, "", body, [TestCase((k,), 4) for k in range(3)])
+    program = JS.check_program(sig, "", body, [TestCase((k,), 4) for k in range(3)])
     helper = "function process(k) { return k + 2; }\n"
     program = program.replace("// ---- xpl test harness", helper + "// ---- xpl test harness")
     res = execute("javascript", program, 3)
@@ -212,7 +212,7 @@ def test_parse_errors_are_told_from_syntax_errors_at_run_time():
 
 @needs_node
 def test_syntax_error_thrown_at_run_time_is_a_runtime_error(execute):
-    program = JS.program(Signature.parse("f", [], "int"), "", "  return 1;\n", [TestCase((), 1)])
+    program = JS.check_program(Signature.parse("f", [], "int"), "", "  return 1;\n", [TestCase((), 1)])
     res = execute("javascript", 'JSON.parse("{bad");\n' + program, 1)
     assert res.status == "runtime_error", res.describe()
 
@@ -220,7 +220,7 @@ def test_syntax_error_thrown_at_run_time_is_a_runtime_error(execute):
 @needs_node
 def test_memory_hog_hits_the_heap_limit(execute):
     body = "  const hog = [];\n  for (;;) hog.push(new Array(100000).fill(k));\n"
-    program = JS.program(Signature.parse("f", [("k", "int")], "int"), "", body, [TestCase((1,), 1)])
+    program = JS.check_program(Signature.parse("f", [("k", "int")], "int"), "", body, [TestCase((1,), 1)])
     res = execute("javascript", program, 1, limits=Limits(timeout_s=20.0, memory_mb=256))
     assert res.status == "memory_limit", res.describe()
 
@@ -234,7 +234,7 @@ def test_batch_runs_each_program_alone():
     sig = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
     tests = [TestCase((1, 2), 3)]
     bodies = ("  return a + b;\n", "  return a - b;\n", "  return a +* b;\n")
-    programs = [JS.program(sig, "", body, tests) for body in bodies]
+    programs = [JS.check_program(sig, "", body, tests) for body in bodies]
     plan = JS.plan_batch(programs, JS.toolchain)
     assert plan.commands == [] and plan.owners == {"c0/main.js": 0, "c1/main.js": 1, "c2/main.js": 2}
     ok, wrong, broken = run_batch_unsandboxed("javascript", programs)

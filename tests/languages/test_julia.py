@@ -103,7 +103,7 @@ def test_prompt_docstring_escaping():
 
 def test_harness_rows_are_untyped_and_splat_ready():
     sig = Signature.parse("f", [("x", "int")], "List[int]")
-    harness = JULIA.harness(sig, [TestCase((1,), [1]), TestCase((INT_MIN,), [])])
+    harness = JULIA.check_harness(sig, [TestCase((1,), [1]), TestCase((INT_MIN,), [])])
     assert harness.endswith("__xpl_run(f, Any[\n    ((1,), Int64[1]),\n    ((typemin(Int64),), Int64[]),\n])\n")
 
 
@@ -135,11 +135,11 @@ def test_tricky_values_round_trip_and_equality():
     ]
     for annotation, values in cases:
         sig = Signature.parse("f", [("x", annotation)], annotation)
-        got, res = outcomes(JULIA.program(sig, "Identity.", "    return x\n", [TestCase((v,), v) for v in values]))
+        got, res = outcomes(JULIA.check_program(sig, "Identity.", "    return x\n", [TestCase((v,), v) for v in values]))
         assert got == ["pass"] * len(values) + ["done"], (annotation, res.stderr)
     sig = Signature.parse("f", [("s", "str")], "int")
     tests = [TestCase((s,), len(s.encode())) for s in strings]
-    got, res = outcomes(JULIA.program(sig, "Bytes.", "    return sizeof(s)\n", tests))
+    got, res = outcomes(JULIA.check_program(sig, "Bytes.", "    return sizeof(s)\n", tests))
     assert got == ["pass"] * len(strings) + ["done"], res.stderr
 
 
@@ -148,7 +148,7 @@ def test_errors_failures_and_nonce():
     sig = Signature.parse("f", [("a", "int"), ("b", "int")], "int")
     body = "    a == 0 && error(\"zero\")\n    a < 0 && return f(a, b)\n    return div(b, a)\n"
     tests = [TestCase((1, 2), 2), TestCase((0, 1), 1), TestCase((2, 0), 1), TestCase((-1, 0), 0)]
-    got, res = outcomes(JULIA.program(sig, "Div.", body, tests), nonce="n0nce")
+    got, res = outcomes(JULIA.check_program(sig, "Div.", body, tests), nonce="n0nce")
     assert got == ["pass", "error", "fail", "error", "done"], res.stderr
     assert res.exit_code == 1
 
@@ -158,7 +158,7 @@ def test_batch_with_a_broken_candidate():
     sig = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
     tests = [TestCase((1, 2), 3), TestCase((2, 2), 4)]
     bodies = ["    return a + b\n", "    return (a + b\n", "    return a * b\n"]
-    programs = [JULIA.program(sig, "Add.", b, tests) for b in bodies]
+    programs = [JULIA.check_program(sig, "Add.", b, tests) for b in bodies]
     ok, broken, half = run_batch_unsandboxed("julia", programs, timeout=120.0)
     assert ok.exit_code == 0 and ok.stdout.count("pass") == 2
     assert broken.exit_code != 0 and "@@xpl" not in broken.stdout

@@ -43,7 +43,7 @@ def _program(name: str, params: list[tuple[str, str]], returns: str, body: str, 
     sig = Signature.parse(name, params, returns)
     for t in tests:
         t.check(sig)
-    return LUA.program(sig, "Doc.", body, tests)
+    return LUA.check_program(sig, "Doc.", body, tests)
 
 
 # ----------------------------------------------------------------------------- rendering

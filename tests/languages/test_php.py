@@ -41,7 +41,7 @@ def program(params, returns, body, tests, doc="Test.", name="f"):
     sig = Signature.parse(name, params, returns)
     for t in tests:
         t.check(sig)
-    return PHP.program(sig, doc, body, tests)
+    return PHP.check_program(sig, doc, body, tests)
 
 
 # --------------------------------------------------------------------- rendering (no php needed)
@@ -88,7 +88,7 @@ def test_builtin_function_names_are_renamed():
     assert PHP.identifier("mb_strlen") == "mb_strlen_" and PHP.identifier("strlength") == "strlength"
     sig = Signature.parse("strlen", [("string", "str")], "int")
     assert PHP.prompt(sig, "Doc.").endswith("function strlen_($string) {\n")
-    assert '__xpl_run("strlen_", [' in PHP.harness(sig, [TestCase(("",), 0)])
+    assert '__xpl_run("strlen_", [' in PHP.check_harness(sig, [TestCase(("",), 0)])
 
 
 def test_patterns():
@@ -182,9 +182,9 @@ def test_batch_runs_each_candidate_as_its_own_program():
     sig = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
     tests = [TestCase((1, 2), 3), TestCase((2, 2), 4)]
     bodies = ["    return $a + $b;\n", "    return $a +* $b;\n", "    return $a * $b;\n"]
-    plan = PHP.plan_batch([PHP.program(sig, "Add.", b, tests) for b in bodies], PHP.require())
+    plan = PHP.plan_batch([PHP.check_program(sig, "Add.", b, tests) for b in bodies], PHP.require())
     assert plan.commands == [] and len(plan.runs) == 3 and sorted(plan.owners.values()) == [0, 1, 2]
-    ok, broken, half = run_batch_unsandboxed("php", [PHP.program(sig, "Add.", b, tests) for b in bodies])
+    ok, broken, half = run_batch_unsandboxed("php", [PHP.check_program(sig, "Add.", b, tests) for b in bodies])
     assert ok.exit_code == 0 and ok.stdout.count("pass") == 2
     assert broken.exit_code != 0 and "@@xpl" not in broken.stdout
     assert PHP.looks_like("syntax", broken.stderr + broken.stdout)

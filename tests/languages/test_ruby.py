@@ -41,7 +41,7 @@ def program(params, returns, body, tests, doc="Test.", name="f"):
     sig = Signature.parse(name, params, returns)
     for t in tests:
         t.check(sig)
-    return RUBY.program(sig, doc, body, tests)
+    return RUBY.check_program(sig, doc, body, tests)
 
 
 # --------------------------------------------------------------------- rendering (no ruby needed)
@@ -152,7 +152,7 @@ def test_batch_runs_each_candidate_as_its_own_program():
     sig = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
     tests = [TestCase((1, 2), 3), TestCase((2, 2), 4)]
     bodies = ["  return a + b\n", "  return a +* b\n", "  return a * b\n"]
-    ok, broken, half = run_batch_unsandboxed("ruby", [RUBY.program(sig, "Add.", b, tests) for b in bodies])
+    ok, broken, half = run_batch_unsandboxed("ruby", [RUBY.check_program(sig, "Add.", b, tests) for b in bodies])
     assert ok.exit_code == 0 and ok.stdout.count("pass") == 2
     assert broken.exit_code != 0 and "@@xpl" not in broken.stdout
     assert RUBY.looks_like("syntax", broken.stderr + broken.stdout)

@@ -85,7 +85,7 @@ def test_void_function_and_panics_inside_tests():
     sig = Signature.parse("check", [("n", "int")], "None")
     body = '    if n < 0 {\n        panic!("negative");\n    }\n'
     tests = [TestCase((1,), None), TestCase((-1,), None)]
-    res = run_one("rust", RUST.program(sig, "Panics on negatives.", body, tests))
+    res = run_one("rust", RUST.check_program(sig, "Panics on negatives.", body, tests))
     assert res.exit_code == 1
     assert [ln.split()[-1] for ln in res.stdout.splitlines() if ln.startswith("@@xpl")] == ["pass", "error", "done"]
 

@@ -38,8 +38,8 @@ def _compile(plan: BuildPlan, tmp: Path) -> subprocess.CompletedProcess:
 def test_batch_emits_the_same_javascript_as_a_single_compile(tmp_path):
     programs = [
         # Both define the same top-level names (the harness's): legal, as each file is a module.
-        TS.program(ADD, "Add.", "  const add = 1;\n  return a + b + add - 1;\n", ADD_TESTS),
-        TS.program(SLOPPY, "", SLOPPY_BODY, [TestCase((), True)]),
+        TS.check_program(ADD, "Add.", "  const add = 1;\n  return a + b + add - 1;\n", ADD_TESTS),
+        TS.check_program(SLOPPY, "", SLOPPY_BODY, [TestCase((), True)]),
     ]
     batch = TS.plan_batch(programs, TS.toolchain)
     assert _compile(batch, tmp_path / "batch").returncode == 0
@@ -60,7 +60,7 @@ def test_batch_emits_the_same_javascript_as_a_single_compile(tmp_path):
 @needs_tsc
 def test_blame_names_the_candidates_with_errors(tmp_path):
     bodies = ["  return a + b;\n", '  return "a" + b;\n', "  return a - b;\n", "  return a +* b;\n"]
-    programs = [TS.program(ADD, "", body, ADD_TESTS) for body in bodies]
+    programs = [TS.check_program(ADD, "", body, ADD_TESTS) for body in bodies]
     plan = TS.plan_batch(programs, TS.toolchain)
     assert plan.owners == {"c0.ts": 0, "c1.ts": 1, "c2.ts": 2, "c3.ts": 3}
     proc = _compile(plan, tmp_path / "all")
@@ -80,7 +80,7 @@ def test_engine_verdicts_for_a_mixed_batch(execute_many):
         "  return a - b;\n",
         '  return Number(require("util").format("%d", a)) + b;\n',  # require is declared, as in MultiPL-E
     ]
-    results = execute_many("typescript", [(TS.program(ADD, "", body, ADD_TESTS), 2) for body in bodies])
+    results = execute_many("typescript", [(TS.check_program(ADD, "", body, ADD_TESTS), 2) for body in bodies])
     assert [r.status for r in results] == ["ok", "compile_error", "test_failure", "ok"], [r.describe() for r in results]
     assert "TS2339" in results[1].compile_output  # Property 'length' does not exist on type 'number'
 
@@ -116,10 +116,10 @@ def test_every_literal_type_checks_and_round_trips(execute_many):
     programs = []
     for annotation, values in LITERALS:
         sig = Signature.parse("identity", [("x", annotation)], annotation)
-        programs.append((TS.program(sig, "", "  return x;\n", [TestCase((v,), v) for v in values]), len(values)))
+        programs.append((TS.check_program(sig, "", "  return x;\n", [TestCase((v,), v) for v in values]), len(values)))
     # and a function that returns nothing (declared void)
     noop = Signature.parse("noop", [("x", "Optional[str]")], "None")
-    programs.append((TS.program(noop, "", "  x;\n", [TestCase((None,), None), TestCase(("a",), None)]), 2))
+    programs.append((TS.check_program(noop, "", "  x;\n", [TestCase((None,), None), TestCase(("a",), None)]), 2))
     results = execute_many("typescript", programs)
     names = [a for a, _ in LITERALS] + ["noop"]
     bad = [f"{a}: {r.describe()}" for a, r in zip(names, results) if r.status != "ok"]

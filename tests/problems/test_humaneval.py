@@ -67,7 +67,7 @@ def test_canonical_solutions_pass_the_translated_tests(translated, engine):
     for p in problems:
         item = items[p.name]
         program = item.prompt + item.canonical_solution + py.harness(p.signature, p.tests)
-        jobs.append(Job("python", program, len(p.tests), Limits(timeout_s=20), id=p.name))
+        jobs.append(Job("python", program, len(p.tests), Limits(timeout_s=20), id=p.name, expected=p.expected_results("python")))
     results = engine.run(jobs)
     bad = [f"{j.id}: {r.describe()}" for j, r in zip(jobs, results) if r.status != Status.OK]
     assert not bad, "\n".join(bad[:10])
@@ -88,7 +88,8 @@ def test_translated_harnesses_are_well_typed(lang_name, translated, engine):
             rendered = p.render(lang)
         except ValueError:
             continue  # the PL cannot express it (counted in test_every_pl_renders_nearly_all)
-        jobs.append(Job(lang_name, rendered.program(lang.dummy_body(p.signature)), rendered.num_tests, Limits(timeout_s=20), id=p.name))
+        program = rendered.program(lang.dummy_body(p.signature))
+        jobs.append(Job(lang_name, program, rendered.num_tests, Limits(timeout_s=20), id=p.name, expected=rendered.expected))
     results = engine.run(jobs)
     bad = [f"{j.id}: {r.describe()}" for j, r in zip(jobs, results) if r.status not in (Status.TEST_FAILURE, Status.OK)]
     assert not bad, "\n".join(bad[:5])

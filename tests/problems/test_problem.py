@@ -5,7 +5,7 @@ import pytest
 
 from tests.languages import tricky
 from xpl.execution import Job, Limits, Status
-from xpl.languages import UnsupportedError
+from xpl.languages import UnsupportedError, get_language
 from xpl.languages.types import Signature, TestCase, parse_type, values_equal
 from xpl.problems import (
     Problem,
@@ -119,7 +119,17 @@ def test_untranslatable_problems_are_skipped_with_the_reason(tmp_path):
 @pytest.mark.parametrize("lang_name, completion", [("python", "    return {x: (tag, x / 2) for x in xs}\n"), ("python", "    return {}\n")])
 def test_rendered_problem_runs_through_the_engine(lang_name, completion, engine):
     rendered = PROBLEM.render(lang_name)
-    res = engine.run([Job(lang_name, rendered.program(completion), rendered.num_tests, Limits(timeout_s=10))])[0]
+    res = engine.run([Job(lang_name, rendered.program(completion), rendered.num_tests, Limits(timeout_s=10), expected=rendered.expected)])[0]
     want = (Status.OK, 2) if "tag" in completion else (Status.TEST_FAILURE, 1)
-    assert (res.status, res.passed) == want, res.describe()
-    assert engine.run([Job("python", PROBLEM.solution_program("python"), 2)])[0].status == Status.OK
+    assert (res.status, res.passed, res.verified) == (*want, True), res.describe()
+    solution = Job("python", PROBLEM.solution_program("python"), 2, expected=PROBLEM.expected_results("python"))
+    assert engine.run([solution])[0].status == Status.OK
+
+
+def test_rendered_program_holds_arguments_and_multipl_e_export_checks_itself():
+    """The engine's program reports values (its expected results travel beside it); the
+    MultiPL-E record's tests are the self-checking harness, expected values inside."""
+    rendered = PROBLEM.render("python")
+    assert "__xpl_report(" in rendered.tests and "__xpl_run(" not in rendered.tests
+    assert rendered.expected == get_language("python").expected_results(PROBLEM.signature, PROBLEM.tests)
+    assert "__xpl_run(" in to_multipl_e(PROBLEM, "python")["tests"]

@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from xpl.execution import sandbox as sbx
 from xpl.execution.job import Job, Limits, Result, Status
 from xpl.execution.store import Store
+from xpl.execution.verdict import judge
 from xpl.languages import get_language
 from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, ToolchainMissing
 
@@ -583,10 +584,8 @@ class Engine:
         )
         if raw.get("runner_error"):
             return Result(Status.SANDBOX_ERROR, total=job.num_tests or 1, detail=raw["runner_error"][-2000:], **common)
-        tests: dict[str, str] = raw.get("tests", {})
-        outcomes = {int(i): o for i, o in tests.items()}
-        if job.num_tests is not None:
-            outcomes = {i: o for i, o in outcomes.items() if 0 <= i < job.num_tests}
+        verdict = judge(raw.get("marks", []), job.num_tests, job.expected)
+        outcomes = verdict.outcomes
         passed = sum(o == "pass" for o in outcomes.values())
         total = job.num_tests if job.num_tests is not None else (len(outcomes) or 1)
         exit_code, sig = raw.get("exit_code"), raw.get("signal")
@@ -608,8 +607,8 @@ class Engine:
         elif outcomes:
             failed = [i for i, o in outcomes.items() if o == "fail"]
             if failed:
-                status = Status.TEST_FAILURE
-            elif exit_code == 0 and raw.get("done") and passed == total:
+                status, detail = Status.TEST_FAILURE, verdict.first_failure
+            elif exit_code == 0 and verdict.done and passed == total:
                 status = Status.OK
             else:
                 status = Status.RUNTIME_ERROR
@@ -640,6 +639,7 @@ class Engine:
             run_s=raw.get("wall_s", 0.0),
             peak_rss_kb=raw.get("peak_rss_kb", 0),
             detail=detail,
+            verified=job.expected is not None,
             **common,
         )
 

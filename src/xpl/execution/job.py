@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from xpl.execution.verdict import Expected
+
 
 class Status(str, Enum):
     """Outcome of one job. ``ok`` means it compiled, ran to completion and passed every test."""
@@ -101,6 +103,10 @@ class Job:
 
     ``num_tests`` is how many test cases the harness reports (see the harness protocol in
     ``xpl.languages.base``); without it the program is judged by its exit status alone.
+    ``expected`` holds each test's expected result (``verdict.Expected``, made at render time
+    next to the program, which holds only the arguments): the engine compares the values the
+    harness prints with them outside the sandbox. Without it, the harness's own pass/fail
+    lines are taken at their word and the result says ``verified: false``.
     ``id`` and ``meta`` are the caller's labels: not part of the job's identity.
     """
 
@@ -110,12 +116,29 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    expected: Expected | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.expected is not None:
+            n = len(self.expected.values)
+            if self.num_tests is None:
+                object.__setattr__(self, "num_tests", n)
+            elif self.num_tests != n:
+                raise ValueError(f"num_tests is {self.num_tests} but {n} expected values are given")
 
     def key(self, toolchain_version: str, language: str | None = None) -> str:
         """Content hash of everything that determines the result (``language``: the canonical
         name, so that aliases such as "rs" and "rust" share results)."""
         payload = json.dumps(
-            [PROTOCOL_VERSION, language or self.language, self.program, self.num_tests, asdict(self.limits), toolchain_version],
+            [
+                PROTOCOL_VERSION,
+                language or self.language,
+                self.program,
+                self.num_tests,
+                asdict(self.limits),
+                toolchain_version,
+                self.expected.to_json() if self.expected is not None else None,
+            ],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -123,7 +146,7 @@ class Job:
     @classmethod
     def from_json(cls, record: Any, default_id: str | None = None) -> Job:
         """A job from one JSON object, as in an ``xpl exec`` file: ``{"id"?, "language",
-        "program", "num_tests"?, "limits"?, "meta"?}`` (``null`` = absent). The
+        "program", "num_tests"?, "limits"?, "expected"?, "meta"?}`` (``null`` = absent). The
         PL is stored under its canonical name; the id is a string (``default_id`` when none).
 
         Raises ``FieldError`` naming the field for a missing, unknown or bad field, and
@@ -161,15 +184,24 @@ class Job:
         if num_tests is not None and (isinstance(num_tests, bool) or not isinstance(num_tests, int) or not 0 <= num_tests <= MAX_TESTS):
             raise FieldError("num_tests", f"must be an integer from 0 to {MAX_TESTS}, got {_show(num_tests)}")
         limits = Limits() if record.get("limits") is None else Limits.from_dict(record["limits"], where="limits")
+        expected = None
+        if record.get("expected") is not None:
+            try:
+                expected = Expected.from_json(record["expected"], where="expected")
+            except ValueError as exc:
+                field_name, _, problem = str(exc).partition(": ")  # "expected.values[2]: why"
+                if not field_name.startswith("expected") or not problem:
+                    field_name, problem = "expected", str(exc)
+                raise FieldError(field_name, f"is not valid: {problem}") from None
         meta = record.get("meta")
         if meta is not None and not isinstance(meta, dict):
             raise FieldError("meta", f"must be an object, got {_show(meta)}")
         ident = default_id if ident is None else str(ident)
-        return cls(language, program, num_tests, limits, id=ident, meta=meta or {})
+        return cls(language, program, num_tests, limits, id=ident, meta=meta or {}, expected=expected)
 
 
 # The fields of a job in JSON (``Job.from_json``), and the most tests one job may report.
-JOB_FIELDS = ("id", "language", "program", "num_tests", "limits", "meta")
+JOB_FIELDS = ("id", "language", "program", "num_tests", "limits", "expected", "meta")
 MAX_TESTS = 100_000
 
 
@@ -219,7 +251,8 @@ def _json_type(value: Any) -> str:
 
 
 # Bump when the meaning of a stored result changes (harness protocol, classification rules).
-PROTOCOL_VERSION = 1
+# 2: harnesses print each test's value and the engine judges it against Job.expected.
+PROTOCOL_VERSION = 2
 
 
 @dataclass
@@ -243,6 +276,9 @@ class Result:
     key: str = ""
     id: str | None = None
     cached: bool = False  # served from the results store
+    # True when the tests were judged by the engine against the job's expected values; False
+    # when the program's own report (pass/fail lines, exit status) was taken at its word.
+    verified: bool = False
 
     @property
     def ok(self) -> bool:

@@ -50,7 +50,8 @@ import types
 import builtins  # noqa: E402
 import math  # noqa: E402,F401
 
-MARKER = re.compile(rb"@@xpl ([0-9a-f]+|-) (\d+|done)(?: (pass|fail|error))?")
+# Harness protocol lines start a line of stdout with this prefix, then the run's nonce.
+MARKER = b"@@xpl "
 POLL_S = 0.02
 WATCHDOG_S = 0.05
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -473,6 +474,44 @@ def _reap_zombies() -> None:
             return
 
 
+class _Marks:
+    """The harness protocol lines of one run's stdout: each line that starts with ``prefix``
+    (``@@xpl <nonce> ``), without it, in order. The engine judges them (``verdict.judge``)."""
+
+    def __init__(self, prefix: bytes):
+        self.prefix = prefix
+        self.partial = b""  # the current line so far, when it may still be a protocol line
+        self.at_start = True  # the next byte starts a line
+        self.lines: list[str] = []
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if self.at_start or self.partial:
+                line = self.partial + piece
+                # Keep only what may still become a protocol line (bounded by the output limit).
+                keep = line.startswith(self.prefix) or self.prefix.startswith(line)
+                self.partial = line if keep else b""
+                if end >= 0 and keep:
+                    self._take(line)
+            if end < 0:
+                self.at_start = False
+                return
+            self.partial, self.at_start, start = b"", True, end + 1
+
+    def _take(self, line: bytes) -> None:
+        if line.startswith(self.prefix):
+            self.lines.append(line[len(self.prefix) :].decode("utf-8", "surrogateescape"))
+
+    def finish(self) -> list[str]:
+        if self.partial:
+            self._take(self.partial)  # a last line without its newline
+            self.partial = b""
+        return self.lines
+
+
 def execute(run: dict, ident: dict, work_root: str) -> dict:
     lim = run["limits"]
     uid = ident.get("uid")
@@ -496,9 +535,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     os.close(err_w)
     keep = run.get("keep_bytes", 4096)
     tails = {out_r: Tail(keep), err_r: Tail(keep)}
-    tests: dict[str, str] = {}
-    done = False
-    carry = b""
+    marks = _Marks(MARKER + nonce.encode() + b" ")
     flags = {"timed_out": False, "output_exceeded": False, "memory_exceeded": False}
     status = None
     rusage = None
@@ -535,15 +572,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
                 continue
             tails[fd].add(data)
             if fd == out_r:
-                text = carry + data
-                for m in MARKER.finditer(text):
-                    if m.group(1).decode() != nonce:
-                        continue  # not our harness (or a forgery): ignore
-                    if m.group(2) == b"done":
-                        done = True
-                    elif m.group(3):
-                        tests.setdefault(m.group(2).decode(), m.group(3).decode())
-                carry = text[-64:]
+                marks.feed(data)
             if tails[out_r].total + tails[err_r].total > lim["output_bytes"] and not flags["output_exceeded"]:
                 flags["output_exceeded"] = True
                 _kill_all(sweep, pid)
@@ -591,8 +620,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
         "stdout": tails[out_r].text(),
         "stderr": tails[err_r].text(),
         "output_bytes": tails[out_r].total + tails[err_r].total,
-        "tests": tests,
-        "done": done,
+        "marks": marks.finish(),
     }
 
 

@@ -10,15 +10,28 @@ A language module owns everything that is specific to one PL:
 * how problems are written in it: types, literals, the prompt (signature + docstring as a
   comment), the stop sequences, and the test harness.
 
-The harness protocol (shared by every PL, parsed by the execution engine): for each test
-case ``i`` (0-based) the harness writes to standard output, flushing immediately::
+The harness protocol (shared by every PL, judged by the execution engine): the harness holds
+each test's arguments but never its expected result. For each test case ``i`` (0-based) it
+calls the function and writes to standard output, flushing immediately, either::
 
-    \\n@@xpl <nonce> <i> pass|fail|error\\n
+    \\n@@xpl <nonce> <i> value <json>\\n     (the call returned)
+    \\n@@xpl <nonce> <i> error\\n            (the call raised)
 
-where ``<nonce>`` is the value of the environment variable ``XPL_NONCE`` (``-`` when unset),
-``fail`` means a wrong result and ``error`` means the call raised. After the last test it writes
-``\\n@@xpl <nonce> done\\n`` and exits with status 0 if every test passed and 1 otherwise.
-Values are compared deeply; floats with ``types.floats_close`` (relative 1e-6, absolute 1e-9).
+where ``<nonce>`` is the value of the environment variable ``XPL_NONCE`` (``-`` when unset) and
+``<json>`` is the result on one line in the problem JSON encoding, following the declared
+return type (floats as numbers or ``"nan"``/``"inf"``/``"-inf"``, tuples as arrays, dicts as
+arrays of ``[key, value]`` pairs, None as ``null``; strings with ``"``, ``\\`` and control
+characters escaped) or, for a result that is not of that type, ``{"invalid": ...}``. After the
+last test it writes ``\\n@@xpl <nonce> done\\n`` and exits with status 0. The engine compares
+each value with the expected one outside the sandbox (``xpl.execution.verdict``): deeply,
+floats with ``types.floats_close`` (relative 1e-6, absolute 1e-9), dicts in any order. The
+nonce only keeps stray output from looking like the harness; it is no secret, and it need not
+be: a line passes a test only when it carries that test's right answer, and a test reported
+twice fails.
+
+``check_harness`` renders the older self-checking harness (expected values inside, ``@@xpl
+<nonce> <i> pass|fail|error`` lines, exit status 1 when a test failed), which is what a
+MultiPL-E export needs: MultiPL-E programs judge themselves by their exit status.
 """
 
 from __future__ import annotations
@@ -302,13 +315,32 @@ class Language(ABC):
 
     @abstractmethod
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
-        """Test code appended after ``prompt + body + completion_suffix`` (see the protocol above)."""
+        """Test code appended after ``prompt + body + completion_suffix`` that reports each
+        test's result (see the protocol above); it holds the arguments only, so the program
+        must be run with ``expected_results(sig, tests)`` beside it."""
+
+    @abstractmethod
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        """Self-checking test code (expected values inside, pass/fail lines, exit status 1 on a
+        failure), for programs that must judge themselves, e.g. a MultiPL-E export."""
+
+    def expected_results(self, sig: Signature, tests: Sequence[TestCase]):
+        """What the engine compares the harness's output with (``verdict.Expected``)."""
+        from xpl.execution.verdict import Expected
+
+        return Expected.of(sig, tests)
 
     def program(self, sig: Signature, docstring: str, body: str, tests: Sequence[TestCase]) -> str:
         """A complete runnable program: prompt, function body, closing text, harness."""
         if body and not body.endswith("\n"):
             body += "\n"
         return self.prompt(sig, docstring) + body + self.completion_suffix + self.harness(sig, tests)
+
+    def check_program(self, sig: Signature, docstring: str, body: str, tests: Sequence[TestCase]) -> str:
+        """As ``program``, with the self-checking harness (``check_harness``)."""
+        if body and not body.endswith("\n"):
+            body += "\n"
+        return self.prompt(sig, docstring) + body + self.completion_suffix + self.check_harness(sig, tests)
 
     # ----------------------------------------------------------------- chat (instruct models)
     @property

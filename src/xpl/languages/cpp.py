@@ -266,6 +266,145 @@ class Runner {
 }  // namespace xpl_harness
 """
 
+# The harness of the value protocol: each result written as JSON by ``Json<T>``, specialised
+# per type as ``Eq`` above is. String bytes are written as they are apart from quotes,
+# backslashes and control characters (the engine reads invalid UTF-8 as such).
+_VALUE_PRELUDE = r"""
+namespace xpl_values {
+
+template <typename T> struct Json {
+    static void put(std::string& o, const T& v) { o += std::to_string(v); }
+};
+template <> struct Json<double> {
+    static void put(std::string& o, double v) {
+        if (std::isnan(v)) { o += "\"nan\""; return; }
+        if (std::isinf(v)) { o += v > 0 ? "\"inf\"" : "\"-inf\""; return; }
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        o += buf;
+    }
+};
+template <> struct Json<bool> {
+    static void put(std::string& o, bool v) { o += v ? "true" : "false"; }
+};
+template <> struct Json<std::string> {
+    static void put(std::string& o, const std::string& v) {
+        o += '"';
+        for (char c : v) {
+            unsigned char u = static_cast<unsigned char>(c);
+            if (c == '"' || c == '\\') {
+                o += '\\';
+                o += c;
+            } else if (u < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", u);
+                o += buf;
+            } else {
+                o += c;
+            }
+        }
+        o += '"';
+    }
+};
+template <typename T> struct Json<std::vector<T>> {
+    static void put(std::string& o, const std::vector<T>& v) {
+        o += '[';
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i) o += ',';
+            Json<T>::put(o, v[i]);
+        }
+        o += ']';
+    }
+};
+template <typename K, typename V> struct Json<std::map<K, V>> {
+    static void put(std::string& o, const std::map<K, V>& m) {
+        o += '[';
+        const char* sep = "[";
+        for (const auto& kv : m) {
+            o += sep;
+            Json<K>::put(o, kv.first);
+            o += ',';
+            Json<V>::put(o, kv.second);
+            o += ']';
+            sep = ",[";
+        }
+        o += ']';
+    }
+};
+template <typename T> struct Json<std::optional<T>> {
+    static void put(std::string& o, const std::optional<T>& v) {
+        if (v) Json<T>::put(o, *v); else o += "null";
+    }
+};
+template <typename... T> struct Json<std::tuple<T...>> {
+    static void put(std::string& o, const std::tuple<T...>& v) {
+        o += '[';
+        each(o, v, std::index_sequence_for<T...>{});
+        o += ']';
+    }
+    template <std::size_t... I>
+    static void each(std::string& o, const std::tuple<T...>& v, std::index_sequence<I...>) {
+        ((o += (I ? "," : ""), Json<T>::put(o, std::get<I>(v))), ...);
+    }
+};
+
+class Reporter {
+  public:
+    Reporter() {
+        const char* n = std::getenv("XPL_NONCE");
+        nonce_ = n ? n : "-";
+    }
+
+    template <typename R, typename F> void value(int i, F call) {
+        std::string line = "value ";
+        try {
+            R got = call();
+            Json<R>::put(line, got);
+        } catch (...) {
+            return error(i);
+        }
+        report(i, line);
+    }
+
+    template <typename F> void none(int i, F call) {
+        try {
+            call();
+        } catch (...) {
+            return error(i);
+        }
+        report(i, "value null");
+    }
+
+    int finish() {
+        std::printf("\n@@xpl %s done\n", nonce_.c_str());
+        std::fflush(stdout);
+        return 0;
+    }
+
+  private:
+    void report(int i, const std::string& line) {
+        std::printf("\n@@xpl %s %d %s\n", nonce_.c_str(), i, line.c_str());
+        std::fflush(stdout);
+    }
+
+    // Called inside a catch handler: rethrows the current exception to describe it.
+    void error(int i) {
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "test %d: exception: %s\n", i, e.what());
+        } catch (...) {
+            std::fprintf(stderr, "test %d: exception\n", i);
+        }
+        report(i, "error");
+    }
+
+    std::string nonce_;
+};
+
+}  // namespace xpl_values
+"""
+
 
 class _CxxEscape:
     """Escapes for characters a C++ string literal cannot hold as themselves.
@@ -475,6 +614,22 @@ class Cpp(Language):
         )
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        fn = self.identifier(sig.name)
+        lines = []
+        for i, t in enumerate(tests):
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            if isinstance(sig.returns, NoneType):
+                lines.append(f"    xpl_run.none({i}, [] {{ {fn}({args}); }});\n")
+            else:
+                lines.append(f"    xpl_run.value<{self.render_type(sig.returns)}>({i}, [] {{ return {fn}({args}); }});\n")
+        return (
+            _VALUE_PRELUDE
+            + "\nint main() {\n    xpl_values::Reporter xpl_run;\n"
+            + "".join(lines)
+            + "    return xpl_run.finish();\n}\n"
+        )
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         fn = self.identifier(sig.name)
         lines = []
         for i, t in enumerate(tests):

@@ -295,6 +295,17 @@ class CSharp(Language):
         for t in tests:
             call = f"{name}(" + ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params)) + ")"
             if isinstance(sig.returns, NoneType):
+                rows.append(f"            () => {{ {call}; return __XplVoid; }},\n")
+            else:
+                rows.append(f"            () => {call},\n")
+        return _JSON_HELPERS + _REPORT_MAIN.replace("__XPL_CALLS__", "".join(rows)) + "}\n"
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        name = self._function_name(sig)
+        rows = []
+        for t in tests:
+            call = f"{name}(" + ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params)) + ")"
+            if isinstance(sig.returns, NoneType):
                 rows.append(f"            () => {{ {call}; return true; }},\n")
             else:
                 # The explicit type argument gives the expected value's literal its type
@@ -386,6 +397,92 @@ __XPL_TESTS__        };
         System.Console.Out.Write("\\n@@xpl " + __xplNonce + " done\\n");
         System.Console.Out.Flush();
         System.Environment.Exit(__xplFailed == 0 ? 0 : 1);
+    }
+"""
+
+# The harness of the value protocol: each result written as JSON by __XplJson, which takes the
+# runtime classes a result of the types above has (a null is None: Optional reference types
+# are plain references) and writes {"invalid": ...} for anything else. Strings are written as
+# ASCII, UTF-16 units beyond it as \uXXXX escapes.
+_JSON_HELPERS = """\
+    private static readonly object __XplVoid = new object();
+    private static void __XplJson(System.Text.StringBuilder o, object v) {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (v == null || v == __XplVoid) { o.Append("null"); return; }
+        if (v is double) {
+            double d = (double)v;
+            if (double.IsNaN(d)) o.Append("\\"nan\\"");
+            else if (double.IsInfinity(d)) o.Append(d > 0 ? "\\"inf\\"" : "\\"-inf\\"");
+            else o.Append(d.ToString("R", inv));
+            return;
+        }
+        if (v is long) { o.Append(((long)v).ToString(inv)); return; }
+        if (v is bool) { o.Append((bool)v ? "true" : "false"); return; }
+        var s = v as string;
+        if (s != null) {
+            o.Append('"');
+            foreach (char c in s) {
+                if (c == '"' || c == '\\\\') o.Append('\\\\').Append(c);
+                else if (c < 0x20 || c > 0x7e) o.Append("\\\\u").Append(((int)c).ToString("x4"));
+                else o.Append(c);
+            }
+            o.Append('"');
+            return;
+        }
+        var map = v as System.Collections.IDictionary;
+        if (map != null) {
+            o.Append('[');
+            string sep = "[";
+            foreach (System.Collections.DictionaryEntry e in map) {
+                o.Append(sep);
+                __XplJson(o, e.Key);
+                o.Append(',');
+                __XplJson(o, e.Value);
+                o.Append(']');
+                sep = ",[";
+            }
+            o.Append(']');
+            return;
+        }
+        var list = v as System.Collections.IList;
+        var tuple = v as System.Runtime.CompilerServices.ITuple;
+        if (list != null || tuple != null) {
+            int n = list != null ? list.Count : tuple.Length;
+            o.Append('[');
+            for (int i = 0; i < n; i++) {
+                if (i > 0) o.Append(',');
+                __XplJson(o, list != null ? list[i] : tuple[i]);
+            }
+            o.Append(']');
+            return;
+        }
+        o.Append("{\\"invalid\\":\\"").Append(System.Text.RegularExpressions.Regex.Replace(v.GetType().Name, "[^A-Za-z0-9]", "")).Append("\\"}");
+    }
+"""
+
+_REPORT_MAIN = """\
+    public static void Main(string[] __xplArgs) {
+        string __xplNonce = System.Environment.GetEnvironmentVariable("XPL_NONCE") ?? "-";
+        var __xplCalls = new System.Func<object>[] {
+__XPL_CALLS__        };
+        for (int __xplI = 0; __xplI < __xplCalls.Length; __xplI++) {
+            string __xplLine;
+            try {
+                var __xplOut = new System.Text.StringBuilder("value ");
+                __XplJson(__xplOut, __xplCalls[__xplI]());
+                __xplLine = __xplOut.ToString();
+            } catch (System.Exception __xplE) {  // StackOverflowException and OutOfMemoryException included
+                __xplLine = "error";
+                string __xplWhat = __xplE.GetType().FullName + ": " + __xplE.Message;
+                if (__xplWhat.Length > 2000) __xplWhat = __xplWhat.Substring(0, 2000);
+                System.Console.Error.WriteLine("test " + __xplI + ": " + __xplWhat);
+            }
+            System.Console.Out.Write("\\n@@xpl " + __xplNonce + " " + __xplI + " " + __xplLine + "\\n");
+            System.Console.Out.Flush();
+        }
+        System.Console.Out.Write("\\n@@xpl " + __xplNonce + " done\\n");
+        System.Console.Out.Flush();
+        System.Environment.Exit(0);
     }
 """
 

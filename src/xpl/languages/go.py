@@ -156,6 +156,106 @@ func xplCheck[T any](nonce string, i int, call func() T, want T, eq func(T, T) b
 """
 
 
+# The harness of the value protocol: each result written as JSON by an encoder that
+# ``Go._encoder`` composes per type from these helpers. A nil slice or map is written as an
+# empty one (as the comparators above treat them); string bytes are written as they are apart
+# from quotes, backslashes and control characters (the engine reads invalid UTF-8 as such).
+_VALUE_PRELUDE = r"""
+type xplOut = *strings.Builder
+
+func xplJsonInt(b xplOut, v int) { b.WriteString(strconv.Itoa(v)) }
+
+func xplJsonFloat(b xplOut, v float64) {
+	switch {
+	case math.IsNaN(v):
+		b.WriteString(`"nan"`)
+	case math.IsInf(v, 1):
+		b.WriteString(`"inf"`)
+	case math.IsInf(v, -1):
+		b.WriteString(`"-inf"`)
+	default:
+		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	}
+}
+
+func xplJsonBool(b xplOut, v bool) { b.WriteString(strconv.FormatBool(v)) }
+
+func xplJsonString(b xplOut, v string) {
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			fmt.Fprintf(b, "\\u%04x", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+}
+
+func xplJsonNone(b xplOut, v struct{}) { b.WriteString("null") }
+
+func xplJsonSlice[T any](enc func(xplOut, T)) func(xplOut, []T) {
+	return func(b xplOut, v []T) {
+		b.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			enc(b, x)
+		}
+		b.WriteByte(']')
+	}
+}
+
+func xplJsonMap[K comparable, V any](key func(xplOut, K), value func(xplOut, V)) func(xplOut, map[K]V) {
+	return func(b xplOut, v map[K]V) {
+		b.WriteByte('[')
+		sep := "["
+		for k, x := range v {
+			b.WriteString(sep)
+			key(b, k)
+			b.WriteByte(',')
+			value(b, x)
+			b.WriteByte(']')
+			sep = ",["
+		}
+		b.WriteByte(']')
+	}
+}
+
+func xplJsonPtr[T any](enc func(xplOut, T)) func(xplOut, *T) {
+	return func(b xplOut, v *T) {
+		if v == nil {
+			b.WriteString("null")
+		} else {
+			enc(b, *v)
+		}
+	}
+}
+
+// xplReport runs one test and writes its result; a panic in the candidate is that test's error.
+func xplReport[T any](nonce string, i int, call func() T, enc func(xplOut, T)) {
+	line := "error"
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "test %d: panic: %v\n", i, r)
+		}
+		fmt.Printf("\n@@xpl %s %d %s\n", nonce, i, line)
+	}()
+	got := call()
+	var b strings.Builder
+	b.WriteString("value ")
+	enc(&b, got)
+	line = b.String()
+}
+"""
+
+
 def _language_version(tc: Toolchain) -> str:
     """The toolchain's own language version (``go version go1.19.8 linux/amd64`` -> ``1.19``).
 
@@ -394,6 +494,54 @@ class Go(Language):
         return head + f"func {self.identifier(sig.name)}({params}){ret} {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        fn = self.identifier(sig.name)
+        void = isinstance(sig.returns, NoneType)
+        ret = self.render_type(sig.returns)
+        enc = self._encoder(sig.returns)
+        reports = []
+        for i, t in enumerate(tests):
+            call = f"{fn}(" + ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params)) + ")"
+            body = f"{call}; return struct{{}}{{}}" if void else f"return {call}"
+            reports.append(f"\txplReport[{ret}](xplNonce, {i}, func() {ret} {{ {body} }}, {enc})\n")
+        return (
+            "\n"
+            + _IMPORT_USES
+            + _VALUE_PRELUDE
+            + "\nfunc main() {\n"
+            + '\txplNonce, ok := os.LookupEnv("XPL_NONCE")\n'
+            + "\tif !ok {\n"
+            + '\t\txplNonce = "-"\n'
+            + "\t}\n"
+            + "".join(reports)
+            + '\tfmt.Printf("\\n@@xpl %s done\\n", xplNonce)\n'
+            + "}\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A Go expression of type ``func(*strings.Builder, T)`` writing a ``typ`` as JSON."""
+        simple = {IntType: "xplJsonInt", FloatType: "xplJsonFloat", BoolType: "xplJsonBool", StrType: "xplJsonString", NoneType: "xplJsonNone"}
+        if type(typ) in simple:
+            return simple[type(typ)]
+        if isinstance(typ, ListType):
+            return f"xplJsonSlice[{self.render_type(typ.elem)}]({self._encoder(typ.elem)})"
+        if isinstance(typ, DictType):
+            k, v = self.render_type(typ.key), self.render_type(typ.value)
+            return f"xplJsonMap[{k}, {v}]({self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        if isinstance(typ, OptionalType):
+            return f"xplJsonPtr[{self.render_type(typ.inner)}]({self._encoder(typ.inner)})"
+        if isinstance(typ, TupleType):
+            t = self.render_type(typ)
+            if not typ.elems:
+                return f'func(b xplOut, v {t}) {{ b.WriteString("[]") }}'
+            if typ.homogeneous:
+                elem = typ.elems[0]
+                each = f"xplJsonSlice[{self.render_type(elem)}]({self._encoder(elem)})"
+                return f"func(b xplOut, v {t}) {{ {each}(b, v[:]) }}"
+            fields = "; b.WriteByte(','); ".join(f"{self._encoder(e)}(b, v.F{k})" for k, e in enumerate(typ.elems))
+            return f"func(b xplOut, v {t}) {{ b.WriteByte('['); {fields}; b.WriteByte(']') }}"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         fn = self.identifier(sig.name)
         void = isinstance(sig.returns, NoneType)
         ret = self.render_type(sig.returns)

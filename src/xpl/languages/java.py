@@ -307,6 +307,33 @@ class Java(Language):
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         name = self.identifier(sig.name)
+        out = [_JSON_HEAD]
+        for n in self._tuple_arities(sig):
+            rec = _TUPLE_RECORDS[n]
+            parts = "\n            o.append(',');\n            ".join(f"__xplJson(o, x.{c}());" for c in _COMPONENTS[:n])
+            out.append(
+                f"        if (v instanceof {rec}<{', '.join('?' * n)}> x) {{\n"
+                f"            o.append('[');\n            {parts}\n            o.append(']');\n            return;\n        }}\n"
+            )
+        out.append(_JSON_TAIL)
+        for i, t in enumerate(tests):
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            call = f"{name}({args})"
+            body = f"        {call};\n        return __XPL_VOID;\n" if isinstance(sig.returns, NoneType) else f"        return {call};\n"
+            # One method per test: a method's bytecode is limited to 64 KiB.
+            out.append(f"    private static Object __xplCall{i}() {{\n{body}    }}\n")
+        cases = "".join(f"            case {i}: return __xplCall{i}();\n" for i in range(len(tests)))
+        out.append(
+            "    private static Object __xplCall(int i) {\n"
+            "        switch (i) {\n" + cases + "            default: throw new IllegalArgumentException();\n"
+            "        }\n    }\n"
+        )
+        out.append(_REPORT_MAIN.replace("__XPL_COUNT__", str(len(tests))))
+        out.append("}\n")
+        return "".join(out)
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        name = self.identifier(sig.name)
         out = [_EQUALITY_HEAD]
         for n in self._tuple_arities(sig):
             rec = _TUPLE_RECORDS[n]
@@ -396,6 +423,101 @@ _MAIN = """\
         }
         __xplEmit("\\n@@xpl ".concat(nonce).concat(" done\\n"));
         System.exit(failed == 0 ? 0 : 1);
+    }
+"""
+
+
+# The harness of the value protocol: each result written as JSON by __xplJson, which takes
+# the classes a result of the types above has (Long, Double, Boolean, String, List, Map,
+# Optional, the tuple records: the harness inserts one line per record between head and tail)
+# and writes {"invalid": ...} for anything else, null references included (the comparison
+# above never equates them with a value). Strings are written as ASCII, UTF-16 units beyond
+# it as \uXXXX escapes. As above, no string concatenation with `+`.
+_JSON_HEAD = """\
+    private static final Object __XPL_VOID = new Object();
+    private static void __xplString(StringBuilder o, String s) {
+        o.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\\\') o.append('\\\\').append(c);
+            else if (c < 0x20 || c > 0x7e) o.append(String.format("\\\\u%04x", (int) c));
+            else o.append(c);
+        }
+        o.append('"');
+    }
+    private static void __xplJson(StringBuilder o, Object v) {
+        if (v == __XPL_VOID) { o.append("null"); return; }
+        if (v instanceof Long x) { o.append(x.longValue()); return; }
+        if (v instanceof Double x) {
+            double d = x.doubleValue();
+            if (Double.isNaN(d)) o.append("\\"nan\\"");
+            else if (Double.isInfinite(d)) o.append(d > 0 ? "\\"inf\\"" : "\\"-inf\\"");
+            else o.append(Double.toString(d));
+            return;
+        }
+        if (v instanceof Boolean x) { o.append(x.booleanValue()); return; }
+        if (v instanceof String x) { __xplString(o, x); return; }
+        if (v instanceof java.util.List<?> x) {
+            o.append('[');
+            boolean first = true;
+            for (Object e : x) {
+                if (!first) o.append(',');
+                first = false;
+                __xplJson(o, e);
+            }
+            o.append(']');
+            return;
+        }
+        if (v instanceof java.util.Map<?, ?> x) {
+            o.append('[');
+            boolean first = true;
+            for (java.util.Map.Entry<?, ?> e : x.entrySet()) {
+                o.append(first ? "[" : ",[");
+                first = false;
+                __xplJson(o, e.getKey());
+                o.append(',');
+                __xplJson(o, e.getValue());
+                o.append(']');
+            }
+            o.append(']');
+            return;
+        }
+        if (v instanceof java.util.Optional<?> x) {
+            if (x.isPresent()) __xplJson(o, x.get()); else o.append("null");
+            return;
+        }
+"""
+
+_JSON_TAIL = """\
+        o.append("{\\"invalid\\":\\"").append(v == null ? "null" : v.getClass().getSimpleName().replaceAll("[^A-Za-z0-9]", "")).append("\\"}");
+    }
+"""
+
+_REPORT_MAIN = """\
+    private static void __xplEmit(String s) {
+        System.out.print(s);
+        System.out.flush();
+    }
+    public static void main(String[] args) {
+        String nonce = System.getenv("XPL_NONCE");
+        if (nonce == null) nonce = "-";
+        for (int i = 0; i < __XPL_COUNT__; i++) {
+            String line;
+            try {
+                StringBuilder o = new StringBuilder("value ");
+                __xplJson(o, __xplCall(i));
+                line = o.toString();
+            } catch (Throwable e) {  // StackOverflowError and OutOfMemoryError included
+                line = "error";
+                String what = String.valueOf(e);
+                if (what.length() > 2000) what = what.substring(0, 2000);
+                System.err.println("test ".concat(String.valueOf(i)).concat(": ").concat(what));
+            }
+            __xplEmit("\\n@@xpl ".concat(nonce).concat(" ").concat(String.valueOf(i)).concat(" ")
+                .concat(line).concat("\\n"));
+        }
+        __xplEmit("\\n@@xpl ".concat(nonce).concat(" done\\n"));
+        System.exit(0);
     }
 """
 

@@ -175,6 +175,106 @@ function __xplRun(type, cases) {
 }
 """
 
+# The harness of the value protocol: each result written as JSON, directed by the same type
+# descriptor as __xplEqual above and accepting what it would: a bigint is a number, an
+# integral number in an int position is written exactly (BigInt), undefined and null are
+# None, a dict is a plain object or a Map whose keys are written from their string form (a
+# number key only when that form is the number's own). Anything else is {"invalid": ...}.
+# Expected ints are the doubles the PL holds (``JavaScript.expected_results``).
+_VALUE_PRELUDE = """
+
+// ---- xpl test harness ----
+{declarations}function __xplInvalid(v) {
+  return '{"invalid":"' + (v === null ? "null" : typeof v) + '"}';
+}
+
+function __xplNumber(t, v) {
+  const x = typeof v === "bigint" ? Number(v) : v;
+  if (typeof x !== "number") return __xplInvalid(v);
+  if (Number.isNaN(x)) return '"nan"';
+  if (!Number.isFinite(x)) return x > 0 ? '"inf"' : '"-inf"';
+  return t === "int" && Number.isInteger(x) ? BigInt(x).toString() : String(x);
+}
+
+function __xplKey(t, k) {
+  if (t === "str") return JSON.stringify(k);
+  const x = Number(k);
+  return String(x) === k ? __xplNumber(t, x) : __xplInvalid(k);
+}
+
+function __xplJson(t, v) {
+  if (typeof t === "string") {
+    if (t === "int" || t === "float") return __xplNumber(t, v);
+    if (t === "none") return v === undefined || v === null ? "null" : __xplInvalid(v);
+    if (t === "bool") return typeof v === "boolean" ? String(v) : __xplInvalid(v);
+    return typeof v === "string" ? JSON.stringify(v) : __xplInvalid(v);
+  }
+  switch (t[0]) {
+    case "opt":
+      return v === undefined || v === null ? "null" : __xplJson(t[1], v);
+    case "list":
+    case "tuple": {
+      if (!Array.isArray(v)) return __xplInvalid(v);
+      const items = [];
+      for (let i = 0; i < v.length; i++) items.push(__xplJson(t[0] === "list" ? t[1] : t[1][i], v[i]));
+      return "[" + items.join(",") + "]";
+    }
+    case "dict": {
+      let entries;
+      if (v instanceof Map) {
+        entries = Array.from(v, (e) => [String(e[0]), e[1]]);
+      } else if (v !== null && typeof v === "object" && !Array.isArray(v)
+                 && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
+        entries = Object.keys(v).map((k) => [k, v[k]]);
+      } else {
+        return __xplInvalid(v);
+      }
+      return "[" + entries.map((e) => "[" + __xplKey(t[1], e[0]) + "," + __xplJson(t[2], e[1]) + "]").join(",") + "]";
+    }
+  }
+  return __xplInvalid(v);
+}
+
+function __xplReport(type, calls) {
+  const proc = {process};
+  const nonce = proc.env.XPL_NONCE === undefined ? "-" : proc.env.XPL_NONCE;
+  for (let i = 0; i < calls.length; i++) {
+    let line;
+    try {
+      line = "value " + __xplJson(type, calls[i]());
+    } catch (e) {
+      line = "error";
+      try {
+        proc.stderr.write("test " + i + ": " + String((e instanceof Error && e.stack) || e).slice(0, 2000) + "\\n");
+      } catch (_) {
+        proc.stderr.write("test " + i + ": (unprintable)\\n");
+      }
+    }
+    // process.stdout writes synchronously to pipes and files on Linux, so nothing is lost at exit.
+    proc.stdout.write("\\n@@xpl " + nonce + " " + i + " " + line + "\\n");
+  }
+  proc.stdout.write("\\n@@xpl " + nonce + " done\\n");
+  proc.exit(0);
+}
+"""
+
+
+def _doubles(value: Any, typ: Type) -> Any:
+    """``value`` with every int replaced by the double a JavaScript number literal of it holds."""
+    if value is None:
+        return None
+    if isinstance(typ, OptionalType):
+        return _doubles(value, typ.inner)
+    if isinstance(typ, IntType):
+        return int(float(value))
+    if isinstance(typ, ListType):
+        return [_doubles(v, typ.elem) for v in value]
+    if isinstance(typ, TupleType):
+        return tuple(_doubles(v, t) for v, t in zip(value, typ.elems))
+    if isinstance(typ, DictType):
+        return {_doubles(k, typ.key): _doubles(v, typ.value) for k, v in value.items()}
+    return value
+
 
 class JavaScript(Language):
     name = "javascript"
@@ -352,6 +452,24 @@ class JavaScript(Language):
         return ""
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        fn = self.identifier(sig.name)
+        rows = []
+        for t in tests:
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            rows.append(f"  () => {fn}({args}),\n")
+        return (
+            _VALUE_PRELUDE.replace("{process}", self._process_expr()).replace("{declarations}", self._declarations())
+            + f"\n__xplReport({json.dumps(self._descriptor(sig.returns))}, [\n"
+            + "".join(rows)
+            + "]);\n"
+        )
+
+    def expected_results(self, sig: Signature, tests: Sequence[TestCase]):
+        # An int literal beyond 2**53 holds the nearest double (as the self-checking harness's
+        # expected literal did), so that is what a correct function returns.
+        return super().expected_results(sig, [TestCase(t.args, _doubles(t.expected, sig.returns)) for t in tests])
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         fn = self.identifier(sig.name)
         rows = []
         for t in tests:

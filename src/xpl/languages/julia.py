@@ -151,6 +151,80 @@ end
 '''
 
 
+# The harness of the value protocol: each result written as JSON by a closure that
+# ``Julia._encoder`` composes per type, accepting what ``__xpl_equal`` above would compare
+# equal to a value of that type (integers and floats are numbers to each other, Bool is not a
+# number, a Tuple is a sequence) and writing {"invalid": ...} for anything else. Strings are
+# written byte for byte apart from quotes, backslashes and control characters.
+_VALUE_PRELUDE = r'''
+
+# Bool <: Integer in Julia, but true is not the number 1 here (as in Python's harness)
+__xpl_isnumber(x) = (x isa Integer || x isa AbstractFloat) && !(x isa Bool)
+
+__xpl_invalid(v) = "{\"invalid\":\"" * Base.filter(c -> Base.isascii(c) && Base.isletter(c), Base.string(Base.nameof(Base.typeof(v)))) * "\"}"
+
+function __xpl_json_number(v)
+    __xpl_isnumber(v) || return __xpl_invalid(v)
+    v isa Integer && return Base.string(v)
+    x = Float64(v)
+    Base.isnan(x) && return "\"nan\""
+    Base.isinf(x) && return x > 0 ? "\"inf\"" : "\"-inf\""
+    return Base.repr(x)
+end
+
+__xpl_json_bool(v) = v isa Bool ? (v ? "true" : "false") : __xpl_invalid(v)
+
+function __xpl_json_string(v)
+    v isa AbstractString || return __xpl_invalid(v)
+    out = Base.IOBuffer()
+    Base.write(out, '"')
+    for b in Base.codeunits(Base.String(v))
+        if b == 0x22 || b == 0x5c || b < 0x20
+            Base.write(out, "\\u", Base.string(b, base = 16, pad = 4))
+        else
+            Base.write(out, b)
+        end
+    end
+    Base.write(out, '"')
+    return Base.String(Base.take!(out))
+end
+
+__xpl_json_nothing(v) = v === nothing ? "null" : __xpl_invalid(v)
+__xpl_json_optional(inner) = v -> v === nothing ? "null" : inner(v)
+
+__xpl_json_list(elem) = v -> (v isa AbstractVector || v isa Tuple) ? "[" * Base.join(Base.map(elem, v), ",") * "]" : __xpl_invalid(v)
+
+function __xpl_json_tuple(elems...)
+    return v -> if (v isa AbstractVector || v isa Tuple) && Base.length(v) == Base.length(elems)
+        "[" * Base.join([e(x) for (e, x) in Base.zip(elems, v)], ",") * "]"
+    else
+        __xpl_invalid(v)
+    end
+end
+
+__xpl_json_dict(key, value) = v -> v isa AbstractDict ? "[" * Base.join(["[" * key(k) * "," * value(x) * "]" for (k, x) in v], ",") * "]" : __xpl_invalid(v)
+
+function __xpl_report(candidate, encode, tests)
+    nonce = Base.get(Base.ENV, "XPL_NONCE", "-")
+    for (n, args) in Base.enumerate(tests)
+        i = n - 1
+        line = try
+            "value " * encode(candidate(args...))
+        catch err
+            err isa InterruptException && Base.rethrow()
+            Base.println(Base.stderr, "test ", i, ": ", Base.sprint(Base.showerror, err))
+            "error"
+        end
+        Base.print(Base.stdout, "\n@@xpl ", nonce, " ", i, " ", line, "\n")
+        Base.flush(Base.stdout)
+    end
+    Base.print(Base.stdout, "\n@@xpl ", nonce, " done\n")
+    Base.flush(Base.stdout)
+    Base.exit(0)
+end
+'''
+
+
 class Julia(Language):
     name = "julia"
     display_name = "Julia"
@@ -258,6 +332,38 @@ class Julia(Language):
         return (self.docstring(docstring) if docstring.strip() else "") + head
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]
+            rows.append("    (" + ", ".join(args) + ("," if len(args) == 1 else "") + "),\n")
+        return (
+            _VALUE_PRELUDE
+            + f"\n__xpl_report({self.identifier(sig.name)}, {self._encoder(sig.returns)}, Any[\n"
+            + "".join(rows)
+            + "])\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A Julia expression: the function writing a result of type ``typ`` as JSON."""
+        if isinstance(typ, (IntType, FloatType)):
+            return "__xpl_json_number"
+        if isinstance(typ, BoolType):
+            return "__xpl_json_bool"
+        if isinstance(typ, StrType):
+            return "__xpl_json_string"
+        if isinstance(typ, NoneType):
+            return "__xpl_json_nothing"
+        if isinstance(typ, OptionalType):
+            return f"__xpl_json_optional({self._encoder(typ.inner)})"
+        if isinstance(typ, ListType):
+            return f"__xpl_json_list({self._encoder(typ.elem)})"
+        if isinstance(typ, TupleType):
+            return "__xpl_json_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
+        if isinstance(typ, DictType):
+            return f"__xpl_json_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]

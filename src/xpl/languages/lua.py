@@ -186,6 +186,143 @@ local function xpl_test(i, call, expected)
 end
 """
 
+# The harness of the value protocol: each result written as JSON by an encoder that
+# ``Lua._encoder`` composes per type, accepting what ``xpl_equal`` above would compare equal
+# to a value of that type (an integer and a float are numbers to each other; a list or tuple
+# is a table with the keys 1..n and no others) and writing {"invalid": ...} for anything else.
+# Strings are written byte for byte apart from quotes, backslashes and control characters.
+_VALUE_PRELUDE = r"""
+local xpl_type, xpl_next, xpl_pcall, xpl_tostring = _G.type, _G.next, _G.pcall, _G.tostring
+local xpl_rawget, xpl_math, xpl_string, xpl_table = _G.rawget, _G.math, _G.string, _G.table
+local xpl_stdout, xpl_stderr, xpl_exit = _G.io.stdout, _G.io.stderr, _G.os.exit
+local xpl_nonce = _G.os.getenv("XPL_NONCE") or "-"
+
+local function xpl_invalid(v)
+  return '{"invalid":"' .. xpl_type(v) .. '"}'
+end
+
+local function xpl_json_number(v)
+  if xpl_type(v) ~= "number" then
+    return xpl_invalid(v)
+  elseif v ~= v then
+    return '"nan"'
+  elseif v == xpl_math.huge or v == -xpl_math.huge then
+    return v > 0 and '"inf"' or '"-inf"'
+  elseif xpl_math.type(v) == "integer" then
+    return xpl_string.format("%d", v)
+  end
+  local text = xpl_string.format("%.17g", v)
+  if not xpl_string.find(text, "[.eE]") then
+    text = text .. ".0"
+  end
+  return text
+end
+
+local function xpl_json_boolean(v)
+  if xpl_type(v) ~= "boolean" then
+    return xpl_invalid(v)
+  end
+  return v and "true" or "false"
+end
+
+local function xpl_json_string(v)
+  if xpl_type(v) ~= "string" then
+    return xpl_invalid(v)
+  end
+  local escaped = xpl_string.gsub(v, '[%c"\\]', function(c)
+    return xpl_string.format("\\u%04x", xpl_string.byte(c))
+  end)
+  return '"' .. escaped .. '"'
+end
+
+local function xpl_json_nil(v)
+  return v == nil and "null" or xpl_invalid(v)
+end
+
+local function xpl_json_optional(inner)
+  return function(v)
+    return v == nil and "null" or inner(v)
+  end
+end
+
+-- The items of a table whose keys are exactly 1..n, or nil.
+local function xpl_sequence(v)
+  if xpl_type(v) ~= "table" then
+    return nil
+  end
+  local count = 0
+  for _ in xpl_next, v do
+    count = count + 1
+  end
+  local items = {}
+  for i = 1, count do
+    local item = xpl_rawget(v, i)
+    if item == nil then
+      return nil
+    end
+    items[i] = item
+  end
+  return items
+end
+
+local function xpl_json_list(elem)
+  return function(v)
+    local items = xpl_sequence(v)
+    if items == nil then
+      return xpl_invalid(v)
+    end
+    local parts = {}
+    for i = 1, #items do
+      parts[i] = elem(items[i])
+    end
+    return "[" .. xpl_table.concat(parts, ",") .. "]"
+  end
+end
+
+local function xpl_json_tuple(...)
+  local elems = { ... }
+  return function(v)
+    local items = xpl_sequence(v)
+    if items == nil or #items ~= #elems then
+      return xpl_invalid(v)
+    end
+    local parts = {}
+    for i = 1, #elems do
+      parts[i] = elems[i](items[i])
+    end
+    return "[" .. xpl_table.concat(parts, ",") .. "]"
+  end
+end
+
+local function xpl_json_dict(key, value)
+  return function(v)
+    if xpl_type(v) ~= "table" then
+      return xpl_invalid(v)
+    end
+    local parts = {}
+    for k, x in xpl_next, v do
+      parts[#parts + 1] = "[" .. key(k) .. "," .. value(x) .. "]"
+    end
+    return "[" .. xpl_table.concat(parts, ",") .. "]"
+  end
+end
+
+local function xpl_report(i, call, encode)
+  local line
+  local ok, got = xpl_pcall(call)
+  if not ok then
+    local shown, text = xpl_pcall(xpl_tostring, got)
+    xpl_stderr:write("test ", i, ": error: ", shown and text or "(error object without a message)", "\n")
+    line = "error"
+  else
+    local encoded, text = xpl_pcall(encode, got)
+    line = "value " .. (encoded and text or '{"invalid":"unencodable"}')
+  end
+  xpl_stdout:write("\n@@xpl ", xpl_nonce, " ", i, " ", line, "\n")
+  xpl_stdout:flush()
+end
+"""
+
 
 class Lua(Language):
     name = "lua"
@@ -285,6 +422,41 @@ class Lua(Language):
         return f"{doc}local function {self.identifier(sig.name)}({params})\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        fn = self.identifier(sig.name)
+        calls = []
+        for i, t in enumerate(tests):
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            calls.append(f"xpl_report({i}, function() return {fn}({args}) end, xpl_encode)\n")
+        return (
+            _VALUE_PRELUDE
+            + f"local xpl_encode = {self._encoder(sig.returns)}\n"
+            + "".join(calls)
+            + 'xpl_stdout:write("\\n@@xpl ", xpl_nonce, " done\\n")\n'
+            + "xpl_stdout:flush()\n"
+            + "xpl_exit(0)\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A Lua expression: the function writing a result of type ``typ`` as JSON."""
+        if isinstance(typ, (IntType, FloatType)):
+            return "xpl_json_number"
+        if isinstance(typ, BoolType):
+            return "xpl_json_boolean"
+        if isinstance(typ, StrType):
+            return "xpl_json_string"
+        if isinstance(typ, NoneType):
+            return "xpl_json_nil"
+        if isinstance(typ, OptionalType):
+            return f"xpl_json_optional({self._encoder(typ.inner)})"
+        if isinstance(typ, ListType):
+            return f"xpl_json_list({self._encoder(typ.elem)})"
+        if isinstance(typ, TupleType):
+            return "xpl_json_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
+        if isinstance(typ, DictType):
+            return f"xpl_json_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         fn = self.identifier(sig.name)
         calls = []
         for i, t in enumerate(tests):

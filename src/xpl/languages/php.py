@@ -170,6 +170,141 @@ function __xpl_run(string $candidate, array $tests): void
 """
 
 
+# The harness of the value protocol: each result written as JSON by a closure that
+# ``PHP._encoder`` composes per type, accepting what ``__xpl_equal`` above would compare equal
+# to a value of that type: an int and a float are numbers to each other, a list or tuple is an
+# array with the keys 0..n-1 (in any order), dict keys are PHP's int or string keys. Anything
+# else is written as {"invalid": ...}. String bytes are written as they are apart from quotes,
+# backslashes and control characters (json_encode would refuse invalid UTF-8).
+_VALUE_PRELUDE = r"""
+function __xpl_invalid($v): string
+{
+    return '{"invalid":"' . gettype($v) . '"}';
+}
+
+function __xpl_number(): Closure
+{
+    return function ($v): string {
+        if (is_int($v)) {
+            return (string) $v;
+        }
+        if (!is_float($v)) {
+            return __xpl_invalid($v);
+        }
+        if (is_nan($v)) {
+            return '"nan"';
+        }
+        if (is_infinite($v)) {
+            return $v > 0 ? '"inf"' : '"-inf"';
+        }
+        return json_encode($v, JSON_PRESERVE_ZERO_FRACTION);
+    };
+}
+
+function __xpl_bool(): Closure
+{
+    return fn ($v): string => is_bool($v) ? ($v ? 'true' : 'false') : __xpl_invalid($v);
+}
+
+function __xpl_quote(string $s): string
+{
+    return '"' . preg_replace_callback('/[\x00-\x1f"\\\\]/', fn ($m) => sprintf('\u%04x', ord($m[0])), $s) . '"';
+}
+
+function __xpl_string(): Closure
+{
+    return fn ($v): string => is_string($v) ? __xpl_quote($v) : __xpl_invalid($v);
+}
+
+function __xpl_null(): Closure
+{
+    return fn ($v): string => $v === null ? 'null' : __xpl_invalid($v);
+}
+
+function __xpl_optional(Closure $inner): Closure
+{
+    return fn ($v): string => $v === null ? 'null' : $inner($v);
+}
+
+function __xpl_is_list($v, int $n): bool
+{
+    if (!is_array($v) || count($v) !== $n) {
+        return false;
+    }
+    for ($i = 0; $i < $n; $i++) {
+        if (!array_key_exists($i, $v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+function __xpl_list(Closure $elem): Closure
+{
+    return function ($v) use ($elem): string {
+        if (!is_array($v) || !__xpl_is_list($v, count($v))) {
+            return __xpl_invalid($v);
+        }
+        $items = [];
+        for ($i = 0; $i < count($v); $i++) {
+            $items[] = $elem($v[$i]);
+        }
+        return '[' . implode(',', $items) . ']';
+    };
+}
+
+function __xpl_tuple(Closure ...$elems): Closure
+{
+    return function ($v) use ($elems): string {
+        if (!__xpl_is_list($v, count($elems))) {
+            return __xpl_invalid($v);
+        }
+        $items = [];
+        foreach ($elems as $i => $elem) {
+            $items[] = $elem($v[$i]);
+        }
+        return '[' . implode(',', $items) . ']';
+    };
+}
+
+// Array keys are ints or strings ("1" is stored as 1): a str key is written as a string.
+function __xpl_dict(bool $string_keys, Closure $key, Closure $value): Closure
+{
+    return function ($v) use ($string_keys, $key, $value): string {
+        if (!is_array($v)) {
+            return __xpl_invalid($v);
+        }
+        $pairs = [];
+        foreach ($v as $k => $x) {
+            $pairs[] = '[' . $key($string_keys ? (string) $k : $k) . ',' . $value($x) . ']';
+        }
+        return '[' . implode(',', $pairs) . ']';
+    };
+}
+
+function __xpl_report(string $candidate, Closure $encode, array $tests): void
+{
+    $nonce = getenv('XPL_NONCE');
+    if ($nonce === false) {
+        $nonce = '-';
+    }
+    foreach ($tests as $i => $args) {
+        try {
+            $line = 'value ' . $encode($candidate(...$args));
+        } catch (\Throwable $e) {
+            fwrite(STDERR, "test $i: " . get_class($e) . ': ' . str_replace("\n", '\n', $e->getMessage()) . "\n");
+            $line = 'error';
+        }
+        echo "\n@@xpl $nonce $i $line\n";
+        flush();
+    }
+    echo "\n@@xpl $nonce done\n";
+    flush();
+    exit(0);
+}
+"""
+
+
 class PHP(Language):
     name = "php"
     display_name = "PHP"
@@ -293,6 +428,39 @@ class PHP(Language):
         return f"<?php\n{doc}function {self.identifier(sig.name)}({params}) {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            rows.append(f"    [{args}],\n")
+        return (
+            _VALUE_PRELUDE
+            + f"\n__xpl_report({self.render_string(self.identifier(sig.name))}, {self._encoder(sig.returns)}, [\n"
+            + "".join(rows)
+            + "]);\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A PHP expression: the closure writing a result of type ``typ`` as JSON."""
+        if isinstance(typ, (IntType, FloatType)):
+            return "__xpl_number()"
+        if isinstance(typ, BoolType):
+            return "__xpl_bool()"
+        if isinstance(typ, StrType):
+            return "__xpl_string()"
+        if isinstance(typ, NoneType):
+            return "__xpl_null()"
+        if isinstance(typ, OptionalType):
+            return f"__xpl_optional({self._encoder(typ.inner)})"
+        if isinstance(typ, ListType):
+            return f"__xpl_list({self._encoder(typ.elem)})"
+        if isinstance(typ, TupleType):
+            return "__xpl_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
+        if isinstance(typ, DictType):
+            strings = "true" if isinstance(typ.key, StrType) else "false"
+            return f"__xpl_dict({strings}, {self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))

@@ -87,6 +87,67 @@ def __xpl_run(candidate, tests):
 '''
 
 
+# The harness of the value protocol: each test's result as JSON, checked against the declared
+# type the way ``__xpl_equal`` above would compare it with a value of that type (an int and a
+# float are numbers to each other; a tuple and a list are sequences), and ``{"invalid": ...}``
+# for anything else. Encoders are composed per type by ``Python._encoder``.
+_VALUE_PRELUDE = '''
+
+def __xpl_invalid(v):
+    return {"invalid": type(v).__name__}
+
+
+def __xpl_number(v):
+    import math
+    if type(v) is int:
+        return v
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else float(v)
+    return __xpl_invalid(v)
+
+
+def __xpl_exact(kind):
+    return lambda v: v if type(v) is kind else __xpl_invalid(v)
+
+
+def __xpl_none(v):
+    return None if v is None else __xpl_invalid(v)
+
+
+def __xpl_optional(inner):
+    return lambda v: None if v is None else inner(v)
+
+
+def __xpl_list(elem):
+    return lambda v: [elem(x) for x in v] if isinstance(v, (list, tuple)) else __xpl_invalid(v)
+
+
+def __xpl_tuple(*elems):
+    return lambda v: (
+        [e(x) for e, x in zip(elems, v)] if isinstance(v, (list, tuple)) and len(v) == len(elems) else __xpl_invalid(v)
+    )
+
+
+def __xpl_dict(key, value):
+    return lambda v: [[key(k), value(x)] for k, x in v.items()] if isinstance(v, dict) else __xpl_invalid(v)
+
+
+def __xpl_report(candidate, encode, tests):
+    import json, os, sys
+    nonce = os.environ.get("XPL_NONCE", "-")
+    for i, args in enumerate(tests):
+        try:
+            line = "value " + json.dumps(encode(candidate(*args)), allow_nan=False)
+        except BaseException as exc:  # noqa: BLE001 - any raise is this test's error
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            print(f"test {i}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            line = "error"
+        print(f"\\n@@xpl {nonce} {i} {line}", flush=True)
+    print(f"\\n@@xpl {nonce} done", flush=True)
+'''
+
+
 class Python(Language):
     name = "python"
     display_name = "Python"
@@ -195,6 +256,37 @@ class Python(Language):
         return self._typing_imports(sig) + head
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]
+            rows.append("    (" + ", ".join(args) + ("," if len(args) == 1 else "") + "),\n")
+        return (
+            _VALUE_PRELUDE
+            + "\n\nif __name__ == '__main__':\n"
+            + f"    __xpl_report({self.identifier(sig.name)}, {self._encoder(sig.returns)}, [\n"
+            + "".join("    " + r for r in rows)
+            + "    ])\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A harness expression: the function from a result to its JSON value (see _VALUE_PRELUDE)."""
+        if isinstance(typ, (IntType, FloatType)):
+            return "__xpl_number"
+        if isinstance(typ, (BoolType, StrType)):
+            return f"__xpl_exact({self.render_type(typ)})"
+        if isinstance(typ, NoneType):
+            return "__xpl_none"
+        if isinstance(typ, OptionalType):
+            return f"__xpl_optional({self._encoder(typ.inner)})"
+        if isinstance(typ, ListType):
+            return f"__xpl_list({self._encoder(typ.elem)})"
+        if isinstance(typ, TupleType):
+            return "__xpl_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
+        if isinstance(typ, DictType):
+            return f"__xpl_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]

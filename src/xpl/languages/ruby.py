@@ -88,6 +88,77 @@ def __xpl_run(candidate, tests)
 end
 '''
 
+# The harness of the value protocol: each result written as JSON by a lambda that
+# ``Ruby._encoder`` composes per type, accepting what ``__xpl_equal`` above would compare equal
+# to a value of that type (an Integer and a Float are numbers to each other) and writing
+# {"invalid": ...} for anything else. Strings are written byte for byte apart from quotes,
+# backslashes and control characters (the engine reads invalid UTF-8 as such).
+_VALUE_PRELUDE = r'''
+
+def __xpl_invalid(v)
+  "{\"invalid\":\"#{v.class.name.to_s.b.gsub(/[^A-Za-z0-9:]/n, "")}\"}"
+end
+
+XPL_NUMBER = lambda do |v|
+  if v.is_a?(Integer)
+    v.to_s
+  elsif !v.is_a?(Float)
+    __xpl_invalid(v)
+  elsif v.nan?
+    '"nan"'
+  elsif v.infinite?
+    v > 0 ? '"inf"' : '"-inf"'
+  else
+    v.to_s
+  end
+end
+
+XPL_BOOL = ->(v) { v == true || v == false ? v.to_s : __xpl_invalid(v) }
+XPL_STRING = lambda do |v|
+  next __xpl_invalid(v) unless v.is_a?(String)
+  '"' + v.b.gsub(/[\x00-\x1f"\\]/n) { |c| format('\u%04x', c.ord) } + '"'
+end
+XPL_NONE = ->(v) { v.nil? ? "null" : __xpl_invalid(v) }
+
+def __xpl_optional(inner)
+  ->(v) { v.nil? ? "null" : inner.call(v) }
+end
+
+def __xpl_list(elem)
+  ->(v) { v.is_a?(Array) ? "[" + v.map { |x| elem.call(x) }.join(",") + "]" : __xpl_invalid(v) }
+end
+
+def __xpl_tuple(*elems)
+  lambda do |v|
+    next __xpl_invalid(v) unless v.is_a?(Array) && v.length == elems.length
+    "[" + elems.each_with_index.map { |e, i| e.call(v[i]) }.join(",") + "]"
+  end
+end
+
+def __xpl_dict(key, value)
+  ->(v) { v.is_a?(Hash) ? "[" + v.map { |k, x| "[" + key.call(k) + "," + value.call(x) + "]" }.join(",") + "]" : __xpl_invalid(v) }
+end
+
+def __xpl_report(candidate, encode, tests)
+  nonce = ENV.fetch("XPL_NONCE", "-")
+  tests.each_with_index do |args, i|
+    begin
+      line = "value " + encode.call(__send__(candidate, *args))
+    rescue SystemExit, SignalException
+      raise
+    rescue Exception => e # any raise, NoMemoryError and SystemStackError included, is this test's error
+      $stderr.write("test #{i}: #{e.class}: #{e.message.to_s.gsub("\n", "\\n")}\n")
+      line = "error"
+    end
+    $stdout.write("\n@@xpl #{nonce} #{i} " + line + "\n")
+    $stdout.flush
+  end
+  $stdout.write("\n@@xpl #{nonce} done\n")
+  $stdout.flush
+  Kernel.exit(0)
+end
+'''
+
 
 class Ruby(Language):
     name = "ruby"
@@ -194,6 +265,38 @@ class Ruby(Language):
         return f"{doc}def {self.identifier(sig.name)}({', '.join(self._parameters(sig))})\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        rows = []
+        for t in tests:
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            rows.append(f"  [{args}],\n")
+        return (
+            _VALUE_PRELUDE
+            + f"\n__xpl_report(:{self.identifier(sig.name)}, {self._encoder(sig.returns)}, [\n"
+            + "".join(rows)
+            + "])\n"
+        )
+
+    def _encoder(self, typ: Type) -> str:
+        """A Ruby expression: the lambda writing a result of type ``typ`` as JSON."""
+        if isinstance(typ, (IntType, FloatType)):
+            return "XPL_NUMBER"
+        if isinstance(typ, BoolType):
+            return "XPL_BOOL"
+        if isinstance(typ, StrType):
+            return "XPL_STRING"
+        if isinstance(typ, NoneType):
+            return "XPL_NONE"
+        if isinstance(typ, OptionalType):
+            return f"__xpl_optional({self._encoder(typ.inner)})"
+        if isinstance(typ, ListType):
+            return f"__xpl_list({self._encoder(typ.elem)})"
+        if isinstance(typ, TupleType):
+            return "__xpl_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
+        if isinstance(typ, DictType):
+            return f"__xpl_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
+        raise self.unsupported(f"type {typ!r}")
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))

@@ -162,6 +162,120 @@ fn xpl_check<T: XplEq + std::fmt::Debug>(nonce: &str, i: usize, call: impl FnOnc
 """
 
 
+# The harness of the value protocol: each result written as JSON by ``XplJson``, implemented
+# for every type render_type produces (tuples per arity by ``_tuple_json``). Strings are valid
+# UTF-8, written as they are apart from quotes, backslashes and control characters.
+_VALUE_PRELUDE = r"""
+trait XplJson {
+    fn xpl_json(&self, out: &mut String);
+}
+
+impl XplJson for i64 {
+    fn xpl_json(&self, out: &mut String) { out.push_str(&self.to_string()); }
+}
+
+impl XplJson for f64 {
+    fn xpl_json(&self, out: &mut String) {
+        if self.is_nan() {
+            out.push_str("\"nan\"");
+        } else if self.is_infinite() {
+            out.push_str(if *self > 0.0 { "\"inf\"" } else { "\"-inf\"" });
+        } else {
+            out.push_str(&format!("{:?}", self));
+        }
+    }
+}
+
+impl XplJson for bool {
+    fn xpl_json(&self, out: &mut String) { out.push_str(if *self { "true" } else { "false" }); }
+}
+
+impl XplJson for String {
+    fn xpl_json(&self, out: &mut String) {
+        out.push('"');
+        for c in self.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+}
+
+impl XplJson for () {
+    fn xpl_json(&self, out: &mut String) { out.push_str("null"); }
+}
+
+impl<T: XplJson> XplJson for Vec<T> {
+    fn xpl_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, v) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            v.xpl_json(out);
+        }
+        out.push(']');
+    }
+}
+
+impl<T: XplJson> XplJson for Option<T> {
+    fn xpl_json(&self, out: &mut String) {
+        match self {
+            Some(v) => v.xpl_json(out),
+            None => out.push_str("null"),
+        }
+    }
+}
+
+impl<K: XplJson, V: XplJson, S> XplJson for std::collections::HashMap<K, V, S> {
+    fn xpl_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, (k, v)) in self.iter().enumerate() {
+            out.push_str(if i > 0 { ",[" } else { "[" });
+            k.xpl_json(out);
+            out.push(',');
+            v.xpl_json(out);
+            out.push(']');
+        }
+        out.push(']');
+    }
+}
+
+fn xpl_report<T: XplJson>(nonce: &str, i: usize, call: impl FnOnce() -> T) {
+    let line = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(got) => {
+            let mut line = String::from("value ");
+            got.xpl_json(&mut line);
+            line
+        }
+        // The panic hook has already printed the message to stderr.
+        Err(_) => String::from("error"),
+    };
+    println!("\n@@xpl {} {} {}", nonce, i, line);
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+"""
+
+
+def _tuple_json(arity: int) -> str:
+    """``XplJson`` for tuples of one arity (only the arities a signature uses are emitted)."""
+    params = [f"A{k}" for k in range(arity)]
+    bounds = ", ".join(f"{p}: XplJson" for p in params)
+    tuple_type = "(" + ", ".join(params) + ("," if arity == 1 else "") + ")"
+    items = "        out.push(',');\n".join(f"        self.{k}.xpl_json(out);\n" for k in range(arity))
+    return (
+        f"\nimpl<{bounds}> XplJson for {tuple_type} {{\n"
+        "    fn xpl_json(&self, out: &mut String) {\n"
+        "        out.push('[');\n" + items + "        out.push(']');\n"
+        "    }\n"
+        "}\n"
+    )
+
+
 def _tuple_impl(arity: int) -> str:
     """``XplEq`` for tuples of one arity (only the arities a signature uses are emitted)."""
     params = [f"A{k}" for k in range(arity)]
@@ -341,6 +455,24 @@ class Rust(Language):
         return head + f"fn {self.identifier(sig.name)}({params}){ret} {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        arities = sorted({len(t.elems) for t in sig.returns.walk() if isinstance(t, TupleType) and t.elems})
+        fn = self.identifier(sig.name)
+        calls = []
+        for i, t in enumerate(tests):
+            args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
+            calls.append(f"    xpl_report(&xpl_nonce, {i}, || {fn}({args}));\n")
+        return (
+            _VALUE_PRELUDE
+            + "".join(_tuple_json(n) for n in arities)
+            + "\nfn main() {\n"
+            + '    let xpl_nonce = std::env::var("XPL_NONCE").unwrap_or_else(|_| String::from("-"));\n'
+            + "".join(calls)
+            + '    println!("\\n@@xpl {} done", xpl_nonce);\n'
+            + "    let _ = std::io::Write::flush(&mut std::io::stdout());\n"
+            + "}\n"
+        )
+
+    def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         arities = sorted(
             {len(t.elems) for t in sig.returns.walk() if isinstance(t, TupleType) and t.elems}
         )

@@ -211,7 +211,16 @@ def evaluate(
     for i, (problem, comps) in enumerate(zip(problems, completions, strict=True)):
         rendered = problem.render_as(language, style)
         for k, completion in enumerate(comps):
-            jobs.append(Job(language, rendered.program(completion), rendered.num_tests, id=f"{problem.name}#{k}", meta={"problem": problem.name}))
+            jobs.append(
+                Job(
+                    language,
+                    rendered.program(completion),
+                    rendered.num_tests,
+                    id=f"{problem.name}#{k}",
+                    meta={"problem": problem.name},
+                    expected=rendered.expected,
+                )
+            )
             index.append(i)
     flat = engine.run(jobs, progress=progress) if jobs else []
     grouped: list[list[Result]] = [[] for _ in problems]

@@ -70,6 +70,8 @@ def to_multipl_e(problem: Problem, language: str) -> dict[str, Any]:
     """``problem`` as a MultiPL-E record for ``language`` (raises ``UnsupportedError``)."""
     lang = get_language(language)
     rendered = problem.render(lang)
+    # MultiPL-E programs judge themselves (exit status): the self-checking harness.
+    tests = lang.completion_suffix + lang.check_harness(problem.signature, problem.tests)
     return {
         "name": problem.name,
         "language": lang.aliases[0] if lang.aliases else lang.name,
@@ -77,7 +79,7 @@ def to_multipl_e(problem: Problem, language: str) -> dict[str, Any]:
         "doctests": "keep",
         "original": problem.source,
         "prompt_terminology": "verbatim",
-        "tests": rendered.tests,
+        "tests": tests,
         "stop_tokens": list(rendered.stop_sequences),
     }
 

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from xpl.execution.verdict import Expected
 from xpl.languages import Language, get_language
 from xpl.languages.types import (
     DictType,
@@ -47,6 +48,9 @@ class Rendered:
     stop_sequences: tuple[str, ...]
     tests: str  # completion suffix + harness: program = prompt + completion + tests
     num_tests: int
+    # What the engine compares the harness's output with (the program holds only arguments):
+    # pass it as Job.expected.
+    expected: Expected | None = None
 
     def prompt_text(self, tokenizer=None) -> str:
         """The model's input (the same for every tokenizer in completion mode)."""
@@ -75,6 +79,7 @@ class ChatRendered:
     signature: Signature
     harness: str  # the PL's harness, without the completion-mode closing text
     num_tests: int
+    expected: Expected | None = None  # as Rendered.expected
 
     def prompt_text(self, tokenizer) -> str:
         """The model's input: the conversation through the tokenizer's chat template, with the
@@ -115,7 +120,8 @@ class Problem:
         lang = get_language(language)
         prompt = lang.prompt(self.signature, self.description)
         tests = lang.completion_suffix + lang.harness(self.signature, self.tests)
-        return Rendered(lang.name, prompt, tuple(lang.stop_sequences), tests, len(self.tests))
+        expected = lang.expected_results(self.signature, self.tests)
+        return Rendered(lang.name, prompt, tuple(lang.stop_sequences), tests, len(self.tests), expected)
 
     def render_chat(self, language: str | Language) -> ChatRendered:
         """The problem in ``language`` for an instruct model (see ``ChatRendered``)."""
@@ -132,6 +138,7 @@ class Problem:
             self.signature,
             harness,
             len(self.tests),
+            lang.expected_results(self.signature, self.tests),
         )
 
     def render_as(self, language: str | Language, style: str) -> Rendered | ChatRendered:
@@ -145,6 +152,10 @@ class Problem:
         if lang.name not in self.solutions:
             raise KeyError(f"problem {self.name!r} has no {lang.name} solution")
         return lang.program(self.signature, self.description, self.solutions[lang.name], self.tests)
+
+    def expected_results(self, language: str | Language) -> Expected:
+        """The expected values that go with ``solution_program`` (and any rendered program)."""
+        return get_language(language).expected_results(self.signature, self.tests)
 
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:

@@ -115,7 +115,8 @@ class ExecutionReward:
         jobs = []
         for name, completion in zip(problem, completions, strict=True):
             r = self.rendered[name]
-            jobs.append(Job(self.language, r.program(truncate(completion, r.stop_sequences)), r.num_tests, self.limits))
+            program = r.program(truncate(completion, r.stop_sequences))
+            jobs.append(Job(self.language, program, r.num_tests, self.limits, expected=r.expected))
         results = self.engine.run(jobs)
         if self.reward == "pass":
             return [1.0 if res.ok else 0.0 for res in results]

@@ -117,7 +117,7 @@ def verify(
         for lang in langs:
             if lang in problem.solutions:
                 program = problem.solution_program(lang)
-                jobs.append(Job(lang, program, len(problem.tests), id=f"{problem.name}:{lang}"))
+                jobs.append(Job(lang, program, len(problem.tests), id=f"{problem.name}:{lang}", expected=problem.expected_results(lang)))
     own_engine = engine is None
     engine = engine or Engine()
     try:
