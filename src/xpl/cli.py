@@ -156,7 +156,7 @@ _SHOWN_ERRORS = 20
 
 @app.command("exec")
 def exec_(
-    file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?, meta?}"),
+    file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?, expected?, meta?}"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results JSONL (default: FILE with .results.jsonl)."),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store: finished jobs are not re-run."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
@@ -540,14 +540,16 @@ def generate(
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     batch_size: int = typer.Option(16, "--batch-size"),
     seed: int = typer.Option(0, "--seed"),
+    chat: Optional[bool] = typer.Option(None, "--chat/--completion", help="Prompt style (default: chat for an instruct model with a chat template)."),
     evaluate_: bool = typer.Option(True, "--eval/--no-eval", help="Run the completions' tests and report pass@k."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j"),
 ) -> None:
     """Sample completions for problems in one PL; write bigcode-style generations and pass@k."""
     from xpl.execution import Engine
+    from xpl.experiments.evaluation import write_generations
     from xpl.languages import UnknownLanguage, get_language
-    from xpl.models.generation import SamplingConfig, evaluate, sample, write_bigcode_generations
-    from xpl.models.loading import ModelNotFound, load_model
+    from xpl.models.generation import SamplingConfig, evaluate, resolve_prompt_style, sample
+    from xpl.models.loading import ModelNotFound, load_model, resolve
     from xpl.training.common import limit_threads
 
     limit_threads()
@@ -555,20 +557,21 @@ def generate(
         language = get_language(lang)
         sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
         loaded = load_model(model)
+        style = resolve_prompt_style("auto" if chat is None else "chat" if chat else "completion", loaded[1], str(resolve(model)))
     except (UnknownLanguage, ValueError, ModelNotFound) as exc:
         _fail(str(exc))
     mdl, tokenizer = loaded
     items = [p for p in _read_problem_file(problems, "--problems") if language.supports(p.signature) is None]
-    rendered = [p.render(language) for p in items]
+    rendered = [p.render_as(language, style) for p in items]
     out.mkdir(parents=True, exist_ok=True)
     with _progress() as bar:
-        task = bar.add_task(f"sampling {language.display_name}", total=len(items) * n)
+        task = bar.add_task(f"sampling {language.display_name} ({style})", total=len(items) * n)
         completions = sample(
-            mdl, tokenizer, [r.prompt for r in rendered], [r.stop_sequences for r in rendered], sampling,
+            mdl, tokenizer, [r.prompt_text(tokenizer) for r in rendered], [r.stop_sequences for r in rendered], sampling,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
         )
     gen_path = out / f"generations_{language.name}.json"
-    write_bigcode_generations(gen_path, [r.prompt for r in rendered], completions)
+    write_generations(gen_path, rendered, completions)
     console.print(f"wrote {gen_path}")
     if not evaluate_:
         return
@@ -576,7 +579,7 @@ def generate(
     try:
         with _progress() as bar:
             task = bar.add_task("running tests", total=len(items) * n)
-            ev = evaluate(items, language.name, completions, engine, progress=lambda d, t: bar.update(task, completed=d, total=t))
+            ev = evaluate(items, language.name, completions, engine, progress=lambda d, t: bar.update(task, completed=d, total=t), style=style)
     finally:
         engine.close()
     with (out / f"results_{language.name}.jsonl").open("w") as fh:

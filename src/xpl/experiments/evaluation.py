@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from xpl.experiments.pipeline import write_json
 from xpl.experiments.stats import bootstrap
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
@@ -74,12 +75,6 @@ def problems_for(problems: Sequence[Problem], language: str, max_problems: int =
     lang = get_language(language)
     chosen = [p for p in problems if lang.supports(p.signature) is None]
     return chosen[:max_problems] if max_problems else chosen
-
-
-def _write_json(path: Path, record: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
 
 
 def summarize(language: str, ev, style: str, seconds: dict[str, float]) -> dict[str, Any]:
@@ -131,7 +126,7 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
                     *loaded, problems, lang, sampling, progress=lambda d, t: progress(f"{lang}: sampling", d, t), style=lang_style
                 )
                 seconds["sampling"] = round(time.perf_counter() - started, 1)
-                _write_json(replies_path, {"model": request.model, "style": lang_style, "problems": [p.name for p in problems], "completions": completions})
+                write_json(replies_path, {"model": request.model, "style": lang_style, "problems": [p.name for p in problems], "completions": completions})
                 rendered = [p.render_as(lang, lang_style) for p in problems]
                 write_generations(out / f"generations_{lang}.json", rendered, completions)
             rows.append(score(problems, lang, completions, lang_style, engine, out, seconds, progress))
@@ -142,7 +137,7 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
 
 def write_generations(path: Path, rendered, completions: Sequence[Sequence[str]]) -> None:
     """bigcode layout: per problem, the programs without their tests."""
-    _write_json(path, [[_code(r, c) for c in comps] for r, comps in zip(rendered, completions, strict=True)])
+    write_json(path, [[_code(r, c) for c in comps] for r, comps in zip(rendered, completions, strict=True)])
 
 
 def _code(rendered, completion: str) -> str:
@@ -210,7 +205,7 @@ def write_summary(out: Path, request: EvalRequest, rows: list[dict[str, Any]], g
         "sampling": {"n": request.n, "temperature": request.temperature, "top_p": request.top_p, "max_new_tokens": request.max_new_tokens, "seed": request.seed},
         "languages": rows,
     }
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     (out / "report.md").write_text(render_table(summary))
     return summary
 

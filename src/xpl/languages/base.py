@@ -352,7 +352,8 @@ class Language(ABC):
         """The user turn asking an instruct model for the function (see ``xpl.languages.chat``)."""
         from xpl.languages.chat import user_message
 
-        return user_message(self.display_name, self.name, self.prompt(sig, docstring))
+        signature = self.prompt(sig, "").splitlines()[-1].strip().rstrip("{").rstrip()
+        return user_message(self.display_name, self.name, signature, docstring)
 
     def chat_header(self, sig: Signature) -> str:
         """What the completion prompt supplies before the function (package clause, imports,

@@ -65,13 +65,18 @@ def extract_code(reply: str, tags: Iterable[str]) -> str:
     return reply
 
 
-def user_message(display_name: str, tag: str, prompt: str) -> str:
-    """The user turn: what to write, the PL's own prompt (signature and description as a
-    comment) in a code block, and the answer format."""
+def user_message(display_name: str, tag: str, signature: str, description: str) -> str:
+    """The user turn: the function to write (its signature in the PL), what it does, and the
+    answer format.
+
+    Chosen by measurement (SmolLM2-135M-Instruct, greedy, 20 *training* problems of the family
+    per PL, Python / Go / Java passed): this form 6 / 3 / 5; the description first and the
+    signature in a code block 6 / 2 / 4; the PL's whole completion prompt in a code block
+    (signature and description as a comment) 4 / - / -, the model copying the open signature
+    back and closing the block; the signature prefilled in the answer 0 / - / -."""
     return (
-        f"Write the following {display_name} function. Its description is in the comment.\n\n"
-        f"{FENCE}{tag}\n{prompt.rstrip()}\n{FENCE}\n\n"
-        f"Answer with the complete function (signature and body) in a single {FENCE}{tag} code block."
+        f"Write a {display_name} function `{signature}`.\n{description.strip()}\n"
+        f"Answer with the complete function in a single {FENCE}{tag} code block."
     )
 
 

@@ -52,15 +52,28 @@ class LoraSettings:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    # Adapters on the top N transformer layers only (0 = every layer). Nothing below the
+    # lowest adapted layer needs a gradient, so backpropagation stops there: a step's backward
+    # pass costs about N / num_layers of a full one.
+    top_layers: int = 0
 
-    def peft_config(self):
+    def peft_config(self, model=None):
         from peft import LoraConfig
 
+        layers = None
+        if self.top_layers:
+            if model is None:
+                raise ValueError("lora.top_layers needs the model, to count its layers")
+            total = model.config.num_hidden_layers
+            if self.top_layers > total:
+                raise ConfigError(f"lora.top_layers is {self.top_layers}, but the model has {total} layers")
+            layers = list(range(total - self.top_layers, total))
         return LoraConfig(
             r=self.r,
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
             target_modules=list(self.target_modules),
+            layers_to_transform=layers,
             task_type="CAUSAL_LM",
         )
 

@@ -214,7 +214,7 @@ def grpo(
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
-            peft_config=config.train.lora.peft_config() if config.train.lora else None,
+            peft_config=config.train.lora.peft_config(model) if config.train.lora else None,
             callbacks=[progress_callback(report)] if report else [],
         )
         train_with_resume(quiet(trainer), out)

@@ -142,7 +142,7 @@ def sft(
         train_dataset=dataset,
         eval_dataset=eval_dataset or None,
         processing_class=tokenizer,
-        peft_config=config.train.lora.peft_config() if config.train.lora else None,
+        peft_config=config.train.lora.peft_config(model) if config.train.lora else None,
         callbacks=[progress_callback(report)] if report else [],
         **hooks.trainer_kwargs,
     )
