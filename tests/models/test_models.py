@@ -291,6 +291,9 @@ def test_smollm2_converts_once_loads_and_generates(smollm2):
     assert (folder / "config.json").is_file() and (folder / ".complete").is_file()
     assert (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file()
     assert any(folder.glob("*.safetensors"))
+    # Plain float32 weights: no GGUF quantization_config, which would make Trainer refuse to fine-tune.
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    assert getattr(model, "hf_quantizer", None) is None
     stamp = (folder / "config.json").stat().st_mtime_ns
     assert resolve("smollm2-135m") == folder  # found in the cache: not converted again
     assert (folder / "config.json").stat().st_mtime_ns == stamp

