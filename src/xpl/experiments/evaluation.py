@@ -137,13 +137,7 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
 
 def write_generations(path: Path, rendered, completions: Sequence[Sequence[str]]) -> None:
     """bigcode layout: per problem, the programs without their tests."""
-    write_json(path, [[_code(r, c) for c in comps] for r, comps in zip(rendered, completions, strict=True)])
-
-
-def _code(rendered, completion: str) -> str:
-    if hasattr(rendered, "messages"):  # chat: the reply's code with the PL's header
-        return get_language(rendered.language).chat_program(rendered.signature, rendered.reply(completion), "")
-    return rendered.prompt + completion
+    write_json(path, [[r.code(c) for c in comps] for r, comps in zip(rendered, completions, strict=True)])
 
 
 def score(problems, lang: str, completions, style: str, engine, out: Path, seconds: dict[str, float], progress: Progress = _quiet) -> dict[str, Any]:

@@ -56,6 +56,10 @@ class Rendered:
         """The model's input (the same for every tokenizer in completion mode)."""
         return self.prompt
 
+    def code(self, completion: str) -> str:
+        """The program without its tests (what a bigcode generations file holds)."""
+        return self.prompt + completion
+
     def program(self, completion: str) -> str:
         if completion and not completion.endswith("\n"):
             completion += "\n"
@@ -91,6 +95,11 @@ class ChatRendered:
 
     def program(self, completion: str) -> str:
         return get_language(self.language).chat_program(self.signature, self.reply(completion), self.harness)
+
+    def code(self, completion: str) -> str:
+        """The program without its tests (what a bigcode generations file holds): the reply's
+        code with the PL's header."""
+        return get_language(self.language).chat_program(self.signature, self.reply(completion), "")
 
 
 @dataclass(frozen=True)
