@@ -39,7 +39,6 @@ other choices.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from xpl.experiments.stats import Estimate
+from xpl.io import write_json
 from xpl.problems.problem import Problem
 
 POOLINGS = ("mean", "last")
@@ -734,9 +734,7 @@ def write_outputs(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     results["plots"] = [p.name for p in plots]
     report = report_markdown(results) + "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n"
     (out / "report.md").write_text(report)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
-    tmp.replace(out / "results.json")
+    write_json(out / "results.json", _jsonable(results), indent=1)
     return [out / "results.json", out / "report.md", *plots]
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from xpl.experiments.config import to_dict
 from xpl.experiments.spec import ARMS, ExperimentConfig
+from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import ConfigError, mark_done, stage_done
@@ -221,13 +222,6 @@ def evaluation_record(result, samples: int) -> dict[str, Any]:
         "statuses": [[r.status.value for r in rs] for rs in result.results],
         "completions": result.completions,
     }
-
-
-def write_json(path: Path, record: Any) -> None:
-    """Write ``record`` as JSON atomically: a killed run never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record) + "\n")
-    tmp.replace(path)
 
 
 def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_dir: Path, test: list[Problem], languages: list[str], report: Report) -> None:

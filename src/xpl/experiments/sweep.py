@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from xpl.corpus import CorpusError, check_proportions, program_text
+from xpl.io import write_json
 from xpl.training.common import ConfigError
 from xpl.training.pretrain import PretrainConfig
 
@@ -327,9 +328,7 @@ def run_job(
         "seconds": record["seconds"],
         "vocab": vocab_hash(tokenizer_dir),
     }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(marker)
+    write_json(marker, result, indent=2)
     return result
 
 

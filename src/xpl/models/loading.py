@@ -19,6 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
+from xpl.io import write_json
+
 SMOLLM2_ALIASES = ("smollm2-135m", "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -120,9 +122,7 @@ def _drop_quantization_config(config_path: Path) -> None:
     if "quantization_config" not in config:
         return
     del config["quantization_config"]
-    tmp = config_path.with_name(config_path.name + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tmp.replace(config_path)
+    write_json(config_path, config, indent=2, sort_keys=True)
 
 
 def load_model(spec: str | Path, dtype: str = "float32"):

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xpl.io import write_json
+
 STAGE_MARKER = "stage.json"
 FINAL = "final"  # sub-folder holding a finished stage's model (and tokenizer)
 
@@ -164,10 +166,8 @@ def stage_done(output_dir: Path) -> dict[str, Any] | None:
 
 
 def mark_done(output_dir: Path, record: dict[str, Any]) -> None:
-    marker = Path(output_dir) / STAGE_MARKER
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"done": True, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, indent=2) + "\n")
-    tmp.replace(marker)  # atomic: never a half-written marker
+    # atomic: never a half-written marker
+    write_json(Path(output_dir) / STAGE_MARKER, {"done": True, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, indent=2)
 
 
 def latest_checkpoint(output_dir: Path) -> str | None:
