@@ -16,7 +16,7 @@ One chain, every stage resumable (rerun the command after an interruption):
    (``--samples`` samples each).
 
 Intervals: percentile bootstrap over problems (one seed), paired for differences
-(``xpl.experiments.stats``).
+(``xpl.analysis.stats``).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main() -> None:
     import numpy as np
 
     from xpl.experiments.spec import load_experiment
-    from xpl.experiments.stats import bootstrap, bootstrap_difference
+    from xpl.analysis.stats import bootstrap, bootstrap_difference
     from xpl.problems import read_problems
     from xpl.problems.family import build
     from xpl.training.common import limit_threads, mark_done, stage_done
@@ -238,7 +238,7 @@ def plot_grpo(work: Path, grpo_name: str, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from xpl.experiments.stats import bootstrap, bootstrap_difference
+    from xpl.analysis.stats import bootstrap, bootstrap_difference
 
     def setting(name: str) -> str:
         return re.sub(r"-seed\d+", "", name)

@@ -891,7 +891,8 @@ def scaling_fit(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
     """Fit the per-PL laws, the synergy matrix and the proportion law on a sweep's runs; plots."""
-    from xpl.analysis.scaling import ScalingError, fit_sweep
+    from xpl.analysis.scaling import ScalingError
+    from xpl.analysis.scaling_report import fit_sweep
     from xpl.experiments.sweep import results
     from xpl.training.common import ConfigError
 
@@ -927,7 +928,8 @@ def scaling_allocate(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: next to fit.json)."),
 ) -> None:
     """The proportions minimising the predicted (weighted) average loss at one size and budget, vs uniform."""
-    from xpl.analysis.scaling import ScalingError, allocation_study
+    from xpl.analysis.scaling import ScalingError
+    from xpl.experiments.allocation import allocation_study
     from xpl.training.common import ConfigError
 
     w = {}

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from xpl.experiments.stats import Estimate
+from xpl.analysis.stats import Estimate
 from xpl.io import write_json
 from xpl.problems.problem import Problem
 

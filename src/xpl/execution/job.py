@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-from xpl.execution.verdict import Expected
+from xpl.languages.values import Expected
 
 
 class Status(str, Enum):

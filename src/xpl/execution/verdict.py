@@ -14,7 +14,7 @@ never enter the sandbox. A program can print lines of its own with the right non
 line only passes a test when it carries that test's right answer, and a test whose index
 appears on more than one line, or whose line is malformed, fails.
 
-The value encoding is the problem JSON encoding (``xpl.problems.problem.encode``), read
+The value encoding is the problem JSON encoding (``xpl.languages.values.encode``), read
 against the declared return type: floats are numbers or the strings ``"nan"``, ``"inf"``,
 ``"-inf"``; tuples are arrays; dicts are arrays of ``[key, value]`` pairs; None is ``null``.
 A JSON object is never a value: harnesses write ``{"invalid": ...}`` for a result that is not
@@ -31,78 +31,14 @@ legacy self-reported lines ``@@xpl <nonce> <i> pass|fail|error`` (the self-check
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from xpl.languages.types import (
-    BoolType,
-    DictType,
-    FloatType,
-    IntType,
-    ListType,
-    NoneType,
-    OptionalType,
-    Signature,
-    StrType,
-    TestCase,
-    TupleType,
-    Type,
-    TypeParseError,
-    parse_type,
-    values_equal,
-)
+from xpl.languages.types import Type, values_equal
+from xpl.languages.values import Expected, decode_value
 
-_SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _SHOW_CHARS = 300
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What each test of a job must return: the return type (its annotation, e.g.
-    ``"List[Tuple[int, float]]"``) and one JSON-encoded value per test, in test order."""
-
-    returns: str
-    values: tuple[Any, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", tuple(self.values))
-        self.type  # noqa: B018 - parse now: a bad annotation is an error at construction
-
-    @property
-    def type(self) -> Type:
-        return _parse(self.returns)
-
-    @classmethod
-    def of(cls, sig: Signature, tests: Sequence[TestCase]) -> Expected:
-        """The expected results of ``tests`` for a function of signature ``sig``."""
-        from xpl.problems.problem import encode  # problems depend on languages, not on execution
-
-        return cls(sig.returns.annotation(), tuple(encode(t.expected, sig.returns) for t in tests))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"returns": self.returns, "values": list(self.values)}
-
-    @classmethod
-    def from_json(cls, obj: Any, where: str = "expected") -> Expected:
-        """From ``{"returns": "<annotation>", "values": [...]}``; ``ValueError`` names the problem."""
-        if not isinstance(obj, dict) or set(obj) != {"returns", "values"}:
-            raise ValueError(f'{where}: expected an object {{"returns": "<type annotation>", "values": [...]}}')
-        if not isinstance(obj["returns"], str) or not isinstance(obj["values"], list):
-            raise ValueError(f"{where}: 'returns' must be a string and 'values' an array")
-        try:
-            exp = cls(obj["returns"], tuple(obj["values"]))
-        except (TypeParseError, ValueError) as exc:
-            raise ValueError(f"{where}.returns: {exc}") from None
-        typ = exp.type
-        for i, v in enumerate(exp.values):
-            try:
-                decode_value(v, typ)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}.values[{i}]: {exc}") from None
-        return exp
 
 
 @dataclass
@@ -164,66 +100,6 @@ def _matches(payload: str, expected: Any, typ: Type) -> bool:
         return values_equal(actual, decode_value(expected, typ))
     except (ValueError, TypeError, RecursionError):
         return False
-
-
-def decode_value(obj: Any, typ: Type) -> Any:
-    """A JSON value in the harness encoding as the Python value ``values_equal`` compares.
-
-    Strict about shape (a list where a str is declared, an object anywhere, a dict with a key
-    twice: ``TypeError``) and lenient about numbers exactly where the harnesses always were:
-    an int position may hold a float and a float position an int."""
-    if isinstance(typ, OptionalType):
-        return None if obj is None else decode_value(obj, typ.inner)
-    if isinstance(typ, NoneType):
-        if obj is not None:
-            raise TypeError(f"expected null, got {obj!r}")
-        return None
-    if isinstance(typ, (IntType, FloatType)):
-        if isinstance(obj, str) and obj in _SPECIAL_FLOATS:
-            return _SPECIAL_FLOATS[obj]
-        if isinstance(obj, bool) or not isinstance(obj, (int, float)):
-            raise TypeError(f"expected a number, got {obj!r}")
-        return obj
-    if isinstance(typ, BoolType):
-        if not isinstance(obj, bool):
-            raise TypeError(f"expected a bool, got {obj!r}")
-        return obj
-    if isinstance(typ, StrType):
-        if not isinstance(obj, str):
-            raise TypeError(f"expected a string, got {obj!r}")
-        return obj
-    if not isinstance(obj, list):
-        raise TypeError(f"expected an array for {typ.annotation()}, got {obj!r}")
-    if isinstance(typ, ListType):
-        return [decode_value(v, typ.elem) for v in obj]
-    if isinstance(typ, TupleType):
-        if len(obj) != len(typ.elems):
-            raise TypeError(f"expected {len(typ.elems)} items, got {len(obj)}")
-        return tuple(decode_value(v, t) for v, t in zip(obj, typ.elems))
-    if isinstance(typ, DictType):
-        out: dict[Any, Any] = {}
-        for pair in obj:
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise TypeError(f"expected a [key, value] pair, got {pair!r}")
-            key = _hashable(decode_value(pair[0], typ.key))
-            if key in out:
-                raise TypeError(f"key {key!r} twice")
-            out[key] = decode_value(pair[1], typ.value)
-        return out
-    raise TypeError(f"unknown type {typ!r}")
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        raise TypeError("a dict cannot be a dict key")
-    return value
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse(annotation: str) -> Type:
-    return parse_type(annotation)
 
 
 def _clip(text: str) -> str:

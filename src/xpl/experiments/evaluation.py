@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from xpl.experiments.pipeline import write_json
-from xpl.experiments.stats import bootstrap
+from xpl.analysis.stats import bootstrap
+from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 

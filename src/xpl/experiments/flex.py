@@ -39,7 +39,7 @@ from xpl.experiments.config import from_dict, load_yaml, to_dict
 from xpl.experiments.pipeline import Report, _loss, _quiet, evaluation_record, prepare, quick_family, sample_and_run
 from xpl.experiments.spec import ProblemsSpec, check_common
 from xpl.experiments.report import setup_lines
-from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
+from xpl.analysis.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem

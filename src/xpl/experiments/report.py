@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from xpl.analysis.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.experiments.config import to_dict
 from xpl.experiments.spec import ARMS, ExperimentConfig
-from xpl.experiments.stats import Estimate, bootstrap, bootstrap_difference
 from xpl.languages import get_language
 
 ARM_NAMES = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}

@@ -326,7 +326,7 @@ class Language(ABC):
 
     def expected_results(self, sig: Signature, tests: Sequence[TestCase]):
         """What the engine compares the harness's output with (``verdict.Expected``)."""
-        from xpl.execution.verdict import Expected
+        from xpl.languages.values import Expected
 
         return Expected.of(sig, tests)
 

@@ -9,30 +9,18 @@ completion + tests``), through the PL module.
 
 JSON keeps values exact by following the types: tuples are lists, dicts are lists of
 ``[key, value]`` pairs (keys need not be strings), floats that JSON cannot spell are the
-strings ``"nan"``, ``"inf"``, ``"-inf"``.
+strings ``"nan"``, ``"inf"``, ``"-inf"`` (``encode`` and ``decode``, from
+``xpl.languages.values``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from xpl.execution.verdict import Expected
 from xpl.languages import Language, get_language
-from xpl.languages.types import (
-    DictType,
-    FloatType,
-    ListType,
-    OptionalType,
-    Param,
-    Signature,
-    TestCase,
-    TupleType,
-    Type,
-    check_value,
-    parse_type,
-)
+from xpl.languages.types import Param, Signature, TestCase, parse_type
+from xpl.languages.values import Expected, decode, encode
 
 
 class ProblemFormatError(ValueError):
@@ -231,61 +219,3 @@ def _field(rec: dict, name: str, kind: type) -> Any:
     if not isinstance(rec[name], kind):
         raise ProblemFormatError(f"field {name!r} must be a {kind.__name__}, got {type(rec[name]).__name__}")
     return rec[name]
-
-
-def encode(value: Any, typ: Type) -> Any:
-    """A value as JSON, exactly (see the module docstring)."""
-    if value is None:
-        return None
-    if isinstance(typ, OptionalType):
-        return encode(value, typ.inner)
-    if isinstance(typ, FloatType):
-        v = float(value)
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(typ, ListType):
-        return [encode(v, typ.elem) for v in value]
-    if isinstance(typ, TupleType):
-        return [encode(v, t) for v, t in zip(value, typ.elems)]
-    if isinstance(typ, DictType):
-        return [[encode(k, typ.key), encode(v, typ.value)] for k, v in value.items()]
-    return value
-
-
-def decode(obj: Any, typ: Type) -> Any:
-    """The inverse of ``encode``; raises ``TypeError`` when ``obj`` does not fit ``typ``."""
-    if obj is None:
-        value = None
-    elif isinstance(typ, OptionalType):
-        return decode(obj, typ.inner)
-    elif isinstance(typ, FloatType) and isinstance(obj, str):
-        if obj not in ("nan", "inf", "-inf"):
-            raise TypeError(f"expected a number, got {obj!r}")
-        value = float(obj)
-    elif isinstance(typ, FloatType) and isinstance(obj, int) and not isinstance(obj, bool):
-        value = float(obj)
-    elif isinstance(typ, ListType):
-        value = [decode(v, typ.elem) for v in _list(obj, typ)]
-    elif isinstance(typ, TupleType):
-        items = _list(obj, typ)
-        if len(items) != len(typ.elems):
-            raise TypeError(f"expected {len(typ.elems)} items for {typ.annotation()}, got {len(items)}")
-        value = tuple(decode(v, t) for v, t in zip(items, typ.elems))
-    elif isinstance(typ, DictType):
-        pairs = _list(obj, typ)
-        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-            raise TypeError(f"expected [key, value] pairs for {typ.annotation()}")
-        value = {decode(k, typ.key): decode(v, typ.value) for k, v in pairs}
-    else:
-        value = obj
-    check_value(value, typ)
-    return value
-
-
-def _list(obj: Any, typ: Type) -> list:
-    if not isinstance(obj, list):
-        raise TypeError(f"expected a JSON array for {typ.annotation()}, got {obj!r}")
-    return obj
