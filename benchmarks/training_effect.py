@@ -93,8 +93,8 @@ def main() -> None:
 
     import numpy as np
 
-    from xpl.experiments.spec import load_experiment
     from xpl.analysis.stats import bootstrap, bootstrap_difference
+    from xpl.experiments.spec import load_experiment
     from xpl.problems import read_problems
     from xpl.problems.family import build
     from xpl.training.common import limit_threads, mark_done, stage_done

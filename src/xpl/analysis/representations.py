@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from xpl.analysis.stats import Estimate
+from xpl.analysis.stats import Estimate, fmt
 from xpl.io import write_json
 from xpl.problems.problem import Problem
 
@@ -589,10 +589,6 @@ def _free_device_memory() -> None:
 # ---------------------------------------------------------------------- report and plots
 
 
-def _fmt(e: Mapping[str, float], digits: int = 3) -> str:
-    return f"{e['mean']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
-
-
 def _pct(e: Mapping[str, float] | None) -> str:
     if e is None:
         return "(reference)"
@@ -622,7 +618,7 @@ def report_markdown(results: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in results["summary"].items():
-        cells = [_fmt(row[m]) for m in METRICS]
+        cells = [fmt(row[m]) for m in METRICS]
         lines.append(f"| {name} | {row['layer']} | " + " | ".join(cells) + f" | {_pct(row['intra_change'])} | {_pct(row['ratio_change'])} |")
     lines += [
         "",

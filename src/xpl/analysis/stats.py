@@ -7,10 +7,13 @@ evaluated on the same problems), and averages. Differences between two arms are 
 both arms use the same resampled seeds and problems in each replicate, which is what makes a
 small difference measurable. Percentile intervals; the generator is seeded, so a report is
 reproducible. (scipy.stats.bootstrap resamples one level only, hence this small function.)
+
+``fmt`` and ``verdict`` write estimates and differences the one way every report does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,3 +62,28 @@ def bootstrap_difference(a: np.ndarray, b: np.ndarray, reps: int = 2000, level: 
     if a.shape != b.shape:
         raise ValueError(f"paired scores must have the same shape, got {a.shape} and {b.shape}")
     return bootstrap(a - b, reps, level, seed)
+
+
+def _estimate(e: Estimate | Mapping[str, float]) -> Estimate:
+    return e if isinstance(e, Estimate) else Estimate(e["mean"], e["low"], e["high"])
+
+
+def fmt(e: Estimate | Mapping[str, float], signed: bool = False, digits: int = 3) -> str:
+    """An estimate (or a mapping with its ``mean``, ``low``, ``high``) for a report:
+    ``0.123 [0.100, 0.150]``; ``signed`` for differences: ``+0.023 [-0.010, +0.050]``."""
+    e = _estimate(e)
+    sign = "+" if signed else ""
+    return f"{e.mean:{sign}.{digits}f} [{e.low:{sign}.{digits}f}, {e.high:{sign}.{digits}f}]"
+
+
+def verdict(delta: Estimate | Mapping[str, float], what: str, lower_is_better: bool = False) -> str:
+    """A paired difference in words: ``{what} helped / hurt / made no measurable difference``,
+    by whether its 95% interval excludes 0 and on which side (``lower_is_better`` for losses)."""
+    e = _estimate(delta)
+    better = e.high < 0 if lower_is_better else e.low > 0
+    worse = e.low > 0 if lower_is_better else e.high < 0
+    if better:
+        return f"{what} helped ({fmt(e, True)}; the 95% CI excludes 0)"
+    if worse:
+        return f"{what} hurt ({fmt(e, True)}; the 95% CI excludes 0)"
+    return f"{what} made no measurable difference ({fmt(e, True)}; the 95% CI includes 0)"

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xpl.analysis.stats import bootstrap
+from xpl.analysis.stats import bootstrap, fmt
 from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
@@ -220,7 +220,7 @@ def render_table(summary: dict[str, Any]) -> str:
         extra = "".join(f" {r[f'pass_at_{k}']:.3f} |" if f"pass_at_{k}" in r else " - |" for k in ks)
         lines.append(
             f"| {get_language(r['language']).display_name} | {r['style']} | {r['problems']} | {r['samples']} | "
-            f"{p['mean']:.3f} [{p['low']:.3f}, {p['high']:.3f}] |{extra} {statuses} |"
+            f"{fmt(p)} |{extra} {statuses} |"
         )
     s = summary["sampling"]
     lines += ["", f"Sampling: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]

@@ -8,62 +8,18 @@ table is produced from ``results.json``'s values, so the two always agree.
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xpl.analysis.stats import Estimate, bootstrap, bootstrap_difference
+from xpl.analysis.stats import bootstrap, bootstrap_difference, fmt, verdict
 from xpl.experiments.config import to_dict
 from xpl.experiments.spec import ARMS, ExperimentConfig
+from xpl.experiments.stages import load_scores, setup_lines, versions
 from xpl.languages import get_language
 
 ARM_NAMES = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}
-
-
-def load_scores(out: Path, seeds: list[int], arm: str, language: str) -> tuple[np.ndarray, list[str]]:
-    """``[seed, problem]`` per-problem pass@1 (fraction of samples that passed)."""
-    rows, names = [], None
-    for seed in seeds:
-        rec = json.loads((out / f"seed{seed}" / "eval" / arm / f"{language}.json").read_text())
-        if names is not None and rec["problems"] != names:
-            raise RuntimeError(f"{arm}/{language}: seeds were evaluated on different problems")
-        names = rec["problems"]
-        rows.append([p / rec["samples"] for p in rec["passed"]])
-    return np.array(rows, dtype=float), names or []
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
-        if commit.returncode == 0:
-            out["xpl_commit"] = commit.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return out
-
-
-def _fmt(e: Estimate, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}]"
-
-
-def _verdict(delta: Estimate, what: str) -> str:
-    if delta.low > 0:
-        return f"{what} helped ({_fmt(delta, True)}; the 95% CI excludes 0)"
-    if delta.high < 0:
-        return f"{what} hurt ({_fmt(delta, True)}; the 95% CI excludes 0)"
-    return f"{what} made no measurable difference ({_fmt(delta, True)}; the 95% CI includes 0)"
 
 
 def write_report(
@@ -110,7 +66,7 @@ def write_report(
         if representations
         else None,
         "seconds": round(elapsed, 1),
-        "versions": _versions(),
+        "versions": versions(),
         "config": to_dict(config),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -124,24 +80,6 @@ def write_report(
         text += "\n" + section + "\n" + images
     (out / "report.md").write_text(text)
     return results
-
-
-def setup_lines(results: dict[str, Any]) -> list[str]:
-    """Report lines on the run's set-up: PLs left out here (and why), the base model's
-    pretraining."""
-    lines: list[str] = []
-    style = results.get("config", {}).get("prompt_style")
-    if style == "chat":
-        lines += ["", "Prompts: chat (the problem as a user message through the model's chat template; the code block of each reply is run)."]
-    elif style == "completion":
-        lines += ["", "Prompts: completion (the model continues the PL's signature and description)."]
-    if results["skipped_languages"]:
-        lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
-    pre = results.get("pretraining")
-    if pre:
-        losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
-        lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
-    return lines
 
 
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
@@ -162,17 +100,17 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         "|---|" + "---:|" * len(langs),
     ]
     for arm in ARMS:
-        cells = [_fmt(Estimate(**{k: results["pass_at_1"][arm][x][k] for k in ("mean", "low", "high")})) for x in langs]
+        cells = [fmt(results["pass_at_1"][arm][x]) for x in langs]
         lines.append(f"| {ARM_NAMES[arm]} | " + " | ".join(cells) + " |")
     lines += ["", "## Differences (paired bootstrap, 95% CI)", "", "| difference | " + " | ".join(names) + " |", "|---|" + "---:|" * len(langs)]
     for key, row in results["deltas"].items():
         a, b = key.split(" - ")
-        cells = [_fmt(Estimate(**row[x]), signed=True) for x in langs]
+        cells = [fmt(row[x], signed=True) for x in langs]
         lines.append(f"| {ARM_NAMES[a]} − {ARM_NAMES[b]} | " + " | ".join(cells) + " |")
     lines += ["", "## In plain words", ""]
     for lang, name in zip(langs, names):
-        rl = _verdict(Estimate(**results["deltas"]["sft_rl - base"][lang]), f"SFT + RL on {get_language(source).display_name}")
-        par = _verdict(Estimate(**results["deltas"]["parallel_sft_rl - sft_rl"][lang]), "Parallel-SFT instead of SFT")
+        rl = verdict(results["deltas"]["sft_rl - base"][lang], f"SFT + RL on {get_language(source).display_name}")
+        par = verdict(results["deltas"]["parallel_sft_rl - sft_rl"][lang], "Parallel-SFT instead of SFT")
         role = "the source PL" if lang == get_language(source).name else "not seen in RL"
         lines.append(f"- **{name}** ({role}): against the base model, {rl}. {par}.")
     lines += setup_lines(results)

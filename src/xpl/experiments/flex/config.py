@@ -1,0 +1,131 @@
+"""The FLeX experiment's configuration (``xpl flex``): its YAML sections with their checks,
+the embedded configurations and the ``--quick`` version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from xpl.experiments.config import from_dict, load_yaml
+from xpl.experiments.spec import ProblemsSpec, check_common
+from xpl.experiments.stages import quick_family
+from xpl.languages import get_language
+from xpl.training.common import ConfigError, LoraSettings, TrainSettings
+from xpl.training.flex import OPTIMIZERS, expand_target_modules
+from xpl.training.fourier import FourierSettings
+from xpl.training.pretrain import PretrainConfig
+from xpl.training.sophia import SophiaSettings
+
+
+ARMS = ("lora", "lora_fourier")
+VARIANTS = ("unmerged", "merged")
+ARM_NAMES = {"base": "base", "lora": "LoRA", "lora_fourier": "LoRA + Fourier"}
+OPT_NAMES = {"adamw": "AdamW", "sophia": "Sophia"}
+
+
+@dataclass
+class AdamWSpec:
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+
+
+@dataclass
+class SophiaSpec(SophiaSettings):
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.1
+
+
+@dataclass
+class FlexEvalSpec:
+    languages: list[str] = field(default_factory=lambda: ["python", "java"])
+    samples: int = 2
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_new_tokens: int = 128
+    batch_size: int = 32
+    max_problems: int = 30  # pass@1 problems per PL (0: every held-out problem)
+    loss_problems: int = 0  # held-out loss problems per PL (0: every held-out problem)
+    validation_steps: int = 5  # validation loss during training every n steps (the loss curves)
+    validation_problems: int = 48  # held-out problems per PL in that validation loss (0: all)
+    skip_unavailable: bool = True
+
+
+@dataclass
+class FlexExperimentConfig:
+    name: str = "flex"
+    model: str = "tiny:s"
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    source_language: str = "python"
+    prompt_style: str = "auto"  # as in `xpl run`: the SFT data and the evaluation follow it
+    problems: ProblemsSpec = field(default_factory=ProblemsSpec)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
+    optimizers: list[str] = field(default_factory=lambda: list(OPTIMIZERS))
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(target_modules=("attention", "mlp")))
+    fourier: FourierSettings = field(default_factory=FourierSettings)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(batch_size=16, epochs=3, logging_steps=1))
+    adamw: AdamWSpec = field(default_factory=AdamWSpec)
+    sophia: SophiaSpec = field(default_factory=SophiaSpec)
+    eval: FlexEvalSpec = field(default_factory=FlexEvalSpec)
+    workers: int = 0
+
+    def validate(self) -> None:
+        from xpl.models.loading import is_tiny_spec
+
+        check_common(self)
+        for key, values, known in (("arms", self.arms, ARMS), ("optimizers", self.optimizers, OPTIMIZERS), ("variants", self.variants, VARIANTS)):
+            if not values:
+                raise ConfigError(f"{key}: name at least one of {', '.join(known)}")
+            for value in values:
+                if value not in known:
+                    raise ConfigError(f"{key}: {value!r} is not one of {', '.join(known)}")
+        expand_target_modules(self.lora.target_modules, "lora.target_modules")
+        if self.lora.r < 1 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1:
+            raise ConfigError(f"lora: r must be >= 1, alpha > 0 and dropout in [0, 1), got r={self.lora.r}, alpha={self.lora.alpha}, dropout={self.lora.dropout}")
+        self.fourier.validate("fourier")
+        self.sophia.validate("sophia")
+        for name in ("adamw", "sophia"):
+            spec = getattr(self, name)
+            if not spec.learning_rate > 0 or spec.weight_decay < 0:
+                raise ConfigError(f"{name}: learning_rate must be > 0 and weight_decay >= 0, got {spec.learning_rate}, {spec.weight_decay}")
+        if self.train.lora is not None:
+            raise ConfigError("train.lora: set LoRA in the top-level lora section (every arm is LoRA)")
+        self.train.validate("train")
+        for name in self.eval.languages:
+            get_language(name)
+        if self.eval.samples < 1 or self.eval.max_new_tokens < 1 or self.eval.batch_size < 1:
+            raise ConfigError("eval.samples, eval.max_new_tokens and eval.batch_size must be >= 1")
+        for name in ("validation_steps", "validation_problems", "max_problems", "loss_problems"):
+            if getattr(self.eval, name) < 0:
+                raise ConfigError(f"eval.{name} must be >= 0, got {getattr(self.eval, name)}")
+        if self.problems.n < 10:
+            raise ConfigError(f"problems.n must be at least 10, got {self.problems.n}")
+        if is_tiny_spec(self.model):
+            self.pretrain.validate()
+
+
+def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:
+    """The FLeX experiment in ``path`` (a YAML file, or the name of an embedded FLeX
+    configuration such as ``flex-ortho``), or the embedded ``flex`` configuration."""
+    from xpl.experiments.spec import embedded_config_path, embedded_configs
+
+    source = Path(path) if path else embedded_config_path("flex")
+    if path and not source.exists() and str(path) in embedded_configs("flex"):
+        source = embedded_config_path(str(path))
+    elif not source.exists():
+        raise ConfigError(f"{path}: no such file, and not an embedded FLeX configuration ({', '.join(embedded_configs('flex'))})")
+    config = from_dict(FlexExperimentConfig, load_yaml(source), source.name)
+    config.validate()
+    return config
+
+
+def quick(config: FlexExperimentConfig) -> FlexExperimentConfig:
+    """A minutes-long version for tests and smoke runs (one seed, few problems and steps,
+    Python and JavaScript, whose tests run fastest). Its numbers mean nothing."""
+    c = quick_family(config)
+    c.eval.samples, c.eval.max_problems, c.eval.loss_problems, c.eval.max_new_tokens, c.eval.validation_steps = 1, 4, 8, 32, 2
+    c.pretrain.train = replace(c.pretrain.train, max_steps=4, save_steps=4, logging_steps=1)
+    c.train = replace(c.train, max_steps=4, batch_size=8, save_steps=4, logging_steps=1)
+    c.sophia.hessian_interval = 2
+    return c
