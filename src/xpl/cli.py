@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -117,39 +116,6 @@ def _install_toolchains() -> None:
         lang.__dict__.pop("toolchain", None)
 
 
-@dataclass
-class _JobLine:
-    """One non-blank line of an ``xpl exec`` file: its job, or the one-line reason it is none."""
-
-    number: int
-    record: Any  # the line's JSON value (None when it did not parse)
-    job: Optional[Any] = None  # xpl.execution.Job
-    error: str = ""  # "FILE:LINE: ..." when there is no job
-
-
-def _load_jobs(path: Path) -> list[_JobLine]:
-    """Every non-blank line of ``path`` in order, read by ``Job.from_json``. Raises ``OSError``
-    only when the file cannot be read at all."""
-    from xpl.execution import FieldError, Job
-    from xpl.jsonl import read_lines
-
-    lines = []
-    for line in read_lines(path):
-        where = f"{path}:{line.number}"
-        if line.error is not None:
-            lines.append(_JobLine(line.number, None, error=f"{where}: {line.error}"))
-            continue
-        try:
-            job = Job.from_json(line.value, default_id=str(line.number))
-        except FieldError as exc:
-            lines.append(_JobLine(line.number, line.value, error=f"{where}: field '{exc.field}' {exc.problem}"))
-        except ValueError as exc:
-            lines.append(_JobLine(line.number, line.value, error=f"{where}: {exc}"))
-        else:
-            lines.append(_JobLine(line.number, line.value, job=job))
-    return lines
-
-
 # Lines reported one by one on the terminal; the others are counted (all are in the results).
 _SHOWN_ERRORS = 20
 
@@ -166,6 +132,7 @@ def exec_(
     non-blank line, in order (a line that is not a job gets an ``invalid_input`` row).
     Exit status 0 when at least one job ran, 2 when none could."""
     from xpl.execution import Engine, Result, SandboxUnavailable, Status, invalid_input
+    from xpl.execution.job import load_jobs
     from xpl.languages import ToolchainMissing, get_language
 
     if not file.is_file():
@@ -174,7 +141,7 @@ def exec_(
     if out.is_dir():
         _fail(f"--out {out}: is a directory")
     try:
-        lines = _load_jobs(file)
+        lines = load_jobs(file)
     except OSError as exc:
         _fail(f"{file}: cannot read ({exc.strerror})")
     results: dict[int, Result] = {}

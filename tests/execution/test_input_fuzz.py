@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from xpl.cli import app
 from xpl.execution import FieldError, Job, Limits, Status
+from xpl.execution.job import load_jobs
 from xpl.jsonl import read_lines
 from xpl.languages import get_language
 
@@ -170,3 +171,23 @@ def test_jsonl_reader_takes_a_byte_order_mark_and_windows_line_ends(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\r\n[2]\r\n')
     assert [(line.number, line.value) for line in read_lines(path)] == [(1, {"a": 1}), (3, [2])]
+
+
+def test_load_jobs_reads_every_line_into_a_job_or_a_file_line_error(tmp_path):
+    path = tmp_path / "jobs.jsonl"
+    lines = [
+        json.dumps({"language": "py", "program": "print(1)"}),
+        "",
+        "{not json",
+        json.dumps({"language": "python", "program": "x", "limits": {"timeout_s": -1}}),
+        json.dumps([1]),
+        json.dumps({"id": 7, "language": "lua", "program": "x"}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    read = load_jobs(path)
+    assert [line.number for line in read] == [1, 3, 4, 5, 6]
+    assert read[0].job is not None and read[0].job.language == "python" and read[0].job.id == "1"
+    assert read[1].job is None and read[1].record is None and read[1].error.startswith(f"{path}:3: not valid JSON")
+    assert read[2].error == f"{path}:4: field 'limits.timeout_s' must be a positive number, got -1"
+    assert read[3].error == f"{path}:5: expected a JSON object, got an array" and read[3].record == [1]
+    assert read[4].job is not None and read[4].job.id == "7" and not read[4].error

@@ -1,4 +1,4 @@
-"""Jobs in, results out: the engine's data model."""
+"""Jobs in, results out: the engine's data model, and jobs files read line by line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from xpl.languages.values import Expected
@@ -203,6 +204,40 @@ class Job:
 # The fields of a job in JSON (``Job.from_json``), and the most tests one job may report.
 JOB_FIELDS = ("id", "language", "program", "num_tests", "limits", "expected", "meta")
 MAX_TESTS = 100_000
+
+
+@dataclass
+class JobLine:
+    """One non-blank line of a jobs file: its job, or the one-line reason it is none."""
+
+    number: int  # 1-based
+    record: Any  # the line's JSON value (None when it did not parse)
+    job: Job | None = None
+    error: str = ""  # "FILE:LINE: ..." when there is no job
+
+
+def load_jobs(path: str | Path) -> list[JobLine]:
+    """Every non-blank line of a JSONL jobs file (``xpl exec``), in order, read by
+    ``Job.from_json`` (the id defaults to the line number). A line that is not a job gets
+    ``error``: ``FILE:LINE: field 'limits.timeout_s' must be ...``, ``FILE:LINE: not valid
+    JSON (...)``. Raises ``OSError`` only when the file cannot be read at all."""
+    from xpl.jsonl import read_lines
+
+    lines = []
+    for line in read_lines(path):
+        where = f"{path}:{line.number}"
+        if line.error is not None:
+            lines.append(JobLine(line.number, None, error=f"{where}: {line.error}"))
+            continue
+        try:
+            job = Job.from_json(line.value, default_id=str(line.number))
+        except FieldError as exc:
+            lines.append(JobLine(line.number, line.value, error=f"{where}: field '{exc.field}' {exc.problem}"))
+        except ValueError as exc:
+            lines.append(JobLine(line.number, line.value, error=f"{where}: {exc}"))
+        else:
+            lines.append(JobLine(line.number, line.value, job=job))
+    return lines
 
 
 def invalid_input(record: Any, detail: str, default_id: str) -> Result:

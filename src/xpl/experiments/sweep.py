@@ -130,7 +130,10 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
-class Job:
+class SweepJob:
+    """One cell of the sweep: a tiny pretraining on a mixture at a size and budget (not an
+    execution-engine ``Job``)."""
+
     id: str
     kind: str  # "mono", "pair" or "mix"
     mixture: str
@@ -143,9 +146,9 @@ class Job:
     seed: int | None = None  # None: the sweep's pretrain.train.seed
 
 
-def expand(config: SweepConfig) -> list[Job]:
+def expand(config: SweepConfig) -> list[SweepJob]:
     """Every job of the sweep, in a deterministic order (the same on every machine)."""
-    jobs: list[Job] = []
+    jobs: list[SweepJob] = []
 
     def add(kind, mixture, proportions, sizes, budgets, seeds=(), **kw):
         for size in sizes or list(config.sizes):
@@ -153,7 +156,7 @@ def expand(config: SweepConfig) -> list[Job]:
                 props = tuple((k, float(v)) for k, v in proportions.items())
                 for seed in seeds or [None]:
                     suffix = "" if seed is None else f"-s{seed}"
-                    jobs.append(Job(f"{mixture}-{size}-d{budget}{suffix}", kind, mixture, size, budget, props, seed=seed, **kw))
+                    jobs.append(SweepJob(f"{mixture}-{size}-d{budget}{suffix}", kind, mixture, size, budget, props, seed=seed, **kw))
 
     if config.monolingual:
         for lang in config.languages:
@@ -175,7 +178,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def shard(jobs: Sequence[Job], index: int, count: int) -> list[Job]:
+def shard(jobs: Sequence[SweepJob], index: int, count: int) -> list[SweepJob]:
     return [j for k, j in enumerate(jobs) if k % count == index]
 
 
@@ -218,7 +221,7 @@ def vocab_hash(tokenizer_dir: Path) -> str:
     return hashlib.sha256((Path(tokenizer_dir) / "tokenizer.json").read_bytes()).hexdigest()[:16]
 
 
-def job_config(config: SweepConfig, job: Job, tokenizer_dir: Path) -> PretrainConfig:
+def job_config(config: SweepConfig, job: SweepJob, tokenizer_dir: Path) -> PretrainConfig:
     return replace(
         config.pretrain,
         proportions=dict(job.proportions),
@@ -267,7 +270,7 @@ def translation_losses(model, tokenizer, problems, languages: Sequence[str], con
     return out
 
 
-def finished(out: Path, job: Job) -> dict[str, Any] | None:
+def finished(out: Path, job: SweepJob) -> dict[str, Any] | None:
     """The record of ``job`` when it has finished in ``out``; an error when the finished run
     under that id was trained with other settings (never mixed in silently)."""
     marker = Path(out) / "jobs" / job.id / RESULT
@@ -283,7 +286,7 @@ def finished(out: Path, job: Job) -> dict[str, Any] | None:
 
 def run_job(
     config: SweepConfig,
-    job: Job,
+    job: SweepJob,
     out: Path,
     train,
     test,
@@ -332,7 +335,7 @@ def run_job(
     return result
 
 
-def _worker(config: SweepConfig, job: Job, out: str, threads: int) -> dict[str, Any]:
+def _worker(config: SweepConfig, job: SweepJob, out: str, threads: int) -> dict[str, Any]:
     """One job in a pool process (its own torch thread count, its own problem load)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -360,11 +363,11 @@ def check_folder(config: SweepConfig, out: Path) -> None:
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
-    jobs: Sequence[Job] | None = None,
+    jobs: Sequence[SweepJob] | None = None,
     workers: int = 1,
     threads: int | None = None,
-    on_job: Callable[[Job, dict[str, Any] | None, str], None] | None = None,
-    on_step: Callable[[Job, int, int], None] | None = None,
+    on_job: Callable[[SweepJob, dict[str, Any] | None, str], None] | None = None,
+    on_step: Callable[[SweepJob, int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``jobs`` (default: all) of the sweep, skipping finished ones; returns their
     records. ``on_job(job, record, state)`` is called with state "start" and "done";
