@@ -15,11 +15,18 @@ Pipeline for one ``Engine.run(jobs)`` call:
    each in its own confined process (see ``sandbox.py``). ``workers`` sandboxes (default:
    the number of cores) work in parallel, fed from one queue where runs go before compiles,
    so results stream out early and build directories are freed quickly.
-4. Each result is classified (``Status``), written to the store at once, and reported.
+4. Each result is classified (``Status``), written to the store at once, and reported
+   (``on_result``, as soon as it exists).
+
+A job may come with a ``ProgramIO``: bytes for its standard input, files put in its working
+directory before it runs and read back after, and whether to keep its whole output rather
+than the tails (``xpl serve``'s SandboxFusion ``/run_code`` runs whole programs this way).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import logging
@@ -53,6 +60,38 @@ KEEP_RUN_BYTES = 8192
 KEEP_COMPILE_BYTES = 256 * 1024
 
 Progress = Callable[[int, int], None]
+# on_result(index of the job in the call, its result, the files fetched after its run)
+OnResult = Callable[[int, Result, dict[str, bytes]], None]
+
+
+@dataclass(frozen=True)
+class ProgramIO:
+    """What a whole program gets besides its source, and what comes back beside its result.
+
+    ``stdin``: its standard input (None: ``/dev/null``). ``files``: (relative path, content)
+    written into its working directory before it runs. ``fetch``: relative paths read back
+    from there after it ran (regular files only, each at most the job's ``max_file_mb``),
+    handed to ``on_result``. ``whole_output``: keep stdout and stderr whole (up to the job's
+    ``max_output_kb``) instead of their last 8 KiB. All of it is part of the job's identity.
+    """
+
+    stdin: bytes | None = None
+    files: tuple[tuple[str, bytes], ...] = ()
+    fetch: tuple[str, ...] = ()
+    whole_output: bool = False
+
+    def __post_init__(self) -> None:
+        for path in [p for p, _ in self.files] + list(self.fetch):
+            if not path or path.startswith("/") or ".." in path.split("/") or "\0" in path:
+                raise ValueError(f"not a relative path inside the working directory: {path!r}")
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for part in (b"stdin", self.stdin, b"whole", b"1" if self.whole_output else b"0", b"fetch", *[f.encode() for f in self.fetch]):
+            h.update(b"-" if part is None else len(part).to_bytes(8, "little") + part)
+        for path, content in sorted(self.files):
+            h.update(b"file" + len(path.encode()).to_bytes(8, "little") + path.encode() + len(content).to_bytes(8, "little") + content)
+        return h.hexdigest()
 
 
 @dataclass
@@ -60,6 +99,7 @@ class _Cand:
     key: str
     job: Job
     lang: Language
+    io: ProgramIO | None = None
     compile_s: float = 0.0
     attempts: int = 0
     compile_output: str = ""
@@ -122,23 +162,43 @@ class Engine:
         self._procs_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
-    def run(self, jobs: Iterable[Job], progress: Progress | None = None) -> list[Result]:
+    def run(
+        self,
+        jobs: Iterable[Job],
+        progress: Progress | None = None,
+        *,
+        io: Sequence[ProgramIO | None] | None = None,
+        on_result: OnResult | None = None,
+    ) -> list[Result]:
+        """Run ``jobs``; their results, in order. ``io``: a ``ProgramIO`` (or None) per job.
+        ``on_result(i, result, fetched)`` is called (from a worker thread) as soon as job i's
+        result exists, cached ones first. Jobs that fetch files are never served from the
+        store (it keeps no files)."""
         jobs = list(jobs)
+        ios = list(io) if io is not None else [None] * len(jobs)
+        if len(ios) != len(jobs):
+            raise ValueError(f"io has {len(ios)} entries for {len(jobs)} jobs")
         langs = self._resolve_languages(jobs)
         keys = [job.key(langs[job.language].toolchain.version, langs[job.language].name) for job in jobs]
+        keys = [key if p is None else hashlib.sha256(f"{key}:{p.digest()}".encode()).hexdigest() for key, p in zip(keys, ios)]
         results: list[Result | None] = [None] * len(jobs)
-        cached = self.store.get_many(keys) if self.store is not None else {}
+        cacheable = [key for key, p in zip(keys, ios) if p is None or not p.fetch]
+        cached = self.store.get_many(cacheable) if self.store is not None and cacheable else {}
         pending: dict[str, list[int]] = {}
         for i, (job, key) in enumerate(zip(jobs, keys)):
-            if key in cached:
+            if key in cached and (ios[i] is None or not ios[i].fetch):  # type: ignore[union-attr]
                 r = Result.from_dict(cached[key].to_dict())
                 r.id, r.cached = job.id, True
                 results[i] = r
+                if on_result is not None:
+                    on_result(i, r, {})
             else:
                 pending.setdefault(key, []).append(i)
         state = _RunState(len(jobs), len(jobs) - len(pending) - sum(len(v) - 1 for v in pending.values()), progress)
         state.report()
         if pending:
+            self._ios = ios
+            self._on_result = on_result
             self._execute(jobs, langs, pending, results, state)
         if any(r is None for r in results):
             gaps = [i for i, r in enumerate(results) if r is None]
@@ -186,7 +246,7 @@ class Engine:
         by_lang: dict[tuple[str, Limits], list[_Cand]] = {}
         for key, idxs in pending.items():
             job = jobs[idxs[0]]
-            by_lang.setdefault((langs[job.language].name, job.limits), []).append(_Cand(key, job, langs[job.language]))
+            by_lang.setdefault((langs[job.language].name, job.limits), []).append(_Cand(key, job, langs[job.language], self._ios[idxs[0]]))
         try:
             for cands in by_lang.values():
                 lang = cands[0].lang
@@ -401,17 +461,22 @@ class Engine:
         for i, (c, spec) in enumerate(task.items):
             lim = c.job.limits
             env = {**base_env, **lang.run_env(tc, lim.memory_mb), **spec.env}
-            runs.append(
-                {
-                    "id": str(i),
-                    "argv": [self._subst(a, task.build.path) for a in spec.argv],
-                    "python_inline": self._subst(spec.python_inline, task.build.path) if spec.python_inline else None,
-                    "env": env,
-                    "limits": self._runner_limits(lim, existing=existing),
-                    "keep_bytes": KEEP_RUN_BYTES,
-                    "wipe": list(sbx.SANDBOX_SCRATCH) if self.sandbox.isolated else [],
-                }
-            )
+            run = {
+                "id": str(i),
+                "argv": [self._subst(a, task.build.path) for a in spec.argv],
+                "python_inline": self._subst(spec.python_inline, task.build.path) if spec.python_inline else None,
+                "env": env,
+                "limits": self._runner_limits(lim, existing=existing),
+                "keep_bytes": KEEP_RUN_BYTES,
+                "wipe": list(sbx.SANDBOX_SCRATCH) if self.sandbox.isolated else [],
+            }
+            if c.io is not None:
+                run["stdin"] = None if c.io.stdin is None else base64.b64encode(c.io.stdin).decode("ascii")
+                run["files"] = [[path, base64.b64encode(content).decode("ascii")] for path, content in c.io.files]
+                run["fetch"] = list(c.io.fetch)
+                if c.io.whole_output:
+                    run["keep_bytes"] = lim.max_output_kb * 1024
+            runs.append(run)
         max_disk = max(c.job.limits.disk_mb for c, _ in task.items)
         seen = set()
 
@@ -419,7 +484,8 @@ class Engine:
             i = int(raw["id"])
             seen.add(i)
             c, _ = task.items[i]
-            self._finish(c, self._classify(c, raw))
+            fetched = {path: base64.b64decode(data) for path, data in (raw.get("fetched") or {}).items()}
+            self._finish(c, self._classify(c, raw), fetched)
 
         _, problem = self._invoke(
             slot, runs, task.build.path, build_writable=False, lang=lang, disk_mb=max_disk, on_result=on_result
@@ -643,7 +709,7 @@ class Engine:
             **common,
         )
 
-    def _finish(self, c: _Cand, result: Result) -> None:
+    def _finish(self, c: _Cand, result: Result, fetched: dict[str, bytes] | None = None) -> None:
         result.key = c.key
         if self.store is not None:
             self.store.put(result)
@@ -651,6 +717,8 @@ class Engine:
             r = Result.from_dict(result.to_dict())
             r.id = self._jobs[i].id
             self._results[i] = r
+            if self._on_result is not None:
+                self._on_result(i, r, dict(fetched or {}))
         self._state.advance(len(self._pending[c.key]))
 
 

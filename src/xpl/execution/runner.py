@@ -14,7 +14,9 @@ Each run is isolated from the runner and from the other runs:
   root in the sandbox) its own unprivileged uid/gid, so it cannot signal the runner, and
   ``RLIMIT_NPROC`` counts only its own processes;
 * rlimits on CPU seconds, data segment (heap/mmap), file size, open files, processes;
-* a fresh, empty work directory (its HOME and TMPDIR), deleted afterwards;
+* a fresh, empty work directory (its HOME and TMPDIR), deleted afterwards; a run may ask
+  for files to be put there first (``files``) and read back after it (``fetch``), and for
+  its standard input to come from given bytes (``stdin``) instead of ``/dev/null``;
 * a wall-clock deadline, an output cap and a memory watchdog enforced here, never trusting
   the program to exit: on any of them, and always when the main process ends, every process
   of the run is killed (background children included).
@@ -31,6 +33,7 @@ Not for import by the rest of xpl except for the constants below and ``main``.
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import re
@@ -67,8 +70,9 @@ def _limit(res: int, value: int) -> None:
             resource.setrlimit(res, (hard, hard))
 
 
-def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: str) -> None:
-    """In the forked child: confine, then exec (never returns)."""
+def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: str, stdin_fd: int | None) -> None:
+    """In the forked child: confine, then exec (never returns). ``stdin_fd``: the file its
+    standard input reads (None: ``/dev/null``)."""
     try:
         os.setsid()
         lim = run["limits"]
@@ -85,8 +89,7 @@ def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: 
             os.setgid(ident["gid"])
             os.setuid(ident["uid"])  # drops every capability
         os.chdir(run.get("cwd") or workdir)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
+        os.dup2(os.open(os.devnull, os.O_RDONLY) if stdin_fd is None else stdin_fd, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.closerange(3, 65536)
@@ -109,6 +112,8 @@ def _exec_python(path: str, env: dict) -> None:
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [path]
+    # Standard input as `python file.py` has it in a UTF-8 locale (fd 0 is the run's input).
+    sys.stdin = os.fdopen(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
     # The runner's own stdout object now points at the program's pipe (fd 1 was replaced).
     sys.stdout = os.fdopen(1, "w", buffering=-1, encoding="utf-8", errors="backslashreplace", closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
@@ -512,6 +517,68 @@ class _Marks:
         return self.lines
 
 
+def _relative(path: object) -> str:
+    """``path`` when it names a place inside a directory (relative, no ``..``), else ValueError."""
+    if not isinstance(path, str) or not path or "\0" in path or os.path.isabs(path) or ".." in path.split("/"):
+        raise ValueError(f"not a relative path inside the work directory: {path!r}")
+    return os.path.normpath(path)
+
+
+def _put_files(workdir: str, files: list, uid: int | None, gid: int | None) -> None:
+    """Write the run's input files (``[path, base64 content]``) into its work directory, owned
+    by the run's uid so that the program may change them as its own."""
+    for rel, content in files:
+        target = os.path.join(workdir, _relative(rel))
+        parent = os.path.dirname(target)
+        made = []
+        while not os.path.isdir(parent):
+            made.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(made):
+            os.mkdir(d, 0o700)
+            if uid is not None:
+                os.chown(d, uid, gid)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64decode(content))
+        if uid is not None:
+            os.chown(target, uid, gid)
+
+
+def _stdin_file(work_root: str, content: str) -> int:
+    """A read-only descriptor of a file holding the run's standard input (base64 ``content``),
+    already unlinked: nothing of it is left once the run ends."""
+    path = os.path.join(work_root, "stdin-" + os.urandom(4).hex())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(base64.b64decode(content))
+    reader = os.open(path, os.O_RDONLY)
+    os.unlink(path)
+    return reader
+
+
+def _fetch_files(workdir: str, paths: list, cap: int) -> dict:
+    """The files of ``paths`` that the run left in its work directory (all its processes are
+    dead by now), base64-encoded: regular files only, never through a symbolic link that
+    leads out of it, at most ``cap`` bytes each. Missing ones are left out."""
+    root = os.path.realpath(workdir)
+    found = {}
+    for rel in paths:
+        target = os.path.join(workdir, _relative(rel))
+        if not os.path.realpath(target).startswith(root + os.sep):
+            continue
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            continue
+        with os.fdopen(fd, "rb") as fh:
+            found[rel] = base64.b64encode(fh.read(cap)).decode("ascii")
+    return found
+
+
 def execute(run: dict, ident: dict, work_root: str) -> dict:
     lim = run["limits"]
     uid = ident.get("uid")
@@ -521,18 +588,23 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     os.mkdir(workdir, 0o700)
     if uid is not None:
         os.chown(workdir, uid, ident["gid"])
+    _put_files(workdir, run.get("files") or [], uid, ident.get("gid"))
+    stdin_fd = _stdin_file(work_root, run["stdin"]) if run.get("stdin") is not None else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    meter = MemoryMeter(work_root)  # before the fork: what exists now is not the run's
+    # Before the fork, and after the input files: what exists now is not the run's.
+    meter = MemoryMeter(work_root)
     sys.stdout.flush()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         os.close(out_r)
         os.close(err_r)
-        _child(run, ident, workdir, out_w, err_w, nonce)
+        _child(run, ident, workdir, out_w, err_w, nonce, stdin_fd)
     os.close(out_w)
     os.close(err_w)
+    if stdin_fd is not None:
+        os.close(stdin_fd)
     keep = run.get("keep_bytes", 4096)
     tails = {out_r: Tail(keep), err_r: Tail(keep)}
     marks = _Marks(MARKER + nonce.encode() + b" ")
@@ -603,6 +675,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
         disk_full = st.f_bavail * st.f_frsize < 64 * 1024
     except OSError:
         pass
+    fetched = _fetch_files(workdir, run["fetch"], lim["file_mb"] << 20) if run.get("fetch") else None
     shutil.rmtree(workdir, ignore_errors=True)
     for extra in run.get("wipe", []):  # e.g. the sandbox's shared /tmp
         for name in os.listdir(extra):
@@ -621,6 +694,7 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
         "stderr": tails[err_r].text(),
         "output_bytes": tails[out_r].total + tails[err_r].total,
         "marks": marks.finish(),
+        **({"fetched": fetched} if fetched is not None else {}),
     }
 
 
