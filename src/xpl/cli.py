@@ -292,6 +292,52 @@ def demo(
         _fail(f"unexpected statuses for {', '.join(wrong)}", code=1)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
+    port: int = typer.Option(8080, "--port", help="TCP port."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes per batch (default: cores)."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="XPL_SERVE_TOKEN", help="Require 'Authorization: Bearer TOKEN' (or URLs /t/TOKEN/...) on every endpoint but /health."),
+    lanes: int = typer.Option(2, "--lanes", help="Batches running at once, each on its own engine."),
+    max_pending: int = typer.Option(512, "--max-pending", help="Jobs accepted and not finished; beyond this, 503 with Retry-After."),
+    batch_ms: float = typer.Option(5.0, "--batch-ms", help="How long a request waits for others to join its batch."),
+    deadline: float = typer.Option(300.0, "--deadline", help="Seconds any request may take at most (then 504)."),
+    max_timeout: float = typer.Option(300.0, "--max-timeout", help="Largest compile_timeout / run_timeout accepted."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none"),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Serve the execution engine over HTTP: SandboxFusion's POST /run_code (verl, TRL,
+    OpenRLHF reward sandboxes), POST /run (xpl jobs), GET /health, GET /languages."""
+    import logging
+
+    from xpl.execution.sandbox import SandboxUnavailable
+    from xpl.execution.service import ServeConfig
+    from xpl.execution.service import serve as run_service
+
+    config = ServeConfig(
+        host=host, port=port, workers=workers, lanes=lanes, token=token, max_pending=max_pending,
+        batch_ms=batch_ms, deadline_s=deadline, max_timeout_s=max_timeout, sandbox=sandbox, access_log=access_log,
+    )
+    try:
+        config.validate()
+    except ValueError as exc:
+        _fail(str(exc))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    usable = [lang.name for lang in _usable_languages()]
+    auth = "bearer token required" if token else "no token"
+    err.print(Text(f"xpl serve: http://{host}:{port} ({auth}); POST /run_code, POST /run, GET /health, GET /languages; PLs: {', '.join(usable)}"))
+    try:
+        run_service(config)
+    except SandboxUnavailable as exc:
+        _fail(str(exc))
+
+
+def _usable_languages():
+    from xpl.languages import all_languages
+
+    return [lang for lang in all_languages() if lang.toolchain.available]
+
+
 problems_app = typer.Typer(no_args_is_help=True, help="Problem sets: HumanEval in every PL, and the generated parallel program family.")
 app.add_typer(problems_app, name="problems")
 
