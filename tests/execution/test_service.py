@@ -289,6 +289,47 @@ def test_verl_exchange_each_outcome(server):
     assert wrong["status"] == "Success" and wrong["run_result"]["stdout"].rstrip("\n") == "2"
 
 
+def _verl_sandbox_fusion():
+    """verl's own sandbox_fusion reward package (standard library + requests), loaded from a
+    verl source tree or unpacked wheel named by XPL_VERL_SRC: verl itself cannot be installed
+    beside xpl (it pins transformers < 5.11 and pulls ray, tensordict, torchdata, wandb)."""
+    import importlib.util
+
+    src = os.environ.get("XPL_VERL_SRC")
+    if not src:
+        pytest.skip("XPL_VERL_SRC not set (a verl checkout or unpacked wheel: pip download verl --no-deps, unzip)")
+    package = Path(src) / "verl" / "utils" / "reward_score" / "sandbox_fusion"
+    spec = importlib.util.spec_from_file_location("verl_sandbox_fusion", package / "__init__.py", submodule_search_locations=[str(package)])
+    assert spec is not None and spec.loader is not None, f"no verl sandbox_fusion package under {src}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_verls_own_reward_code_against_xpl_serve(server):
+    verl = _verl_sandbox_fusion()
+    url = server + "/run_code"  # reward_model.sandbox_fusion.url
+    cases = {"inputs": ["1 2\n", "40 2\n"], "outputs": ["3\n", "42\n"]}
+    score, meta = verl.compute_score(url, None, 1024, "```python\n" + SUM_PROGRAMS["python"] + "```", cases)
+    assert score == 1.0, meta
+    score, meta = verl.compute_score(url, None, 1024, "```python\nprint(3)\n```", json.dumps(cases))
+    assert score == 0.5, meta
+    # Its function-call wrapper (LeetCode-style rows with fn_name): arguments as JSON lines on stdin.
+    calls = {"fn_name": "add", "inputs": ["1\n2", "40\n2"], "outputs": ["3", "42"]}
+    results, meta = verl.check_correctness(url, calls, "def add(a, b):\n    return a + b\n")
+    assert results == [True, True], meta
+    if _usable("cpp"):
+        results, meta = verl.check_correctness(url, cases, SUM_PROGRAMS["cpp"], language="cpp")
+        assert results == [True, True], meta
+        results, _ = verl.check_correctness(url, cases, "int main() { return nope; }", language="cpp")
+        assert results == [-4, -4]  # compile error
+    results, _ = verl.check_correctness(url, {"inputs": [""], "outputs": [""]}, "raise SystemExit(2)")
+    assert results == [-2]  # runtime error
+    results, _ = verl.check_correctness(url, {"inputs": [""], "outputs": [""]}, "while True:\n    pass\n", timeout=1)
+    assert results == [-3]  # time limit
+
+
 def test_verl_retries_a_deadline_504():
     # verl retries on 504 only: a request past the server's deadline must get exactly that.
     with thread_server(deadline_s=2.0) as url:
