@@ -57,10 +57,10 @@ def make_base(work: Path, problems, preset: str, vocab_size: int, max_positions:
 
 
 def sft_settings(steps: int, batch_size: int):
-    from xpl.training.common import TrainSettings
+    from xpl.training.common import TrainConfig
 
     # Constant learning rate, no checkpoint inside the measured steps, xpl's logging cadence.
-    return TrainSettings(
+    return TrainConfig(
         learning_rate=5e-4,
         batch_size=batch_size,
         max_steps=steps,
@@ -223,7 +223,7 @@ def bench_sft(work: Path, problems, steps: int, batch_size: int, repeat: int, pr
 
 def bench_grpo(work: Path, model_dir: Path, problems, steps: int, group: int, batch_size: int, max_new: int) -> dict:
     import xpl.training.grpo as grpo_module
-    from xpl.training.common import TrainSettings
+    from xpl.training.common import TrainConfig
 
     calls: list[tuple[float, float]] = []
     original = grpo_module.ExecutionReward
@@ -245,7 +245,7 @@ def bench_grpo(work: Path, model_dir: Path, problems, steps: int, group: int, ba
     config = grpo_module.GRPOConfig(
         num_generations=group,
         max_completion_length=max_new,
-        train=TrainSettings(
+        train=TrainConfig(
             learning_rate=5e-5, batch_size=batch_size, max_steps=steps, save_steps=10 * steps, logging_steps=1
         ),
     )

@@ -15,7 +15,7 @@ from xpl.corpus import chat_answer, sft_examples
 from xpl.languages import get_language
 from xpl.models.generation import SamplingConfig, evaluate, resolve_prompt_style, sample_problems
 from xpl.models.loading import load_model
-from xpl.training.common import TrainSettings
+from xpl.training.common import TrainConfig
 from xpl.training.grpo import GRPOConfig, grpo
 from xpl.training.sft import SFTConfig, sft
 
@@ -99,7 +99,7 @@ def test_conversational_sft_puts_the_loss_on_the_assistant_turn(folders, tmp_pat
     assert trained.startswith("```python\ndef ") and "<|user|>" not in trained
     assert "<|user|>" in tokenizer.decode(ids)
     # And the stage itself, in chat style.
-    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainSettings(learning_rate=2e-3, batch_size=4, max_steps=2, logging_steps=1))
+    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainConfig(learning_rate=2e-3, batch_size=4, max_steps=2, logging_steps=1))
     done = sft(instruct, train[:8], config, tmp_path / "sft")
     assert done["steps"] == 2
 
@@ -109,7 +109,7 @@ def test_chat_stages_refuse_a_model_without_a_template(folders, tmp_path):
 
     base, _ = folders
     train, _ = tiny_problems()
-    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainSettings(batch_size=4, max_steps=1))
+    config = SFTConfig(languages=["python"], prompt_style="chat", train=TrainConfig(batch_size=4, max_steps=1))
     with pytest.raises(ConfigError, match="no chat template"):
         sft(base, train[:4], config, tmp_path / "sft")
 
@@ -118,7 +118,7 @@ def test_grpo_with_chat_prompts(folders, tmp_path):
     _, instruct = folders
     train, _ = tiny_problems()
     config = GRPOConfig(
-        num_generations=2, max_completion_length=16, prompt_style="chat", probe_problems=2, train=TrainSettings(batch_size=4, max_steps=1, logging_steps=1)
+        num_generations=2, max_completion_length=16, prompt_style="chat", probe_problems=2, train=TrainConfig(batch_size=4, max_steps=1, logging_steps=1)
     )
     record = grpo(instruct, train[:6], config, tmp_path / "grpo")
     assert record["steps"] == 1 and record["config"]["prompt_style"] == "chat"

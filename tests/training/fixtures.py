@@ -3,7 +3,7 @@
 from functools import cache
 
 from xpl.problems.family import build
-from xpl.training.common import TrainSettings
+from xpl.training.common import TrainConfig
 from xpl.training.pretrain import PretrainConfig
 
 
@@ -21,7 +21,7 @@ def tiny_pretrain_config(max_steps: int = 20, save_steps: int = 50, organisation
         preset="xs",
         vocab_size=512,
         context=64,
-        train=TrainSettings(
+        train=TrainConfig(
             learning_rate=5e-3, batch_size=8, max_steps=max_steps, warmup_steps=2, save_steps=save_steps, logging_steps=1
         ),
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 import xpl.training.pretrain as pretrain_module
 import xpl.training.sft as sft_module
 from tests.training.fixtures import tiny_pretrain_config, tiny_problems
-from xpl.training.common import TrainSettings
+from xpl.training.common import TrainConfig
 
 
 def _logged(original):
@@ -51,7 +51,7 @@ if __name__ == "__main__":
     pre = pretrain_module.pretrain(train, heldout, tiny_pretrain_config(max_steps=4, save_steps=2), out / "pretrain")
     config = sft_module.SFTConfig(
         languages=["python"],
-        train=TrainSettings(learning_rate=2e-3, batch_size=4, max_steps=4, save_steps=2, logging_steps=1),
+        train=TrainConfig(learning_rate=2e-3, batch_size=4, max_steps=4, save_steps=2, logging_steps=1),
     )
     tuned = sft_module.sft(out / "pretrain" / "final", train, config, out / "sft")
 

@@ -7,13 +7,13 @@ import torch
 
 from tests.training.fixtures import tiny_problems
 from tests.training.flex_base import flex_base
-from xpl.training.common import ConfigError, LoraSettings, TrainSettings
-from xpl.training.flex import FlexSettings, expand_target_modules, flex_sft
-from xpl.training.fourier import FourierSettings, frequency_weights, high_frequency_energy, lora_matrices, spectral_penalty
+from xpl.training.common import ConfigError, LoraConfig, TrainConfig
+from xpl.training.flex import FlexConfig, expand_target_modules, flex_sft
+from xpl.training.fourier import FourierConfig, frequency_weights, high_frequency_energy, lora_matrices, spectral_penalty
 from xpl.training.sft import SFTConfig
 
 
-def dft_penalty(matrices, s: FourierSettings) -> float:
+def dft_penalty(matrices, s: FourierConfig) -> float:
     """The penalty written out: an explicit O(n^2) DFT, no FFT library."""
     terms = []
     for m in matrices:
@@ -31,7 +31,7 @@ def dft_penalty(matrices, s: FourierSettings) -> float:
 
 @pytest.mark.parametrize(
     "settings",
-    [FourierSettings(), FourierSettings(threshold=0.25, phi_low=0.8, phi_high=0.0), FourierSettings(norm="ortho")],
+    [FourierConfig(), FourierConfig(threshold=0.25, phi_low=0.8, phi_high=0.0), FourierConfig(norm="ortho")],
     ids=["paper-defaults", "other-ramp", "ortho"],
 )
 def test_penalty_matches_a_brute_force_dft(settings):
@@ -43,7 +43,7 @@ def test_penalty_matches_a_brute_force_dft(settings):
 
 
 def test_frequency_weights_follow_the_ramp():
-    rho = frequency_weights(11, FourierSettings()).numpy()
+    rho = frequency_weights(11, FourierConfig()).numpy()
     assert rho[0] == pytest.approx(0.0)  # phi(0) = phi_low = 1: the lowest frequency is free
     assert np.all(np.diff(rho) >= -1e-7)  # high frequencies cost at least as much as low ones
     assert rho[6:] == pytest.approx(np.full(5, 0.9))  # from k = K*T = 5.5 on: 1 - phi_high
@@ -58,9 +58,10 @@ def _llama():
 
 
 def _peft_llama():
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
 
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=list(expand_target_modules(["attention", "mlp"])), task_type="CAUSAL_LM")
+    lora = PeftLoraConfig(r=4, lora_alpha=8, target_modules=list(expand_target_modules(["attention", "mlp"])), task_type="CAUSAL_LM")
     return get_peft_model(_llama(), lora)
 
 
@@ -72,20 +73,20 @@ def test_the_penalty_carries_gradient_to_every_lora_matrix():
         for name, p in model.named_parameters():
             if ".lora_B." in name:
                 p.normal_()  # B starts at zero, where the penalty's gradient is zero too
-    spectral_penalty(mats, FourierSettings()).backward()
+    spectral_penalty(mats, FourierConfig()).backward()
     for name, p in model.named_parameters():
         if ".lora_" in name:
             assert p.grad is not None and p.grad.abs().sum() > 0, name
     # The published code takes the FFT of detached weights: a term without a gradient.
-    assert not spectral_penalty([w.detach() for w in mats], FourierSettings()).requires_grad
+    assert not spectral_penalty([w.detach() for w in mats], FourierConfig()).requires_grad
 
 
 def test_bad_fourier_settings_name_the_field():
     for bad, field in [
-        (FourierSettings(threshold=0), "fourier.threshold"),
-        (FourierSettings(phi_high=1.5), "fourier.phi_high"),
-        (FourierSettings(weight=-1), "fourier.weight"),
-        (FourierSettings(norm="unit"), "fourier.norm"),
+        (FourierConfig(threshold=0), "fourier.threshold"),
+        (FourierConfig(phi_high=1.5), "fourier.phi_high"),
+        (FourierConfig(weight=-1), "fourier.weight"),
+        (FourierConfig(norm="unit"), "fourier.norm"),
     ]:
         with pytest.raises(ConfigError, match=field):
             bad.validate()
@@ -95,15 +96,15 @@ def test_bad_fourier_settings_name_the_field():
 
 def _train(out, fourier):
     train, test = tiny_problems()
-    lora = LoraSettings(r=4, target_modules=("q_proj", "v_proj", "up_proj"))
-    config = SFTConfig(train=TrainSettings(learning_rate=5e-3, batch_size=8, max_steps=6, logging_steps=1, save_steps=100, seed=3, lora=lora))
-    return flex_sft(flex_base(), train, config, FlexSettings(fourier=fourier), out, eval_problems=test, eval_languages=["python"])
+    lora = LoraConfig(r=4, target_modules=("q_proj", "v_proj", "up_proj"))
+    config = SFTConfig(train=TrainConfig(learning_rate=5e-3, batch_size=8, max_steps=6, logging_steps=1, save_steps=100, seed=3, lora=lora))
+    return flex_sft(flex_base(), train, config, FlexConfig(fourier=fourier), out, eval_problems=test, eval_languages=["python"])
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("fourier")
-    return {"plain": _train(root / "plain", None), "fourier": _train(root / "fourier", FourierSettings())}
+    return {"plain": _train(root / "plain", None), "fourier": _train(root / "fourier", FourierConfig())}
 
 
 def test_training_with_the_penalty_lowers_high_frequency_energy(trained):

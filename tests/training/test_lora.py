@@ -5,7 +5,7 @@ import torch
 
 from tests.training.fixtures import tiny_pretrain_config, tiny_problems
 from xpl.models.loading import load_model
-from xpl.training.common import LoraSettings, TrainSettings
+from xpl.training.common import LoraConfig, TrainConfig
 from xpl.training.pretrain import pretrain
 from xpl.training.sft import SFTConfig, sft
 
@@ -19,8 +19,8 @@ def base(tmp_path_factory):
 
 def test_lora_sft_saves_a_merged_plain_model(base, tmp_path):
     train, _ = tiny_problems()
-    lora = LoraSettings(r=4, target_modules=("q_proj", "v_proj"))
-    config = SFTConfig(train=TrainSettings(learning_rate=5e-3, batch_size=8, max_steps=4, logging_steps=1, lora=lora))
+    lora = LoraConfig(r=4, target_modules=("q_proj", "v_proj"))
+    config = SFTConfig(train=TrainConfig(learning_rate=5e-3, batch_size=8, max_steps=4, logging_steps=1, lora=lora))
     record = sft(base, train, config, tmp_path / "sft")
     assert record["steps"] == 4 and record["config"]["train"]["lora"]["r"] == 4
     assert all(r["loss"] > 0 for r in record["train_loss"])

@@ -1,6 +1,6 @@
 """Trainer arguments xpl sets for every stage, whatever TRL's own defaults are."""
 
-from xpl.training.common import TrainSettings
+from xpl.training.common import TrainConfig
 
 
 def test_activation_checkpointing_is_off_unless_asked(tmp_path):
@@ -10,7 +10,7 @@ def test_activation_checkpointing_is_off_unless_asked(tmp_path):
 
     for cls in (SFTConfig, GRPOConfig):
         assert cls(output_dir=str(tmp_path), use_cpu=True, report_to="none").gradient_checkpointing  # TRL's default
-        args = cls(**TrainSettings().trainer_kwargs(tmp_path))
+        args = cls(**TrainConfig().trainer_kwargs(tmp_path))
         assert not args.gradient_checkpointing and not getattr(args, "activation_checkpointing", False)
-        args = cls(**TrainSettings(activation_checkpointing=True).trainer_kwargs(tmp_path))
+        args = cls(**TrainConfig(activation_checkpointing=True).trainer_kwargs(tmp_path))
         assert args.gradient_checkpointing

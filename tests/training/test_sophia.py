@@ -7,10 +7,10 @@ import torch
 import xpl.training.flex as flex_module
 from tests.training.fixtures import tiny_problems
 from tests.training.flex_base import flex_base
-from xpl.training.common import ConfigError, LoraSettings, TrainSettings
-from xpl.training.flex import FlexSettings, flex_sft
+from xpl.training.common import ConfigError, LoraConfig, TrainConfig
+from xpl.training.flex import FlexConfig, flex_sft
 from xpl.training.sft import SFTConfig
-from xpl.training.sophia import SophiaSettings, clipped_fraction, sophia_class
+from xpl.training.sophia import SophiaConfig, clipped_fraction, sophia_class
 
 
 def test_one_step_follows_sophias_update_rule():
@@ -48,14 +48,14 @@ def test_a_step_without_the_token_count_is_an_error():
 
 def test_bad_sophia_settings_name_the_field():
     for bad, field in [
-        (SophiaSettings(rho=0), "sophia.rho"),
-        (SophiaSettings(betas=(0.9, 1.0)), "sophia.betas"),
-        (SophiaSettings(hessian_interval=0), "sophia.hessian_interval"),
+        (SophiaConfig(rho=0), "sophia.rho"),
+        (SophiaConfig(betas=(0.9, 1.0)), "sophia.betas"),
+        (SophiaConfig(hessian_interval=0), "sophia.hessian_interval"),
     ]:
         with pytest.raises(ConfigError, match=field):
             bad.validate()
     with pytest.raises(ConfigError, match="flex.optimizer"):
-        FlexSettings(optimizer="sgd").validate()
+        FlexConfig(optimizer="sgd").validate()
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +82,9 @@ def sophia_run(tmp_path_factory):
     mp.setattr(flex_module, "refresh_hessian", refresh)
     try:
         train, _ = tiny_problems()
-        lora = LoraSettings(r=4, target_modules=("q_proj", "v_proj"))
-        config = SFTConfig(train=TrainSettings(learning_rate=2e-3, batch_size=4, grad_accum=2, max_steps=5, logging_steps=1, save_steps=100, lora=lora))
-        settings = FlexSettings(optimizer="sophia", sophia=SophiaSettings(rho=0.5, hessian_interval=2))
+        lora = LoraConfig(r=4, target_modules=("q_proj", "v_proj"))
+        config = SFTConfig(train=TrainConfig(learning_rate=2e-3, batch_size=4, grad_accum=2, max_steps=5, logging_steps=1, save_steps=100, lora=lora))
+        settings = FlexConfig(optimizer="sophia", sophia=SophiaConfig(rho=0.5, hessian_interval=2))
         record = flex_sft(flex_base(), train, config, settings, tmp_path_factory.mktemp("sophia") / "run")
     finally:
         mp.undo()

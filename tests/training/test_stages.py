@@ -12,7 +12,7 @@ import pytest
 
 from tests.training.fixtures import tiny_pretrain_config, tiny_problems
 from xpl.languages import get_language
-from xpl.training.common import ConfigError, TrainSettings, latest_checkpoint, stage_done
+from xpl.training.common import ConfigError, TrainConfig, latest_checkpoint, stage_done
 from xpl.training.grpo import GRPOConfig, grpo
 from xpl.training.pretrain import pack, pretrain
 from xpl.training.sft import SFTConfig, sft
@@ -86,7 +86,7 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
         languages=["python"],
         parallel_languages=["python", "javascript"],
         parallel_ratio=0.5,
-        train=TrainSettings(learning_rate=2e-3, batch_size=8, max_steps=6, logging_steps=1),
+        train=TrainConfig(learning_rate=2e-3, batch_size=8, max_steps=6, logging_steps=1),
     )
     record = sft(out / "final", train, config, tmp_path / "sft")
     assert record["stage"] == "parallel_sft" and record["steps"] == 6
@@ -94,7 +94,7 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
     losses = [r["loss"] for r in record["train_loss"]]
     assert losses[-1] < losses[0]
     rl = GRPOConfig(
-        num_generations=2, max_completion_length=24, probe_problems=3, train=TrainSettings(batch_size=4, max_steps=2, logging_steps=1)
+        num_generations=2, max_completion_length=24, probe_problems=3, train=TrainConfig(batch_size=4, max_steps=2, logging_steps=1)
     )
     record = grpo(tmp_path / "sft" / "final", train, rl, tmp_path / "grpo")
     assert record["steps"] == 2 and len(record["reward_curve"]) == 2
@@ -111,14 +111,14 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: GRPOConfig(num_generations=4, train=TrainSettings(batch_size=6)).validate(), "multiple of num_generations"),
+        (lambda: GRPOConfig(num_generations=4, train=TrainConfig(batch_size=6)).validate(), "multiple of num_generations"),
         (lambda: GRPOConfig(reward="bleu").validate(), "grpo.reward"),
         (lambda: GRPOConfig(probe_problems=-1).validate(), "grpo.probe_problems"),
         (lambda: SFTConfig(languages=["cobol"]).validate(), "cobol"),
         (lambda: SFTConfig(parallel_languages=["python"]).validate(), "at least two PLs"),
         (lambda: tiny_pretrain_config().__class__(proportions={"python": 0.5, "rust": 0.6}).validate(), "sum to 1"),
         (lambda: tiny_pretrain_config().__class__(preset="huge").validate(), "preset"),
-        (lambda: TrainSettings(batch_size=0).validate("sft.train"), "sft.train.batch_size"),
+        (lambda: TrainConfig(batch_size=0).validate("sft.train"), "sft.train.batch_size"),
     ],
 )
 def test_bad_configs_fail_before_any_work(make, message):

@@ -6,6 +6,20 @@ unknown key, a value of the wrong type, or a missing required key. Written here 
 taken from a library because the checks (exact key paths, YAML's ints accepted for floats,
 tuples from lists) are a few dozen lines and the alternatives (pydantic, omegaconf) would be a
 heavy dependency for that.
+
+Conventions every configuration follows (stages in ``xpl.training``, experiments here):
+
+* a section is a dataclass named ``...Config`` (``TrainConfig``, ``LoraConfig``,
+  ``EvalConfig``); its YAML key is the field name in the class that holds it;
+* types are checked by ``from_dict``; values by the section's own
+  ``validate(where="<its key>")``, which raises ``ConfigError`` naming the full key
+  (``f"{where}.batch_size must be ..."``). A class holding sections calls their ``validate``
+  with its key prefixed (``self.train.validate(f"{where}.train")``) and checks itself only
+  what relates them (``grpo.language`` must be the ``source_language``). A whole file's
+  configuration (``ExperimentConfig``, ``FlexExperimentConfig``, ``SweepConfig``) has
+  ``validate()``, its keys being the file's own.
+
+(``SamplingConfig`` is built from options, never read from YAML, and checks itself when built.)
 """
 
 from __future__ import annotations

@@ -27,16 +27,20 @@ ARMS = ("base", "sft_rl", "parallel_sft_rl")
 
 
 @dataclass
-class ProblemsSpec:
+class ProblemsConfig:
     n: int = 600
     seed: int = 0
     test_fraction: float = 0.2
     levels: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
     languages: list[str] = field(default_factory=list)  # PLs to verify in; empty = every usable PL
 
+    def validate(self, where: str = "problems") -> None:
+        if self.n < 10:
+            raise ConfigError(f"{where}.n must be at least 10, got {self.n}")
+
 
 @dataclass
-class EvalSpec:
+class EvalConfig:
     problems: str = "family"  # "family": the held-out split; "humaneval": HumanEval in each PL
     languages: list[str] = field(default_factory=lambda: ["python", "rust", "go", "php", "ruby", "java", "javascript", "julia"])
     samples: int = 4  # completions per problem (pass@1 is estimated from them)
@@ -47,9 +51,17 @@ class EvalSpec:
     max_problems: int = 0  # 0 = every held-out problem
     skip_unavailable: bool = True  # a PL without a toolchain here (Julia) is left out, with a note
 
+    def validate(self, where: str = "eval") -> None:
+        for name in self.languages:
+            get_language(name)
+        if self.problems not in ("family", "humaneval"):
+            raise ConfigError(f"{where}.problems must be family or humaneval, got {self.problems!r}")
+        if self.samples < 1 or self.max_new_tokens < 1:
+            raise ConfigError(f"{where}.samples and {where}.max_new_tokens must be >= 1")
+
 
 @dataclass
-class RepresentationsSpec:
+class RepresentationsConfig:
     """The representation analysis of the three arms (seed of the first run) on held-out
     parallel programs: are equivalent programs in different PLs closer after Parallel-SFT?"""
 
@@ -58,6 +70,12 @@ class RepresentationsSpec:
     max_problems: int = 60
     layers: str = "all"
     pooling: str = "mean"
+
+    def validate(self, where: str = "representations") -> None:
+        if self.pooling not in ("mean", "last"):
+            raise ConfigError(f"{where}.pooling must be mean or last, got {self.pooling!r}")
+        for name in self.languages:
+            get_language(name)
 
 
 @dataclass
@@ -69,29 +87,23 @@ class ExperimentConfig:
     # auto: chat for an instruct model with a chat template, else completion (the SFT data,
     # the GRPO prompts and the evaluation all follow it); or chat / completion.
     prompt_style: str = "auto"
-    problems: ProblemsSpec = field(default_factory=ProblemsSpec)
+    problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     parallel_sft: SFTConfig = field(default_factory=lambda: SFTConfig(parallel_languages=["python", "rust", "go", "javascript"]))
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
-    eval: EvalSpec = field(default_factory=EvalSpec)
-    representations: RepresentationsSpec = field(default_factory=RepresentationsSpec)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    representations: RepresentationsConfig = field(default_factory=RepresentationsConfig)
     workers: int = 0  # engine sandboxes; 0 = one per core
 
     def validate(self) -> None:
         from xpl.models.loading import is_tiny_spec
 
         check_common(self)
-        for name in self.eval.languages:
-            get_language(name)
-        if self.eval.problems not in ("family", "humaneval"):
-            raise ConfigError(f"eval.problems must be family or humaneval, got {self.eval.problems!r}")
-        if self.eval.samples < 1 or self.eval.max_new_tokens < 1:
-            raise ConfigError("eval.samples and eval.max_new_tokens must be >= 1")
-        if self.problems.n < 10:
-            raise ConfigError(f"problems.n must be at least 10, got {self.problems.n}")
+        self.eval.validate("eval")
+        self.problems.validate("problems")
         if is_tiny_spec(self.model):
-            self.pretrain.validate()
+            self.pretrain.validate("pretrain")
         self.sft.validate("sft")
         self.parallel_sft.validate("parallel_sft")
         if not self.parallel_sft.parallel:
@@ -99,10 +111,7 @@ class ExperimentConfig:
         if self.sft.parallel:
             raise ConfigError("sft.parallel_languages must be empty: the sft arm is plain SFT (parallel data is the other arm)")
         self.grpo.validate("grpo")
-        if self.representations.pooling not in ("mean", "last"):
-            raise ConfigError(f"representations.pooling must be mean or last, got {self.representations.pooling!r}")
-        for name in self.representations.languages:
-            get_language(name)
+        self.representations.validate("representations")
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
 

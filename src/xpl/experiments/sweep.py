@@ -45,7 +45,7 @@ NAME = re.compile(r"^[a-z0-9_.]+$")
 
 
 @dataclass
-class MixtureSpec:
+class MixtureConfig:
     """A named mixture trained on some cells of the grid."""
 
     name: str
@@ -72,7 +72,7 @@ class SweepConfig:
     bilingual: bool = True
     bilingual_sizes: list[str] = field(default_factory=list)  # empty: every size
     bilingual_budgets: list[int] = field(default_factory=list)  # empty: every budget
-    mixtures: list[MixtureSpec] = field(default_factory=list)
+    mixtures: list[MixtureConfig] = field(default_factory=list)
     tokenizer_vocab: int = 1024
     max_heldout: int = 0  # held-out problems per PL for the loss (0: all)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)  # everything else per run
@@ -106,6 +106,8 @@ class SweepConfig:
         for b in self.bilingual_budgets:
             if b not in self.budgets:
                 raise ConfigError(f"sweep.bilingual_budgets: {b} is not one of the budgets {self.budgets}")
+        # Mixtures are checked here, not by a validate of their own: their names, PLs, sizes and
+        # budgets are the sweep's.
         seen = set(self.languages)
         for i, m in enumerate(self.mixtures):
             where = f"sweep.mixtures[{i}]"

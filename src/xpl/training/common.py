@@ -49,7 +49,7 @@ def quiet(trainer):
 
 
 @dataclass
-class LoraSettings:
+class LoraConfig:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -59,8 +59,12 @@ class LoraSettings:
     # pass costs about N / num_layers of a full one.
     top_layers: int = 0
 
+    def validate(self, where: str = "lora") -> None:
+        if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise ConfigError(f"{where}: r must be >= 1, alpha > 0 and dropout in [0, 1), got r={self.r}, alpha={self.alpha}, dropout={self.dropout}")
+
     def peft_config(self, model=None):
-        from peft import LoraConfig
+        from peft import LoraConfig as PeftLoraConfig
 
         layers = None
         if self.top_layers:
@@ -70,7 +74,7 @@ class LoraSettings:
             if self.top_layers > total:
                 raise ConfigError(f"lora.top_layers is {self.top_layers}, but the model has {total} layers")
             layers = list(range(total - self.top_layers, total))
-        return LoraConfig(
+        return PeftLoraConfig(
             r=self.r,
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
@@ -81,7 +85,7 @@ class LoraSettings:
 
 
 @dataclass
-class TrainSettings:
+class TrainConfig:
     """Hyper-parameters shared by every stage (each stage's config adds its own)."""
 
     learning_rate: float = 1e-3
@@ -100,10 +104,10 @@ class TrainSettings:
     activation_checkpointing: bool = False
     save_steps: int = 50
     logging_steps: int = 10
-    lora: LoraSettings | None = None
+    lora: LoraConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed to TrainingArguments as is
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: str = "train") -> None:
         for name in ("learning_rate", "batch_size", "grad_accum", "max_length", "save_steps", "logging_steps"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
@@ -206,8 +210,8 @@ def save_final(trainer, tokenizer, output_dir: Path, merge_lora: bool = False) -
     return final
 
 
-def settings_dict(settings: Any) -> dict[str, Any]:
-    return asdict(settings)
+def config_dict(config: Any) -> dict[str, Any]:
+    return asdict(config)
 
 
 def progress_callback(report):

@@ -24,9 +24,9 @@ from xpl.corpus import sft_examples
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import ConfigError
-from xpl.training.fourier import FourierSettings, high_frequency_energy, lora_matrices, spectral_penalty
+from xpl.training.fourier import FourierConfig, high_frequency_energy, lora_matrices, spectral_penalty
 from xpl.training.sft import SFTConfig, SFTHooks, sft
-from xpl.training.sophia import SophiaSettings, label_tokens, optimizer_kwargs, refresh_hessian, sophia_class, unwrap
+from xpl.training.sophia import SophiaConfig, label_tokens, optimizer_kwargs, refresh_hessian, sophia_class, unwrap
 
 OPTIMIZERS = ("adamw", "sophia")
 # Shorthands for the projections of Llama-style models (the tiny models, SmolLM2, Llama, Qwen).
@@ -51,10 +51,10 @@ def expand_target_modules(names, where: str = "lora.target_modules") -> tuple[st
 
 
 @dataclass
-class FlexSettings:
+class FlexConfig:
     optimizer: str = "adamw"  # adamw (the Trainer's AdamW) or sophia (SophiaG)
-    sophia: SophiaSettings = field(default_factory=SophiaSettings)
-    fourier: FourierSettings | None = None  # None: plain LoRA
+    sophia: SophiaConfig = field(default_factory=SophiaConfig)
+    fourier: FourierConfig | None = None  # None: plain LoRA
     eval_steps: int = 0  # validation loss on held-out examples every n steps (0: never)
     eval_batch_size: int = 32
 
@@ -96,7 +96,7 @@ def _define_trainer():
             metrics["sophia_bs"].append(opt.last_bs)
 
     class FlexTrainer(SFTTrainer):
-        def __init__(self, *args, fourier: FourierSettings | None = None, sophia: SophiaSettings | None = None, **kwargs):
+        def __init__(self, *args, fourier: FourierConfig | None = None, sophia: SophiaConfig | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.fourier = fourier
             self.sophia = sophia
@@ -146,7 +146,7 @@ def _define_trainer():
             super().log(logs, start_time)
 
         def _threshold(self) -> float:
-            return self.fourier.threshold if self.fourier is not None else FourierSettings().threshold
+            return self.fourier.threshold if self.fourier is not None else FourierConfig().threshold
 
         def train(self, *args, **kwargs):
             result = super().train(*args, **kwargs)
@@ -169,7 +169,7 @@ def flex_sft(
     model_dir: str | Path,
     problems: Sequence[Problem],
     config: SFTConfig,
-    settings: FlexSettings,
+    settings: FlexConfig,
     output_dir: str | Path,
     report: Callable[[int, int, dict | None], None] | None = None,
     eval_problems: Sequence[Problem] = (),

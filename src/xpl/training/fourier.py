@@ -31,7 +31,7 @@ NORMS = ("backward", "ortho", "forward")
 
 
 @dataclass
-class FourierSettings:
+class FourierConfig:
     weight: float = 0.02  # lambda
     threshold: float = 0.5  # T: the fraction of the spectrum over which phi ramps down
     phi_low: float = 1.0
@@ -51,7 +51,7 @@ class FourierSettings:
             raise ConfigError(f"{where}.norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
 
-def frequency_weights(bins: int, settings: FourierSettings, device=None):
+def frequency_weights(bins: int, settings: FourierConfig, device=None):
     """rho(k) for k = 0 .. bins-1 (a float32 tensor)."""
     import torch
 
@@ -66,7 +66,7 @@ def lora_matrices(model) -> list:
     return [p for name, p in model.named_parameters() if p.requires_grad and (".lora_A." in name or ".lora_B." in name)]
 
 
-def spectral_penalty(matrices: Iterable, settings: FourierSettings):
+def spectral_penalty(matrices: Iterable, settings: FourierConfig):
     """mean over ``matrices`` of sum_k rho(k) |rfft(flatten(W))_k|^2, differentiable."""
     import torch
 

@@ -23,13 +23,13 @@ from xpl.problems.problem import Problem
 from xpl.training.common import (
     FINAL,
     ConfigError,
-    TrainSettings,
+    TrainConfig,
     limit_threads,
     mark_done,
     progress_callback,
     quiet,
     save_final,
-    settings_dict,
+    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -54,8 +54,8 @@ class GRPOConfig:
     # probe set of this many RL problems, sampled the same way before and after training,
     # says whether the policy itself improved (0 = no probe).
     probe_problems: int = 0
-    train: TrainSettings = field(
-        default_factory=lambda: TrainSettings(
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
             learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1
         )
     )
@@ -240,7 +240,7 @@ def grpo(
         "reward_share": round(reward.seconds / seconds, 4) if seconds else None,
         "seconds": round(seconds, 1),
         "probe_seconds": round(probe_seconds, 1),
-        "config": settings_dict(config),
+        "config": config_dict(config),
     }
     if trainer.is_world_process_zero():
         mark_done(out, record)

@@ -22,14 +22,14 @@ from xpl.problems.problem import Problem
 from xpl.training.common import (
     FINAL,
     ConfigError,
-    TrainSettings,
+    TrainConfig,
     limit_threads,
     mark_done,
     mean_token_loss,
     progress_callback,
     quiet,
     save_final,
-    settings_dict,
+    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -55,31 +55,31 @@ class PretrainConfig:
     # in a pretraining corpus of source files; problem statement -> solution is then what
     # SFT teaches (with True, pretraining already holds the SFT data of its problems).
     descriptions: bool = True
-    train: TrainSettings = field(
-        default_factory=lambda: TrainSettings(learning_rate=2e-3, batch_size=16, warmup_steps=20)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(learning_rate=2e-3, batch_size=16, warmup_steps=20)
     )
 
-    def validate(self) -> None:
+    def validate(self, where: str = "pretrain") -> None:
         try:
-            check_proportions(self.proportions, "pretrain.proportions")
+            check_proportions(self.proportions, f"{where}.proportions")
         except CorpusError as exc:
             raise ConfigError(str(exc)) from None
         if self.organisation not in ORGANISATIONS:
             raise ConfigError(
-                f"pretrain.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}"
+                f"{where}.organisation must be one of {', '.join(ORGANISATIONS)}, got {self.organisation!r}"
             )
         if self.budget <= 0 or self.context < 16 or self.vocab_size < 300:
-            raise ConfigError("pretrain: budget must be > 0, context >= 16, vocab_size >= 300")
+            raise ConfigError(f"{where}: budget must be > 0, context >= 16, vocab_size >= 300")
         from xpl.models.tiny import PRESETS
 
         if self.preset not in PRESETS:
-            raise ConfigError(f"pretrain.preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+            raise ConfigError(f"{where}.preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         for i, pair in enumerate(self.parallel_pairs):
             if len(pair) != 2 or pair[0] == pair[1]:
-                raise ConfigError(f"pretrain.parallel_pairs[{i}]: expected two different PLs, got {pair!r}")
+                raise ConfigError(f"{where}.parallel_pairs[{i}]: expected two different PLs, got {pair!r}")
         if self.tokenizer is not None and not (Path(self.tokenizer) / "tokenizer.json").is_file():
-            raise ConfigError(f"pretrain.tokenizer: {self.tokenizer} holds no tokenizer.json")
-        self.train.validate("pretrain.train")
+            raise ConfigError(f"{where}.tokenizer: {self.tokenizer} holds no tokenizer.json")
+        self.train.validate(f"{where}.train")
 
 
 def pack(token_lists: Sequence[list[int]], block: int) -> list[list[int]]:
@@ -205,7 +205,7 @@ def pretrain(
         "heldout_loss_after": after,
         "train_loss": [r for r in trainer.state.log_history if "loss" in r],
         "seconds": round(time.perf_counter() - started, 1),
-        "config": settings_dict(config),
+        "config": config_dict(config),
     }
     if trainer.is_world_process_zero():
         mark_done(out, record)

@@ -26,13 +26,13 @@ from xpl.problems.problem import Problem
 from xpl.training.common import (
     FINAL,
     ConfigError,
-    TrainSettings,
+    TrainConfig,
     limit_threads,
     mark_done,
     progress_callback,
     quiet,
     save_final,
-    settings_dict,
+    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -63,7 +63,7 @@ class SFTConfig:
     # completion: prompt -> body; chat: conversations (user message -> fenced function) through
     # the tokenizer's chat template, loss on the assistant turn only.
     prompt_style: str = "completion"
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(learning_rate=5e-4, batch_size=16, epochs=2))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(learning_rate=5e-4, batch_size=16, epochs=2))
 
     @property
     def parallel(self) -> bool:
@@ -165,7 +165,7 @@ def sft(
         "steps": trainer.state.global_step,
         "train_loss": [r for r in trainer.state.log_history if "loss" in r],
         "seconds": round(time.perf_counter() - started, 1),
-        "config": settings_dict(config),
+        "config": config_dict(config),
         **(hooks.record(trainer) if hooks.record else {}),
     }
     if trainer.is_world_process_zero():

@@ -36,7 +36,7 @@ EPS = 1e-15  # sophia-opt's epsilon in the ratio's denominator
 
 
 @dataclass
-class SophiaSettings:
+class SophiaConfig:
     rho: float = 0.04
     betas: tuple[float, float] = (0.965, 0.99)
     hessian_interval: int = 10  # k: refresh the Hessian estimate every k optimiser steps
@@ -147,6 +147,6 @@ def label_tokens(inputs: dict) -> int:
     return int((inputs["labels"][:, 1:] != -100).sum())
 
 
-def optimizer_kwargs(settings: SophiaSettings, learning_rate: float) -> dict:
+def optimizer_kwargs(settings: SophiaConfig, learning_rate: float) -> dict:
     return {"lr": learning_rate, "betas": tuple(settings.betas), "rho": settings.rho}
 

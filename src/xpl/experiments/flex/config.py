@@ -7,14 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xpl.experiments.config import from_dict, load_yaml
-from xpl.experiments.spec import ProblemsSpec, check_common
+from xpl.experiments.spec import ProblemsConfig, check_common
 from xpl.experiments.stages import quick_family
 from xpl.languages import get_language
-from xpl.training.common import ConfigError, LoraSettings, TrainSettings
+from xpl.training.common import ConfigError, LoraConfig, TrainConfig
 from xpl.training.flex import OPTIMIZERS, expand_target_modules
-from xpl.training.fourier import FourierSettings
+from xpl.training.fourier import FourierConfig
 from xpl.training.pretrain import PretrainConfig
-from xpl.training.sophia import SophiaSettings
+from xpl.training.sophia import SophiaConfig
 
 
 ARMS = ("lora", "lora_fourier")
@@ -23,20 +23,32 @@ ARM_NAMES = {"base": "base", "lora": "LoRA", "lora_fourier": "LoRA + Fourier"}
 OPT_NAMES = {"adamw": "AdamW", "sophia": "Sophia"}
 
 
+def _check_optimizer(where: str, learning_rate: float, weight_decay: float) -> None:
+    if not learning_rate > 0 or weight_decay < 0:
+        raise ConfigError(f"{where}: learning_rate must be > 0 and weight_decay >= 0, got {learning_rate}, {weight_decay}")
+
+
 @dataclass
-class AdamWSpec:
+class FlexAdamWConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
 
+    def validate(self, where: str = "adamw") -> None:
+        _check_optimizer(where, self.learning_rate, self.weight_decay)
+
 
 @dataclass
-class SophiaSpec(SophiaSettings):
+class FlexSophiaConfig(SophiaConfig):
     learning_rate: float = 2e-3
     weight_decay: float = 0.1
 
+    def validate(self, where: str = "sophia") -> None:
+        super().validate(where)
+        _check_optimizer(where, self.learning_rate, self.weight_decay)
+
 
 @dataclass
-class FlexEvalSpec:
+class FlexEvalConfig:
     languages: list[str] = field(default_factory=lambda: ["python", "java"])
     samples: int = 2
     temperature: float = 0.2
@@ -49,6 +61,15 @@ class FlexEvalSpec:
     validation_problems: int = 48  # held-out problems per PL in that validation loss (0: all)
     skip_unavailable: bool = True
 
+    def validate(self, where: str = "eval") -> None:
+        for name in self.languages:
+            get_language(name)
+        if self.samples < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ConfigError(f"{where}.samples, {where}.max_new_tokens and {where}.batch_size must be >= 1")
+        for name in ("validation_steps", "validation_problems", "max_problems", "loss_problems"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(self, name)}")
+
 
 @dataclass
 class FlexExperimentConfig:
@@ -57,17 +78,17 @@ class FlexExperimentConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     source_language: str = "python"
     prompt_style: str = "auto"  # as in `xpl run`: the SFT data and the evaluation follow it
-    problems: ProblemsSpec = field(default_factory=ProblemsSpec)
+    problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     arms: list[str] = field(default_factory=lambda: list(ARMS))
     optimizers: list[str] = field(default_factory=lambda: list(OPTIMIZERS))
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(target_modules=("attention", "mlp")))
-    fourier: FourierSettings = field(default_factory=FourierSettings)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(batch_size=16, epochs=3, logging_steps=1))
-    adamw: AdamWSpec = field(default_factory=AdamWSpec)
-    sophia: SophiaSpec = field(default_factory=SophiaSpec)
-    eval: FlexEvalSpec = field(default_factory=FlexEvalSpec)
+    lora: LoraConfig = field(default_factory=lambda: LoraConfig(target_modules=("attention", "mlp")))
+    fourier: FourierConfig = field(default_factory=FourierConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(batch_size=16, epochs=3, logging_steps=1))
+    adamw: FlexAdamWConfig = field(default_factory=FlexAdamWConfig)
+    sophia: FlexSophiaConfig = field(default_factory=FlexSophiaConfig)
+    eval: FlexEvalConfig = field(default_factory=FlexEvalConfig)
     workers: int = 0
 
     def validate(self) -> None:
@@ -80,29 +101,18 @@ class FlexExperimentConfig:
             for value in values:
                 if value not in known:
                     raise ConfigError(f"{key}: {value!r} is not one of {', '.join(known)}")
-        expand_target_modules(self.lora.target_modules, "lora.target_modules")
-        if self.lora.r < 1 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1:
-            raise ConfigError(f"lora: r must be >= 1, alpha > 0 and dropout in [0, 1), got r={self.lora.r}, alpha={self.lora.alpha}, dropout={self.lora.dropout}")
+        expand_target_modules(self.lora.target_modules, "lora.target_modules")  # FLeX's shorthands (attention, mlp)
+        self.lora.validate("lora")
         self.fourier.validate("fourier")
         self.sophia.validate("sophia")
-        for name in ("adamw", "sophia"):
-            spec = getattr(self, name)
-            if not spec.learning_rate > 0 or spec.weight_decay < 0:
-                raise ConfigError(f"{name}: learning_rate must be > 0 and weight_decay >= 0, got {spec.learning_rate}, {spec.weight_decay}")
+        self.adamw.validate("adamw")
         if self.train.lora is not None:
             raise ConfigError("train.lora: set LoRA in the top-level lora section (every arm is LoRA)")
         self.train.validate("train")
-        for name in self.eval.languages:
-            get_language(name)
-        if self.eval.samples < 1 or self.eval.max_new_tokens < 1 or self.eval.batch_size < 1:
-            raise ConfigError("eval.samples, eval.max_new_tokens and eval.batch_size must be >= 1")
-        for name in ("validation_steps", "validation_problems", "max_problems", "loss_problems"):
-            if getattr(self.eval, name) < 0:
-                raise ConfigError(f"eval.{name} must be >= 0, got {getattr(self.eval, name)}")
-        if self.problems.n < 10:
-            raise ConfigError(f"problems.n must be at least 10, got {self.problems.n}")
+        self.eval.validate("eval")
+        self.problems.validate("problems")
         if is_tiny_spec(self.model):
-            self.pretrain.validate()
+            self.pretrain.validate("pretrain")
 
 
 def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:

@@ -16,28 +16,28 @@ from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepa
 from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
-from xpl.training.common import TrainSettings
-from xpl.training.flex import FlexSettings, expand_target_modules, flex_sft
+from xpl.training.common import TrainConfig
+from xpl.training.flex import FlexConfig, expand_target_modules, flex_sft
 from xpl.training.sft import SFTConfig
-from xpl.training.sophia import SophiaSettings
+from xpl.training.sophia import SophiaConfig
 
 
-def train_settings(config: FlexExperimentConfig, optimizer: str, seed: int) -> TrainSettings:
-    spec = config.adamw if optimizer == "adamw" else config.sophia
+def train_config(config: FlexExperimentConfig, optimizer: str, seed: int) -> TrainConfig:
+    opt = config.adamw if optimizer == "adamw" else config.sophia
     lora = replace(config.lora, target_modules=expand_target_modules(config.lora.target_modules))
-    return replace(config.train, learning_rate=spec.learning_rate, weight_decay=spec.weight_decay, seed=seed, lora=lora)
+    return replace(config.train, learning_rate=opt.learning_rate, weight_decay=opt.weight_decay, seed=seed, lora=lora)
 
 
 def stage_train(config: FlexExperimentConfig, out: Path, seed: int, optimizer: str, arm: str, base: Path, train: list[Problem], test: list[Problem], languages: list[str], report: Report) -> dict:
-    sophia = SophiaSettings(rho=config.sophia.rho, betas=config.sophia.betas, hessian_interval=config.sophia.hessian_interval)
-    settings = FlexSettings(
+    sophia = SophiaConfig(rho=config.sophia.rho, betas=config.sophia.betas, hessian_interval=config.sophia.hessian_interval)
+    settings = FlexConfig(
         optimizer=optimizer,
         sophia=sophia,
         fourier=config.fourier if arm == "lora_fourier" else None,
         eval_steps=config.eval.validation_steps,
         eval_batch_size=config.eval.batch_size,
     )
-    sft_config = SFTConfig(languages=[config.source_language], prompt_style=config.prompt_style, train=train_settings(config, optimizer, seed))
+    sft_config = SFTConfig(languages=[config.source_language], prompt_style=config.prompt_style, train=train_config(config, optimizer, seed))
     label = f"seed {seed}: {ARM_NAMES[arm]} ({OPT_NAMES[optimizer]})"
     return flex_sft(
         base,
