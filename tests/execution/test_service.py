@@ -390,6 +390,23 @@ def test_trl_reward_refuses_bad_rows_and_outages(server):
         down(prompts=["p"], completions=["print(1)"], test_cases=[[{"input": "", "output": "1"}]])
 
 
+def test_readme_openrlhf_reward_file_works(server):
+    """The README's OpenRLHF reward file, run as OpenRLHF calls it (queries = prompt +
+    response, labels = the --label_key column) against a live server."""
+    torch = pytest.importorskip("torch")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\n# xpl_reward.py\n") + len("```python\n")
+    source = readme[start : readme.index("```", start)]
+    assert "http://127.0.0.1:8080" in source
+    namespace: dict = {}
+    exec(compile(source.replace("http://127.0.0.1:8080", server), "xpl_reward.py", "exec"), namespace)
+    prompts = ["Add two numbers.\n", "Add two numbers.\n"]
+    responses = ["```python\n" + SUM_PROGRAMS["python"] + "```", "```python\nprint(0)\n```"]
+    labels = [json.dumps({"inputs": ["1 2"], "outputs": ["3"]})] * 2
+    out = namespace["reward_func"]([p + r for p, r in zip(prompts, responses)], prompts, labels)
+    assert torch.equal(out["rewards"], torch.tensor([1.0, 0.0])) and torch.equal(out["scores"], out["rewards"])
+
+
 def test_same_output_ignores_trailing_whitespace_only():
     assert same_output("1 2 \n3\n\n", "1 2\n3")
     assert same_output("a\r\nb\r\n", "a\nb\n")
