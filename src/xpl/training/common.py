@@ -11,8 +11,11 @@ order; a stage whose ``stage.json`` says it finished is not trained again.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,46 @@ def limit_threads() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+
+
+# Library messages that tell an xpl user nothing, hidden while xpl trains (each one named by
+# its category, its module and its text, so nothing else is lost):
+_LIBRARY_WARNINGS = (
+    # transformers 5 renamed ``is_gradient_checkpointing``; TRL (once per GRPO step, in
+    # unwrap_model_for_generation) and PEFT (building or loading a LoRA model) read the old name.
+    (FutureWarning, r"transformers\.modeling_utils", r"`is_gradient_checkpointing` is deprecated"),
+)
+_LIBRARY_LOG_MESSAGES = (
+    # Two checkpoints saved within a second (short runs): the Trainer then orders them by step
+    # number, as xpl's own resumption (``latest_checkpoint``) always does.
+    ("transformers.trainer_utils", "mtime may not be reliable on this filesystem"),
+)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+@contextmanager
+def library_noise_filtered():
+    """Within it (a ``with`` block, or a decorator on a stage), the library warnings and log
+    lines above are not shown; every other warning is, as before. Restored on exit."""
+    drops = [(logging.getLogger(name), _DropMessage(prefix)) for name, prefix in _LIBRARY_LOG_MESSAGES]
+    for logger, drop in drops:
+        logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            for category, module, message in _LIBRARY_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, category=category, module=module)
+            yield
+    finally:
+        for logger, drop in drops:
+            logger.removeFilter(drop)
 
 
 def quiet(trainer):

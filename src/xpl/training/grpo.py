@@ -24,12 +24,13 @@ from xpl.training.common import (
     FINAL,
     ConfigError,
     TrainConfig,
+    config_dict,
+    library_noise_filtered,
     limit_threads,
     mark_done,
     progress_callback,
     quiet,
     save_final,
-    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -150,6 +151,7 @@ def _probe_record(before: list[float], after: list[float]) -> dict[str, Any]:
     }
 
 
+@library_noise_filtered()
 def grpo(
     model_dir: str | Path,
     problems: Sequence[Problem],

@@ -23,13 +23,14 @@ from xpl.training.common import (
     FINAL,
     ConfigError,
     TrainConfig,
+    config_dict,
+    library_noise_filtered,
     limit_threads,
     mark_done,
     mean_token_loss,
     progress_callback,
     quiet,
     save_final,
-    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -115,6 +116,7 @@ def heldout_losses(
     return out
 
 
+@library_noise_filtered()
 def pretrain(
     train_problems: Sequence[Problem],
     heldout_problems: Sequence[Problem],

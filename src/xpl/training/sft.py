@@ -27,12 +27,13 @@ from xpl.training.common import (
     FINAL,
     ConfigError,
     TrainConfig,
+    config_dict,
+    library_noise_filtered,
     limit_threads,
     mark_done,
     progress_callback,
     quiet,
     save_final,
-    config_dict,
     stage_done,
     train_with_resume,
 )
@@ -85,6 +86,7 @@ class SFTConfig:
         self.train.validate(f"{where}.train")
 
 
+@library_noise_filtered()
 def sft(
     model_dir: str | Path,
     problems: Sequence[Problem],

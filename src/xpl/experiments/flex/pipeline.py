@@ -16,7 +16,7 @@ from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepa
 from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
-from xpl.training.common import TrainConfig
+from xpl.training.common import TrainConfig, library_noise_filtered
 from xpl.training.flex import FlexConfig, expand_target_modules, flex_sft
 from xpl.training.sft import SFTConfig
 from xpl.training.sophia import SophiaConfig
@@ -60,7 +60,8 @@ def load_variant(base: Path, record: dict, variant: str):
     from peft import PeftModel
 
     model, tokenizer = load_model(base)
-    model = PeftModel.from_pretrained(model, record["adapter"])
+    with library_noise_filtered():
+        model = PeftModel.from_pretrained(model, record["adapter"])
     model.eval()
     return model, tokenizer
 
