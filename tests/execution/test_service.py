@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import json
 import os
 import socket
@@ -342,8 +343,11 @@ def test_verl_retries_a_deadline_504():
 
 # ---------------------------------------------------------------------------- TRL reward
 def test_trl_reward_scores_completions(server):
+    from trl.trainer.utils import get_callable_name
+
     reward = remote_reward(server, language="python")
-    assert reward.__name__ == "xpl_remote"
+    assert get_callable_name(reward) == "xpl_remote"  # what GRPOTrainer logs it as
+    assert not inspect.iscoroutinefunction(reward.__call__)  # GRPOTrainer calls it synchronously
     completions = [
         "Here it is:\n```python\na, b = map(int, input().split())\nprint(a + b)\n```\n",
         "```python\nprint(42)\n```",
@@ -590,5 +594,6 @@ def test_concurrent_requests_share_a_batch():
         for t in threads:
             t.join(timeout=120)
         assert {i: r.run_result.stdout for i, r in out.items()} == {i: f"{i}\n" for i in range(6)}
+        _until(lambda: _health(url)["pending_jobs"] == 0)  # answers stream before their batch ends
         stats = _health(url)["stats"]
         assert stats["jobs_run"] == 6 and stats["batches"] == 1  # six requests, one compiler call's batch

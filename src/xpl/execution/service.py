@@ -453,7 +453,7 @@ class Batcher:
     def cancel(self, ticket: _Ticket) -> None:
         """The request is gone (deadline, disconnect): drop its jobs if they have not started."""
         ticket.cancelled = True
-        if not ticket.dispatched:
+        if not ticket.dispatched and ticket in self._queue:  # (shutdown may have emptied the queue)
             self._queue.remove(ticket)
             self.queued_jobs -= len(ticket.jobs)
             self.pending_jobs -= len(ticket.jobs)
