@@ -497,6 +497,22 @@ def test_body_size_limit():
         assert code.status_code == 413 and code.json()["detail"].startswith("code: is 1500 bytes; at most 1000")
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--port", "99999"], "error: --port must be from 0 to 65535"),
+    (["--token", "short"], "error: --token must be at least 8 characters, without '/'"),
+    (["--lanes", "0"], "error: --lanes must be from 1 to 16"),
+    (["--sandbox", "docker"], "error: --sandbox must be auto, bwrap or none, got 'docker'"),
+])
+def test_cli_rejects_bad_settings_in_one_line(args, message):
+    from typer.testing import CliRunner
+
+    from xpl.cli import app
+
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_health_and_languages(server):
     health = requests.get(server + "/health", timeout=10).json()
     assert health["status"] == "ok" and health["lanes"] == 2 and health["workers"] == 2

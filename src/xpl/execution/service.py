@@ -70,7 +70,6 @@ DEFAULT_RUN_TIMEOUT = 10.0
 # Deadline of a request: slack for queueing and batching, plus room for its compile (a batch
 # that fails is rebuilt, so up to three compiler calls) and its run.
 DEADLINE_SLACK_S = 30.0
-RUN_CODE_FIELDS = ("code", "language", "compile_timeout", "run_timeout", "stdin", "files", "fetch_files", "memory_limit_MB", "args")
 
 
 @dataclass(frozen=True)
