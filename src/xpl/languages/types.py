@@ -2,9 +2,18 @@
 
 Problems are described once, with Python type annotations, and rendered into each PL.
 This module owns the small type algebra they are parsed into (``int``, ``float``, ``bool``,
-``str``, ``None``, ``list[T]``, ``tuple[T1, ...]``, ``dict[K, V]``, ``Optional[T]``), the
+``str``, ``None``, ``list[T]``, ``tuple[T1, ...]``, ``dict[K, V]``, ``Optional[T]``, and for
+the few problems whose values are of several types, ``Union[A, B, ...]`` and ``Any``), the
 parser from annotation text, value checking and inference, and the records a test harness
 is rendered from (``Signature``, ``TestCase``).
+
+Unions and ``Any`` come from annotations only (written by hand where a problem needs them,
+as MultiPL-E's annotated HumanEval does); inference never produces them. A union's members
+are told apart at run time by their kind (int, float, bool, str, list, tuple, dict), so a
+union has at most one member of each kind; ``None`` is never a member (``Union[int, str,
+None]`` is ``Optional[Union[int, str]]``). An ``Any`` value carries its own type
+(``dynamic_type``): each PL writes it as a literal of that type, boxed as the PL boxes
+values of unknown type (``Box<dyn Any>``, ``Object``, ``std::any``, ``interface{}``).
 
 Values are plain Python values. A value is rendered *together with its type* because
 statically typed PLs need the type to write a literal (an empty list is ``Vec::<i64>::new()``
@@ -142,13 +151,35 @@ class OptionalType(Type):
         return (self.inner,)
 
 
+@dataclass(frozen=True)
+class UnionType(Type):
+    """A value of one of ``members`` (at least two, of different kinds: see ``kind_of``)."""
+
+    members: tuple[Type, ...]
+
+    def annotation(self) -> str:
+        return f"Union[{', '.join(m.annotation() for m in self.members)}]"
+
+    def children(self) -> tuple[Type, ...]:
+        return self.members
+
+
+@dataclass(frozen=True)
+class AnyType(Type):
+    """A value of any type of the algebra (``typing.Any``); see ``dynamic_type``."""
+
+    def annotation(self) -> str:
+        return "Any"
+
+
 INT = IntType()
 FLOAT = FloatType()
 BOOL = BoolType()
 STR = StrType()
 NONE = NoneType()
+ANY = AnyType()
 
-_SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE, "NoneType": NONE}
+_SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE, "NoneType": NONE, "Any": ANY}
 _LISTS = {"list", "List", "Sequence", "Iterable", "MutableSequence"}
 _TUPLES = {"tuple", "Tuple"}
 _DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
@@ -157,9 +188,10 @@ _DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
 def parse_type(annotation: str | ast.expr) -> Type:
     """Parse a Python annotation (``"List[Tuple[int, str]]"``, ``"dict[str, int] | None"``).
 
-    ``typing.`` prefixes are accepted; ``Union[X, None]`` and ``X | None`` mean ``Optional[X]``.
-    Anything outside the algebra (``Any``, general unions, callables, ``Tuple[int, ...]``)
-    raises ``TypeParseError`` naming the offending part.
+    ``typing.`` prefixes are accepted; ``Union[X, None]`` and ``X | None`` mean ``Optional[X]``,
+    ``Union[X, Y, None]`` means ``Optional[Union[X, Y]]``. Anything outside the algebra
+    (callables, ``Tuple[int, ...]``, a union of two members of one kind such as ``Union[int,
+    bool]`` or ``Union[List[int], List[str]]``) raises ``TypeParseError`` naming the offending part.
     """
     if isinstance(annotation, str):
         text = annotation.strip()
@@ -232,15 +264,104 @@ def _union(members: list[Type]) -> Type:
     for m in members:
         if isinstance(m, OptionalType):
             flat.extend([m.inner, NONE])
+        elif isinstance(m, UnionType):
+            flat.extend(m.members)
         else:
             flat.append(m)
     unique = list(dict.fromkeys(flat))
     non_none = [m for m in unique if m != NONE]
     if len(non_none) == 1:
         return _optional(non_none[0]) if NONE in unique else non_none[0]
-    raise TypeParseError(
-        "general unions are not supported: " + " | ".join(m.annotation() for m in unique)
-    )
+    if ANY in non_none:
+        raise TypeParseError("Any in a union (Any alone holds every value)")
+    kinds: dict[str, Type] = {}
+    for m in non_none:
+        kind = kind_of(m)
+        if kind in kinds:
+            raise TypeParseError(
+                f"unions of two members of one kind are not supported: {kinds[kind].annotation()}, {m.annotation()}"
+            )
+        kinds[kind] = m
+    union = UnionType(tuple(non_none))
+    return OptionalType(union) if NONE in unique else union
+
+
+# The run-time kind of a union member: what tells its values from the other members' values.
+_KINDS: dict[type, str] = {
+    IntType: "int", FloatType: "float", BoolType: "bool", StrType: "str",
+    ListType: "list", TupleType: "tuple", DictType: "dict",
+}
+
+
+def kind_of(typ: Type) -> str:
+    """The kind of a type that can be a union member (``"int"``, ``"list"``, ...)."""
+    kind = _KINDS.get(type(typ))
+    if kind is None:
+        raise TypeParseError(f"{typ.annotation()} cannot be a member of a union")
+    return kind
+
+
+def _value_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "bool"
+    for kind, cls in (("int", int), ("float", float), ("str", str), ("list", list), ("tuple", tuple), ("dict", dict)):
+        if isinstance(value, cls):
+            return kind
+    return None
+
+
+# A value of one kind where no member has it may still be a member of a kind Python compares
+# it equal with: an int is a float, a tuple a list and a list a tuple.
+_LAX_KINDS = {"int": "float", "list": "tuple", "tuple": "list"}
+
+
+def union_member(typ: UnionType, value: Any) -> Type | None:
+    """The member of ``typ`` that ``value`` is a value of (by its kind), or None."""
+    members = {kind_of(m): m for m in typ.members}
+    kind = _value_kind(value)
+    if kind in members:
+        return members[kind]
+    return members.get(_LAX_KINDS.get(kind or ""))
+
+
+def unions_in(types: Iterable[Type]) -> list[UnionType]:
+    """The distinct unions among ``types`` and inside them, in order of first appearance."""
+    found: dict[UnionType, None] = {}
+    for top in types:
+        for t in top.walk():
+            if isinstance(t, UnionType):
+                found.setdefault(t)
+    return list(found)
+
+
+def dynamic_type(value: Any) -> Type:
+    """The type of a value held by an ``Any``: exactly its Python type, with the element type of
+    an empty list and the key and value types of an empty dict ``int`` (as MultiPL-E writes
+    them), and ``Any`` for the elements of a container whose elements differ in type."""
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, tuple):
+        return TupleType(tuple(dynamic_type(v) for v in value))
+    if isinstance(value, list):
+        return ListType(_common([dynamic_type(v) for v in value]))
+    if isinstance(value, dict):
+        return DictType(_common([dynamic_type(k) for k in value]), _common([dynamic_type(v) for v in value.values()]))
+    raise TypeParseError(f"unsupported value of Python type {type(value).__name__}")
+
+
+def _common(types: list[Type]) -> Type:
+    unique = set(types)
+    if not unique:
+        return INT
+    return unique.pop() if len(unique) == 1 else ANY
 
 
 def type_of_value(value: Any) -> Type:
@@ -325,7 +446,11 @@ def _join(types: list[Type]) -> Type:
         return unique[0]
     if set(unique) == {INT, FLOAT}:
         return FLOAT
-    return _union(unique)
+    non_none = [t for t in unique if t != NONE]
+    if len(non_none) == 1:
+        return _optional(non_none[0])
+    # Inference never makes a union: those come from annotations only.
+    raise TypeParseError(f"values of different types: {', '.join(t.annotation() for t in unique)}")
 
 
 def check_value(value: Any, typ: Type, path: str = "value") -> None:
@@ -337,6 +462,20 @@ def check_value(value: Any, typ: Type, path: str = "value") -> None:
     if isinstance(typ, OptionalType):
         if value is not None:
             check_value(value, typ.inner, path)
+    elif isinstance(typ, UnionType):
+        member = union_member(typ, value)
+        if member is None:
+            fail(typ.annotation())
+        check_value(value, member, path)
+    elif isinstance(typ, AnyType):
+        try:
+            dynamic_type(value)
+        except TypeParseError:
+            fail("a value of a supported type")
+        if isinstance(value, (list, tuple, dict)):  # its ints must fit 64 bits too
+            check_value(value, dynamic_type(value), path)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            check_value(value, INT, path)
     elif isinstance(typ, NoneType):
         if value is not None:
             fail("None")

@@ -4,7 +4,11 @@ Two encodings of a value of a known type (``xpl.languages.types``):
 
 * the problem encoding (``encode``, ``decode``), exact: tuples are lists, dicts are lists of
   ``[key, value]`` pairs (keys need not be strings), floats that JSON cannot spell are the
-  strings ``"nan"``, ``"inf"``, ``"-inf"``; problem files and ``Expected`` values use it;
+  strings ``"nan"``, ``"inf"``, ``"-inf"``; a union's value is its member's encoding (the
+  members differ in kind, so the JSON value says which member it is: a number is the int or
+  float member, an array the one list, tuple or dict member); an ``Any`` value is the object
+  ``{"type": "<annotation of its dynamic type>", "value": <its encoding>}``; problem files
+  and ``Expected`` values use it;
 * the same encoding as a harness prints it, read for judging (``decode_value``): strict
   about shape, lenient about numbers where the harnesses always were (an int position may
   hold a float and a float position an int).
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from xpl.languages.types import (
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -36,8 +41,12 @@ from xpl.languages.types import (
     TupleType,
     Type,
     TypeParseError,
+    UnionType,
     check_value,
+    dynamic_type,
+    kind_of,
     parse_type,
+    union_member,
 )
 
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -49,6 +58,17 @@ def encode(value: Any, typ: Type) -> Any:
         return None
     if isinstance(typ, OptionalType):
         return encode(value, typ.inner)
+    if isinstance(typ, UnionType):
+        member = union_member(typ, value)
+        if member is None:
+            raise TypeError(f"{value!r} is not a {typ.annotation()}")
+        obj = encode(value, member)
+        if isinstance(member, FloatType) and isinstance(obj, str) and any(isinstance(m, StrType) for m in typ.members):
+            raise TypeError(f"{value!r} in {typ.annotation()} would read back as a str")
+        return obj
+    if isinstance(typ, AnyType):
+        dyn = dynamic_type(value)
+        return {"type": dyn.annotation(), "value": encode(value, dyn)}
     if isinstance(typ, FloatType):
         v = float(value)
         if math.isnan(v):
@@ -71,6 +91,13 @@ def decode(obj: Any, typ: Type) -> Any:
         value = None
     elif isinstance(typ, OptionalType):
         return decode(obj, typ.inner)
+    elif isinstance(typ, UnionType):
+        return _decode_member(obj, typ, decode)
+    elif isinstance(typ, AnyType):
+        dyn = _tagged_type(obj)
+        value = decode(obj["value"], dyn)
+        if dynamic_type(value) != dyn:
+            raise TypeError(f"a {dyn.annotation()} value held by Any must have exactly that type")
     elif isinstance(typ, FloatType) and isinstance(obj, str):
         if obj not in ("nan", "inf", "-inf"):
             raise TypeError(f"expected a number, got {obj!r}")
@@ -93,6 +120,44 @@ def decode(obj: Any, typ: Type) -> Any:
         value = obj
     check_value(value, typ)
     return value
+
+
+def _decode_member(obj: Any, typ: UnionType, read) -> Any:
+    """``read(obj, member)`` for the member of ``typ`` whose kind the JSON value ``obj`` has:
+    a bool the bool member, a number the int member (a JSON int) or the float member, a
+    string the str member (or the float member's "nan", "inf", "-inf"), an array the first
+    list, tuple or dict member that reads it."""
+    members = {kind_of(m): m for m in typ.members}
+    if isinstance(obj, bool):
+        order = ["bool"]
+    elif isinstance(obj, int):
+        order = ["int", "float"]
+    elif isinstance(obj, float):
+        order = ["float", "int"]
+    elif isinstance(obj, str):
+        order = ["str", "float"] if obj in _SPECIAL_FLOATS else ["str"]
+    elif isinstance(obj, list):
+        order = [m for m in ("list", "tuple", "dict") if m in members]
+    else:
+        order = []
+    errors = []
+    for kind in order:
+        if kind in members:
+            try:
+                return read(obj, members[kind])
+            except TypeError as exc:
+                errors.append(str(exc))
+    raise TypeError(f"{obj!r} is not a {typ.annotation()}" + (f" ({'; '.join(errors)})" if errors else ""))
+
+
+def _tagged_type(obj: Any) -> Type:
+    """The dynamic type named by an encoded ``Any`` value."""
+    if not isinstance(obj, dict) or set(obj) != {"type", "value"} or not isinstance(obj["type"], str):
+        raise TypeError(f'expected {{"type": ..., "value": ...}} for a value of type Any, got {obj!r}')
+    try:
+        return _parse(obj["type"])
+    except TypeParseError as exc:
+        raise TypeError(f"type of an Any value: {exc}") from None
 
 
 def _list(obj: Any, typ: Type) -> list:
@@ -153,6 +218,10 @@ def decode_value(obj: Any, typ: Type) -> Any:
     an int position may hold a float and a float position an int."""
     if isinstance(typ, OptionalType):
         return None if obj is None else decode_value(obj, typ.inner)
+    if isinstance(typ, UnionType):
+        return _decode_member(obj, typ, decode_value)
+    if isinstance(typ, AnyType):
+        return decode_value(obj["value"], _tagged_type(obj))
     if isinstance(typ, NoneType):
         if obj is not None:
             raise TypeError(f"expected null, got {obj!r}")
