@@ -59,6 +59,10 @@ IDENTITY_CASES = [
     ("Dict[int, List[str]]", [{1: ["x"], 2: []}], ({1: ["x"]}, {2: ["x"]})),
     ("Optional[int]", [None, 5], (None, 5)),
     ("Optional[str]", [None, "s"], ("s", None)),
+    # unions (HumanEval/103, 125, 137): each value is of its member; the member matters
+    ("Union[str, int]", ["0b11", -1, ""], (1, "1")),
+    ("Optional[Union[int, float, str]]", [None, 2, 2.5, "2,3"], (2.5, "2.5")),
+    ("Union[List[str], int]", [["Hello", "world!"], [], 3], (["a"], 1)),
 ]
 
 
@@ -130,6 +134,22 @@ def test_values_round_trip_and_deep_equality_discriminates(lang_name, execute_ma
         n = len(expected.values)
         if (res.status, res.passed, res.total, res.failed_tests) != ("test_failure", n - 1, n, [n - 1]):
             bad.append(f"{annotation}: {res.describe()}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("lang_name", LANGS)
+def test_union_values_in_the_self_checking_harness(lang_name, execute_many):
+    """The self-checking harness (MultiPL-E exports) compares union values in the program: the
+    same member with an equal value passes, another member or value fails."""
+    lang = usable(lang_name)
+    body = snippets(lang_name)["identity"]
+    programs = []
+    for annotation, values, (inp, wrong) in [c for c in IDENTITY_CASES if "Union" in c[0]]:
+        sig = Signature.parse("identity", [("x", annotation)], annotation)
+        tests = [TestCase((v,), v) for v in values] + [TestCase((inp,), wrong)]
+        programs.append((annotation, lang.check_program(sig, "Return x.", body, tests), len(tests)))
+    results = execute_many(lang_name, [(p, n) for _, p, n in programs])
+    bad = [f"{a}: {r.describe()}" for (a, _, n), r in zip(programs, results) if (r.status, r.passed, r.failed_tests) != ("test_failure", n - 1, [n - 1])]
     assert not bad, "\n".join(bad)
 
 

@@ -128,3 +128,35 @@ def test_batch_behaves_like_standalone_and_blames_the_broken_candidate(tmp_path)
         assert _run(plan, tmp_path / "rest", i) == (alone.stdout, alone.exit_code), name
     assert _run(plan, tmp_path / "rest", names.index("panics"))[1] == 101
     assert _run(plan, tmp_path / "rest", names.index("sees_no_selector"))[0] == "false"
+
+
+UNION_SIG = Signature.parse("rounded_avg", [("n", "int"), ("m", "int")], "Union[str, int]")
+UNION_TESTS = [TestCase((1, 5), "0b11"), TestCase((7, 5), -1)]
+
+
+def test_a_union_is_an_enum_declared_in_the_prompt_and_shown_to_instruct_models():
+    prompt = RUST.prompt(UNION_SIG, "Doc.")
+    assert "#[derive(Debug, Clone, PartialEq)]\nenum StrOrInt {\n    Str(String),\n    Int(i64),\n}\n" in prompt
+    assert prompt.endswith("fn rounded_avg(n: i64, m: i64) -> StrOrInt {\n")
+    assert "enum StrOrInt" in RUST.chat_message(UNION_SIG, "Doc.")
+    assert RUST.render_value(-1, UNION_SIG.returns) == "StrOrInt::Int(-1)"
+    # an Any value is boxed with its own type (a bare 4 would be an i32), maps by full path
+    any_list = Signature.parse("f", [("xs", "List[Any]")], "int").params[0].type
+    assert RUST.render_value([4, {}], any_list) == (
+        "vec![Box::<i64>::new(4) as Box<dyn std::any::Any>, Box::<std::collections::HashMap<i64, i64>>::new("
+        "std::collections::HashMap::<i64, i64>::new()) as Box<dyn std::any::Any>]"
+    )
+    with pytest.raises(UnsupportedError, match="Any in the result type"):
+        RUST.harness(Signature.parse("f", [], "List[Any]"), [])
+
+
+@needs_rust
+def test_a_chat_reply_that_declares_the_enum_itself_still_compiles():
+    body = 'if m < n { return StrOrInt::Int(-1); }\n    StrOrInt::Str(format!("0b{:b}", (n + m) / 2))'
+    own_enum = "#[derive(Debug, PartialEq)]\nenum StrOrInt {\n    Str(String),\n    Int(i64),\n}\n\n"
+    for reply in (f"```rust\nfn rounded_avg(n: i64, m: i64) -> StrOrInt {{\n    {body}\n}}\n```",
+                  f"```rust\n{own_enum}fn rounded_avg(n: i64, m: i64) -> StrOrInt {{\n    {body}\n}}\n```"):
+        program = RUST.chat_program(UNION_SIG, reply, RUST.harness(UNION_SIG, UNION_TESTS))
+        assert program.count("enum StrOrInt") == 1
+        res = run_one("rust", program)
+        assert res.exit_code == 0 and 'value "0b11"' in res.stdout and "value -1" in res.stdout, res.stdout + res.stderr

@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Sequence
 from xpl.languages.types import (
     INT_MAX,
     INT_MIN,
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -62,6 +63,7 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
     UnsupportedError,
 )
 
@@ -313,6 +315,19 @@ class Language(ABC):
     def prompt(self, sig: Signature, docstring: str) -> str:
         """Signature with the docstring as a comment, ending where the body's first line goes."""
 
+    def prompt_with_helpers(self, sig: Signature, docstring: str, helpers: str) -> str:
+        """``prompt`` with ``helpers``, this PL's code of the functions a problem's own prompt
+        defines for the solution to call (HumanEval/10's ``is_palindrome``), placed after the
+        header (package clause, imports, opening class: ``chat_header``) and before the
+        function's description, as the original prompt has them."""
+        prompt = self.prompt(sig, docstring)
+        if not helpers.strip():
+            return prompt
+        header = self.chat_header(sig)
+        if not prompt.startswith(header):  # pragma: no cover - every module's prompt starts with it
+            raise self.unsupported("helper functions: the prompt does not start with its header")
+        return header + helpers.strip("\n") + "\n\n" + prompt[len(header):]
+
     @abstractmethod
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         """Test code appended after ``prompt + body + completion_suffix`` that reports each
@@ -404,11 +419,18 @@ class Language(ABC):
         if not INT_MIN <= value <= INT_MAX:
             raise self.unsupported(f"integer {value} does not fit in 64 bits")
 
+    def refuse_any_result(self, sig: Signature) -> None:
+        """Raise ``UnsupportedError`` when the result type holds ``Any``: harnesses write results
+        of known types only (``Any`` is for parameters, HumanEval/22's ``List[Any]``)."""
+        if any(isinstance(t, AnyType) for t in sig.returns.walk()):
+            raise self.unsupported("Any in the result type (harnesses write results of known types only)")
+
     def supports(self, sig: Signature) -> str | None:
         """None if every type of ``sig`` can be rendered, else the reason it cannot."""
         try:
             for t in sig.types():
                 self.render_type(t)
+            self.refuse_any_result(sig)
         except UnsupportedError as exc:
             return exc.reason
         return None
@@ -482,7 +504,8 @@ def utf16_escape(template: str = "\\u{:04x}"):
 
 
 def zero_value(t: Type) -> Any:
-    """The simplest value of a type: 0, 0.0, False, "", [], {}, a tuple of zeros, None."""
+    """The simplest value of a type: 0, 0.0, False, "", [], {}, a tuple of zeros, None; a
+    union's is its first member's."""
     if isinstance(t, IntType):
         return 0
     if isinstance(t, FloatType):
@@ -497,6 +520,10 @@ def zero_value(t: Type) -> Any:
         return {}
     if isinstance(t, TupleType):
         return tuple(zero_value(e) for e in t.elems)
+    if isinstance(t, UnionType):
+        return zero_value(t.members[0])
+    if isinstance(t, AnyType):
+        return 0
     return None  # Optional and None
 
 

@@ -62,6 +62,7 @@ from xpl.languages.base import (
 )
 from xpl.languages.types import (
     INT_MIN,
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -74,6 +75,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 log = logging.getLogger("xpl.languages.cpp")
@@ -145,6 +149,17 @@ template <typename... T> struct Eq<std::tuple<T...>> {
     }
 };
 
+template <typename... T> struct Eq<std::variant<T...>> {
+    // The same alternative, with equal values (the alternatives' types are distinct).
+    static bool eq(const std::variant<T...>& a, const std::variant<T...>& b) {
+        if (a.index() != b.index() || a.valueless_by_exception()) return false;
+        return std::visit([&b](const auto& x) {
+            using X = std::decay_t<decltype(x)>;
+            return Eq<X>::eq(x, std::get<X>(b));
+        }, a);
+    }
+};
+
 template <typename T> struct Show {
     static void put(std::ostream& o, const T& v) { o << v; }
 };
@@ -195,6 +210,13 @@ template <typename... T> struct Show<std::tuple<T...>> {
     template <std::size_t... I>
     static void each(std::ostream& o, const std::tuple<T...>& v, std::index_sequence<I...>) {
         ((o << (I ? ", " : ""), Show<T>::put(o, std::get<I>(v))), ...);
+    }
+};
+
+template <typename... T> struct Show<std::variant<T...>> {
+    static void put(std::ostream& o, const std::variant<T...>& v) {
+        if (v.valueless_by_exception()) { o << "(valueless)"; return; }
+        std::visit([&o](const auto& x) { Show<std::decay_t<decltype(x)>>::put(o, x); }, v);
     }
 };
 
@@ -345,6 +367,13 @@ template <typename... T> struct Json<std::tuple<T...>> {
     template <std::size_t... I>
     static void each(std::string& o, const std::tuple<T...>& v, std::index_sequence<I...>) {
         ((o += (I ? "," : ""), Json<T>::put(o, std::get<I>(v))), ...);
+    }
+};
+
+template <typename... T> struct Json<std::variant<T...>> {
+    // The alternative's value (a valueless variant throws bad_variant_access: an error).
+    static void put(std::string& o, const std::variant<T...>& v) {
+        std::visit([&o](const auto& x) { Json<std::decay_t<decltype(x)>>::put(o, x); }, v);
     }
 };
 
@@ -540,6 +569,10 @@ class Cpp(Language):
             return f"std::map<{self._element_type(typ.key)}, {self._element_type(typ.value)}>"
         if isinstance(typ, OptionalType):
             return f"std::optional<{self._element_type(typ.inner)}>"
+        if isinstance(typ, UnionType):
+            return f"std::variant<{', '.join(self._element_type(m) for m in typ.members)}>"
+        if isinstance(typ, AnyType):
+            return "std::any"
         raise self.unsupported(f"type {typ!r}")
 
     def _element_type(self, typ: Type) -> str:
@@ -557,6 +590,14 @@ class Cpp(Language):
         if isinstance(typ, OptionalType):
             inner = self.render_type(typ)
             return f"{inner}()" if value is None else f"{inner}({self.render_value(value, typ.inner)})"
+        if isinstance(typ, UnionType):
+            # The alternative by index: a bare 1 would be ambiguous between long and double.
+            member = union_member(typ, value)
+            index = typ.members.index(member)
+            return f"{self.render_type(typ)}(std::in_place_index<{index}>, {self.render_value(value, member)})"
+        if isinstance(typ, AnyType):
+            dyn = dynamic_type(value)  # the held type is explicit: a bare 4 would be an int
+            return f"std::make_any<{self.render_type(dyn)}>({self.render_value(value, dyn)})"
         if isinstance(typ, IntType):
             self.check_int(value)
             # -9223372036854775808 is `-` applied to a literal too large for long.
@@ -614,6 +655,7 @@ class Cpp(Language):
         )
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         lines = []
         for i, t in enumerate(tests):
@@ -630,6 +672,7 @@ class Cpp(Language):
         )
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         lines = []
         for i, t in enumerate(tests):

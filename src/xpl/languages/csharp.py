@@ -53,6 +53,7 @@ from xpl.languages.base import (
 )
 from xpl.languages.types import (
     INT_MIN,
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -65,6 +66,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 # Reserved keywords of C# 7 (contextual keywords such as ``var`` or ``value`` are legal names).
@@ -215,6 +219,12 @@ class CSharp(Language):
         if isinstance(typ, OptionalType):
             inner = self._type(typ.inner, tuple_syntax)
             return inner + "?" if _is_value_type(typ.inner) else inner
+        if isinstance(typ, UnionType):
+            for m in typ.members:
+                self._element(m, tuple_syntax)
+            return "object"  # the member is the value's class (long, string, List<string>...)
+        if isinstance(typ, AnyType):
+            return "object"
         if isinstance(typ, TupleType):
             n = len(typ.elems)
             if n > _MAX_TUPLE:
@@ -241,6 +251,10 @@ class CSharp(Language):
             # A bare null converts to any nullable or reference type: every position a value
             # is rendered into (argument, initializer element, tuple element) is typed.
             return "null" if value is None else self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))  # boxed where an object is wanted
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, IntType):
             self.check_int(value)
             return "long.MinValue" if value == INT_MIN else f"{int(value)}L"
@@ -290,6 +304,7 @@ class CSharp(Language):
         return head + f"    public static {self.render_type(sig.returns)} {self._function_name(sig)}({params}) {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         name = self._function_name(sig)
         rows = []
         for t in tests:
@@ -301,6 +316,7 @@ class CSharp(Language):
         return _JSON_HELPERS + _REPORT_MAIN.replace("__XPL_CALLS__", "".join(rows)) + "}\n"
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         name = self._function_name(sig)
         rows = []
         for t in tests:
@@ -402,15 +418,18 @@ __XPL_TESTS__        };
 
 # The harness of the value protocol: each result written as JSON by __XplJson, which takes the
 # runtime classes a result of the types above has (a null is None: Optional reference types
-# are plain references) and writes {"invalid": ...} for anything else. Strings are written as
+# are plain references; and int, short, sbyte and float, which a method returning a union's
+# object can box) and writes {"invalid": ...} for anything else. Strings are written as
 # ASCII, UTF-16 units beyond it as \uXXXX escapes.
 _JSON_HELPERS = """\
     private static readonly object __XplVoid = new object();
     private static void __XplJson(System.Text.StringBuilder o, object v) {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         if (v == null || v == __XplVoid) { o.Append("null"); return; }
-        if (v is double) {
-            double d = (double)v;
+        // A method returning object (a union) may box an int literal as int, a float as float.
+        if (v is int || v is short || v is sbyte) { o.Append(System.Convert.ToInt64(v).ToString(inv)); return; }
+        if (v is double || v is float) {
+            double d = System.Convert.ToDouble(v);
             if (double.IsNaN(d)) o.Append("\\"nan\\"");
             else if (double.IsInfinity(d)) o.Append(d > 0 ? "\\"inf\\"" : "\\"-inf\\"");
             else o.Append(d.ToString("R", inv));

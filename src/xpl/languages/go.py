@@ -38,6 +38,7 @@ from xpl.languages.chat import hoist_lines, rename_entry_point
 
 from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
 from xpl.languages.types import (
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -50,6 +51,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 # Imported by every prompt; the harness keeps each one used (see the module docstring).
@@ -198,6 +202,14 @@ func xplJsonString(b xplOut, v string) {
 }
 
 func xplJsonNone(b xplOut, v struct{}) { b.WriteString("null") }
+
+// xplLetter keeps the letters and digits of a type's name (for {"invalid": ...}).
+func xplLetter(r rune) rune {
+	if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+		return r
+	}
+	return -1
+}
 
 func xplJsonSlice[T any](enc func(xplOut, T)) func(xplOut, []T) {
 	return func(b xplOut, v []T) {
@@ -378,6 +390,13 @@ class Go(Language):
         scalar = self.scalar_type_name(typ)
         if scalar is not None:
             return scalar
+        if _dynamic(typ):
+            # A union (of any members) or Any is an interface{} a Go programmer type-switches
+            # on; it holds nil too, so an Optional of one is the same interface{}.
+            for t in typ.walk():
+                if not isinstance(t, (UnionType, AnyType, OptionalType)):
+                    self.render_type(t)
+            return "interface{}"
         if isinstance(typ, ListType):
             return "[]" + self.render_type(typ.elem)
         if isinstance(typ, TupleType):
@@ -406,6 +425,14 @@ class Go(Language):
         return super().float_literal(v)
 
     def render_value(self, value: Any, typ: Type) -> str:
+        if _dynamic(typ):
+            # The member's own literal: an untyped constant takes its default type (int,
+            # float64, string), which is the member's Go type.
+            if value is None:
+                return "nil"
+            inner = typ.inner if isinstance(typ, OptionalType) else typ
+            member = union_member(inner, value) if isinstance(inner, UnionType) else dynamic_type(value)
+            return self.render_value(value, member)
         if isinstance(typ, OptionalType):
             if value is None:
                 return "nil"
@@ -441,6 +468,13 @@ class Go(Language):
 
     def _equality(self, typ: Type) -> str:
         """A Go expression of type ``func(T, T) bool`` comparing two values of ``typ`` deeply."""
+        if _dynamic(typ):
+            # b is the expected value, of the member its literal has; a must be of that member.
+            cases = "".join(
+                f"case {self.render_type(m)}: x, ok := a.({self.render_type(m)}); return ok && {self._equality(m)}(x, y); "
+                for m in _members(typ)
+            )
+            return f"func(a, b interface{{}}) bool {{ switch y := b.(type) {{ case nil: return a == nil; {cases}}}; return false }}"
         if isinstance(typ, FloatType):
             return "xplClose"
         if isinstance(typ, (IntType, BoolType, StrType, NoneType)):
@@ -494,6 +528,7 @@ class Go(Language):
         return head + f"func {self.identifier(sig.name)}({params}){ret} {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         void = isinstance(sig.returns, NoneType)
         ret = self.render_type(sig.returns)
@@ -519,6 +554,14 @@ class Go(Language):
 
     def _encoder(self, typ: Type) -> str:
         """A Go expression of type ``func(*strings.Builder, T)`` writing a ``typ`` as JSON."""
+        if any(isinstance(t, AnyType) for t in typ.walk()):
+            raise self.unsupported("Any in the result type (harnesses write results of known types only)")
+        if _dynamic(typ):
+            # The member the value's dynamic type is; nil only where the union is optional.
+            none = 'case nil: b.WriteString("null"); ' if isinstance(typ, OptionalType) else ""
+            cases = "".join(f"case {self.render_type(m)}: {self._encoder(m)}(b, x); " for m in _members(typ))
+            invalid = 'default: b.WriteString(`{"invalid":"`); b.WriteString(strings.Map(xplLetter, fmt.Sprintf("%T", v))); b.WriteString(`"}`)'
+            return f"func(b xplOut, v interface{{}}) {{ switch x := v.(type) {{ {none}{cases}{invalid} }} }}"
         simple = {IntType: "xplJsonInt", FloatType: "xplJsonFloat", BoolType: "xplJsonBool", StrType: "xplJsonString", NoneType: "xplJsonNone"}
         if type(typ) in simple:
             return simple[type(typ)]
@@ -542,6 +585,7 @@ class Go(Language):
         raise self.unsupported(f"type {typ!r}")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         void = isinstance(sig.returns, NoneType)
         ret = self.render_type(sig.returns)
@@ -573,3 +617,13 @@ class Go(Language):
             + "\t}\n"
             + "}\n"
         )
+
+
+def _dynamic(typ: Type) -> bool:
+    """A union or Any, or an Optional of one: an ``interface{}`` in Go."""
+    return isinstance(typ.inner if isinstance(typ, OptionalType) else typ, (UnionType, AnyType))
+
+
+def _members(typ: Type) -> tuple[Type, ...]:
+    inner = typ.inner if isinstance(typ, OptionalType) else typ
+    return inner.members if isinstance(inner, UnionType) else ()

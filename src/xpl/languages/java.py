@@ -46,6 +46,7 @@ from xpl.languages.base import (
 )
 from xpl.languages.types import (
     INT_MIN,
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -58,6 +59,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 # Keywords, literals and restricted identifiers of Java 17. ``var``/``yield``/``record``/
@@ -227,6 +231,12 @@ class Java(Language):
             return f"Optional<{self._boxed(typ.inner)}>"
         if isinstance(typ, TupleType):
             return f"{self._record(len(typ.elems))}<{', '.join(self._boxed(e) for e in typ.elems)}>"
+        if isinstance(typ, UnionType):
+            for m in typ.members:
+                self._boxed(m)
+            return "Object"  # the member is the value's class (Long, String, ArrayList...)
+        if isinstance(typ, AnyType):
+            return "Object"
         if isinstance(typ, NoneType):
             raise self.unsupported("None is only supported as a return type (void)")
         raise self.unsupported(f"type {typ!r}")
@@ -246,6 +256,10 @@ class Java(Language):
     def render_value(self, value: Any, typ: Type) -> str:
         if isinstance(typ, OptionalType):
             return "Optional.empty()" if value is None else f"Optional.of({self.render_value(value, typ.inner)})"
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))  # boxed where an Object is wanted
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, IntType):
             self.check_int(value)
             # The literal 9223372036854775808L exists only as the operand of a unary minus;
@@ -306,6 +320,7 @@ class Java(Language):
         return head + f"    public static {self.render_type(sig.returns)} {name}({params}) {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         name = self.identifier(sig.name)
         out = [_JSON_HEAD]
         for n in self._tuple_arities(sig):
@@ -333,6 +348,7 @@ class Java(Language):
         return "".join(out)
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         name = self.identifier(sig.name)
         out = [_EQUALITY_HEAD]
         for n in self._tuple_arities(sig):
@@ -429,7 +445,8 @@ _MAIN = """\
 
 # The harness of the value protocol: each result written as JSON by __xplJson, which takes
 # the classes a result of the types above has (Long, Double, Boolean, String, List, Map,
-# Optional, the tuple records: the harness inserts one line per record between head and tail)
+# Optional, the tuple records: the harness inserts one line per record between head and tail;
+# and Integer, Short, Byte and Float, which a method returning a union's Object can box)
 # and writes {"invalid": ...} for anything else, null references included (the comparison
 # above never equates them with a value). Strings are written as ASCII, UTF-16 units beyond
 # it as \uXXXX escapes. As above, no string concatenation with `+`.
@@ -448,8 +465,10 @@ _JSON_HEAD = """\
     private static void __xplJson(StringBuilder o, Object v) {
         if (v == __XPL_VOID) { o.append("null"); return; }
         if (v instanceof Long x) { o.append(x.longValue()); return; }
-        if (v instanceof Double x) {
-            double d = x.doubleValue();
+        // A method returning Object (a union) may box an int literal as Integer, a float as Float.
+        if (v instanceof Integer || v instanceof Short || v instanceof Byte) { o.append(((Number) v).longValue()); return; }
+        if (v instanceof Double || v instanceof Float) {
+            double d = ((Number) v).doubleValue();
             if (Double.isNaN(d)) o.append("\\"nan\\"");
             else if (Double.isInfinite(d)) o.append(d > 0 ? "\\"inf\\"" : "\\"-inf\\"");
             else o.append(Double.toString(d));

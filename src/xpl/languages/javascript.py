@@ -36,6 +36,7 @@ from xpl.languages.base import (
     escape_string,
 )
 from xpl.languages.types import (
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -48,6 +49,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 # Reserved words of ECMAScript (including the ones reserved only in strict mode and in
@@ -70,7 +74,20 @@ PACKAGE_JSON = '{"type": "commonjs"}\n'
 _HARNESS_PRELUDE = """
 
 // ---- xpl test harness ----
-{declarations}function __xplClose(a, b) {
+{declarations}function __xplMember(t, v) {
+  // The member of union t (["union", [T, ...]]) whose kind the value v has.
+  return t[1].find((m) => {
+    const k = typeof m === "string" ? m : m[0];
+    if (k === "int" || k === "float") return typeof v === "number" || typeof v === "bigint";
+    if (k === "bool") return typeof v === "boolean";
+    if (k === "str") return typeof v === "string";
+    if (k === "list" || k === "tuple") return Array.isArray(v);
+    if (k === "dict") return v instanceof Map || (v !== null && typeof v === "object" && !Array.isArray(v));
+    return false;
+  });
+}
+
+function __xplClose(a, b) {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
   return Math.abs(a - b) <= Math.max(1e-6 * Math.max(Math.abs(a), Math.abs(b)), 1e-9);
@@ -78,7 +95,7 @@ _HARNESS_PRELUDE = """
 
 // Is the actual value a equal to the expected value b of type t? t describes the type:
 // "int" | "float" | "bool" | "str" | "none" | ["list", T] | ["tuple", [T, ...]] |
-// ["dict", K, V] | ["opt", T].
+// ["dict", K, V] | ["opt", T] | ["union", [T, ...]] (the member the expected value is of).
 function __xplEqual(t, a, b) {
   if (typeof t === "string") {
     if (t === "int" || t === "float") {
@@ -94,6 +111,10 @@ function __xplEqual(t, a, b) {
   switch (t[0]) {
     case "opt":
       return b === undefined ? a === undefined || a === null : __xplEqual(t[1], a, b);
+    case "union": {
+      const m = __xplMember(t, b);
+      return m !== undefined && __xplEqual(m, a, b);
+    }
     case "list":
     case "tuple": {
       if (!Array.isArray(a) || a.length !== b.length) return false;
@@ -184,7 +205,20 @@ function __xplRun(type, cases) {
 _VALUE_PRELUDE = """
 
 // ---- xpl test harness ----
-{declarations}function __xplInvalid(v) {
+{declarations}function __xplMember(t, v) {
+  // The member of union t (["union", [T, ...]]) whose kind the value v has.
+  return t[1].find((m) => {
+    const k = typeof m === "string" ? m : m[0];
+    if (k === "int" || k === "float") return typeof v === "number" || typeof v === "bigint";
+    if (k === "bool") return typeof v === "boolean";
+    if (k === "str") return typeof v === "string";
+    if (k === "list" || k === "tuple") return Array.isArray(v);
+    if (k === "dict") return v instanceof Map || (v !== null && typeof v === "object" && !Array.isArray(v));
+    return false;
+  });
+}
+
+function __xplInvalid(v) {
   return '{"invalid":"' + (v === null ? "null" : typeof v) + '"}';
 }
 
@@ -212,6 +246,10 @@ function __xplJson(t, v) {
   switch (t[0]) {
     case "opt":
       return v === undefined || v === null ? "null" : __xplJson(t[1], v);
+    case "union": {
+      const m = __xplMember(t, v);
+      return m === undefined ? __xplInvalid(v) : __xplJson(m, v);
+    }
     case "list":
     case "tuple": {
       if (!Array.isArray(v)) return __xplInvalid(v);
@@ -265,6 +303,8 @@ def _doubles(value: Any, typ: Type) -> Any:
         return None
     if isinstance(typ, OptionalType):
         return _doubles(value, typ.inner)
+    if isinstance(typ, UnionType):
+        return _doubles(value, union_member(typ, value))
     if isinstance(typ, IntType):
         return int(float(value))
     if isinstance(typ, ListType):
@@ -355,13 +395,18 @@ class JavaScript(Language):
             return "undefined"
         if isinstance(typ, ListType):
             elem = self.render_type(typ.elem)
-            return f"({elem})[]" if isinstance(typ.elem, OptionalType) else f"{elem}[]"
+            return f"({elem})[]" if isinstance(typ.elem, (OptionalType, UnionType)) else f"{elem}[]"
         if isinstance(typ, TupleType):
             return "[" + ", ".join(self.render_type(e) for e in typ.elems) + "]"
         if isinstance(typ, DictType):
             return f"{{[key: {self._key_type(typ.key)}]: {self.render_type(typ.value)}}}"
         if isinstance(typ, OptionalType):
             return f"{self.render_type(typ.inner)} | undefined"
+        if isinstance(typ, UnionType):
+            # ints and floats are both number: written once
+            return " | ".join(dict.fromkeys(self.render_type(m) for m in typ.members))
+        if isinstance(typ, AnyType):
+            return "any"
         raise self.unsupported(f"type {typ!r}")
 
     def _key_type(self, key: Type) -> str:
@@ -376,6 +421,10 @@ class JavaScript(Language):
     def render_value(self, value: Any, typ: Type) -> str:
         if isinstance(typ, OptionalType):
             return "undefined" if value is None else self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, NoneType):
             return "undefined"
         if isinstance(typ, BoolType):
@@ -428,7 +477,9 @@ class JavaScript(Language):
             return ["dict", self._descriptor(typ.key), self._descriptor(typ.value)]
         if isinstance(typ, OptionalType):
             return ["opt", self._descriptor(typ.inner)]
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return ["union", [self._descriptor(m) for m in typ.members]]
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def _doc(self, docstring: str) -> str:
         doc = docstring.strip("\n")
@@ -452,6 +503,7 @@ class JavaScript(Language):
         return ""
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         rows = []
         for t in tests:
@@ -470,6 +522,7 @@ class JavaScript(Language):
         return super().expected_results(sig, [TestCase(t.args, _doubles(t.expected, sig.returns)) for t in tests])
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         rows = []
         for t in tests:

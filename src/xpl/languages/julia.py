@@ -40,6 +40,7 @@ from xpl.languages.base import (
     escape_string,
 )
 from xpl.languages.types import (
+    AnyType,
     INT_MIN,
     BoolType,
     DictType,
@@ -53,6 +54,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 _KEYWORDS = frozenset(
@@ -192,6 +196,17 @@ end
 __xpl_json_nothing(v) = v === nothing ? "null" : __xpl_invalid(v)
 __xpl_json_optional(inner) = v -> v === nothing ? "null" : inner(v)
 
+# The first member that takes the value (a JSON object is only ever {"invalid": ...}).
+function __xpl_json_union(members...)
+    return function (v)
+        for m in members
+            out = m(v)
+            Base.startswith(out, "{") || return out
+        end
+        return __xpl_invalid(v)
+    end
+end
+
 __xpl_json_list(elem) = v -> (v isa AbstractVector || v isa Tuple) ? "[" * Base.join(Base.map(elem, v), ",") * "]" : __xpl_invalid(v)
 
 function __xpl_json_tuple(elems...)
@@ -284,7 +299,13 @@ class Julia(Language):
         if isinstance(typ, DictType):
             return f"Dict{{{self.render_type(typ.key)}, {self.render_type(typ.value)}}}"
         if isinstance(typ, OptionalType):
+            if isinstance(typ.inner, UnionType):
+                return "Union{" + ", ".join(self.render_type(m) for m in typ.inner.members) + ", Nothing}"
             return f"Union{{{self.render_type(typ.inner)}, Nothing}}"
+        if isinstance(typ, UnionType):
+            return "Union{" + ", ".join(self.render_type(m) for m in typ.members) + "}"
+        if isinstance(typ, AnyType):
+            return "Any"
         raise self.unsupported(f"type {typ!r}")
 
     def render_value(self, value: Any, typ: Type) -> str:
@@ -292,6 +313,10 @@ class Julia(Language):
             return "nothing"
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, FloatType):
             return self.float_literal(value)  # "1e-07", "1.5", "-0.0": all Float64 literals in Julia
         if isinstance(typ, IntType):
@@ -332,6 +357,7 @@ class Julia(Language):
         return (self.docstring(docstring) if docstring.strip() else "") + head
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]
@@ -361,9 +387,12 @@ class Julia(Language):
             return "__xpl_json_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
         if isinstance(typ, DictType):
             return f"__xpl_json_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return "__xpl_json_union(" + ", ".join(self._encoder(m) for m in typ.members) + ")"
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]

@@ -37,6 +37,7 @@ from xpl.languages.base import (
     escape_string,
 )
 from xpl.languages.types import (
+    AnyType,
     INT_MIN,
     BoolType,
     DictType,
@@ -50,6 +51,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 _KEYWORDS = frozenset(
@@ -245,6 +249,20 @@ local function xpl_json_optional(inner)
   end
 end
 
+-- The first member that takes the value (a JSON object is only ever {"invalid": ...}).
+local function xpl_json_union(...)
+  local members = {...}
+  return function(v)
+    for _, member in ipairs(members) do
+      local out = member(v)
+      if out:sub(1, 1) ~= "{" then
+        return out
+      end
+    end
+    return xpl_invalid(v)
+  end
+end
+
 -- The items of a table whose keys are exactly 1..n, or nil.
 local function xpl_sequence(v)
   if xpl_type(v) ~= "table" then
@@ -370,7 +388,12 @@ class Lua(Language):
         if scalar is not None:
             return scalar
         if isinstance(typ, OptionalType):
-            return f"{self.render_type(typ.inner)}?"
+            inner = self.render_type(typ.inner)
+            return f"({inner})?" if isinstance(typ.inner, UnionType) else f"{inner}?"
+        if isinstance(typ, UnionType):
+            return "|".join(self.render_type(m) for m in typ.members)
+        if isinstance(typ, AnyType):
+            return "any"
         if isinstance(typ, ListType):
             return f"{self._stored(typ.elem, 'a list')}[]"
         if isinstance(typ, TupleType):
@@ -391,6 +414,10 @@ class Lua(Language):
             return "nil"
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, IntType):
             self.check_int(value)
             # 9223372036854775808 does not fit an integer: Lua would read it as a float.
@@ -426,6 +453,7 @@ class Lua(Language):
         return f"{doc}local function {self.identifier(sig.name)}({params})\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         calls = []
         for i, t in enumerate(tests):
@@ -458,9 +486,12 @@ class Lua(Language):
             return "xpl_json_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
         if isinstance(typ, DictType):
             return f"xpl_json_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return "xpl_json_union(" + ", ".join(self._encoder(m) for m in typ.members) + ")"
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         fn = self.identifier(sig.name)
         calls = []
         for i, t in enumerate(tests):

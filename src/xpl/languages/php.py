@@ -48,6 +48,7 @@ from xpl.languages.base import (
     escape_string,
 )
 from xpl.languages.types import (
+    AnyType,
     INT_MIN,
     BoolType,
     DictType,
@@ -61,6 +62,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 # Words that cannot name a function (PHP keywords are case-insensitive).
@@ -282,6 +286,20 @@ function __xpl_dict(bool $string_keys, Closure $key, Closure $value): Closure
     };
 }
 
+// The first member that takes the value (a JSON object is only ever {"invalid": ...}).
+function __xpl_union(Closure ...$members): Closure
+{
+    return function ($v) use ($members): string {
+        foreach ($members as $member) {
+            $out = $member($v);
+            if ($out[0] !== '{') {
+                return $out;
+            }
+        }
+        return __xpl_invalid($v);
+    };
+}
+
 function __xpl_report(string $candidate, Closure $encode, array $tests): void
 {
     $nonce = getenv('XPL_NONCE');
@@ -380,7 +398,13 @@ class PHP(Language):
             self.render_type(typ.value)
             return "array"
         if isinstance(typ, OptionalType):
+            if isinstance(typ.inner, UnionType):
+                return self.render_type(typ.inner) + "|null"  # PHP 8 writes no ?A|B
             return "?" + self.render_type(typ.inner)
+        if isinstance(typ, UnionType):
+            return "|".join(dict.fromkeys(self.render_type(m) for m in typ.members))
+        if isinstance(typ, AnyType):
+            return "mixed"
         raise self.unsupported(f"type {typ!r}")
 
     def render_value(self, value: Any, typ: Type) -> str:
@@ -388,6 +412,10 @@ class PHP(Language):
             return "null"
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, FloatType):
             return self.float_literal(value)  # always has a '.' or an exponent, so PHP reads a float
         if isinstance(typ, IntType):
@@ -428,6 +456,7 @@ class PHP(Language):
         return f"<?php\n{doc}function {self.identifier(sig.name)}({params}) {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
@@ -458,9 +487,12 @@ class PHP(Language):
         if isinstance(typ, DictType):
             strings = "true" if isinstance(typ.key, StrType) else "false"
             return f"__xpl_dict({strings}, {self._encoder(typ.key)}, {self._encoder(typ.value)})"
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return "__xpl_union(" + ", ".join(self._encoder(m) for m in typ.members) + ")"
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))

@@ -22,6 +22,7 @@ from xpl.languages.base import (
     _command_output,
 )
 from xpl.languages.types import (
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -34,6 +35,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 _KEYWORDS = frozenset(
@@ -132,6 +136,16 @@ def __xpl_dict(key, value):
     return lambda v: [[key(k), value(x)] for k, x in v.items()] if isinstance(v, dict) else __xpl_invalid(v)
 
 
+def __xpl_union(*members):
+    def encode(v):
+        for member in members:
+            out = member(v)
+            if not isinstance(out, dict):
+                return out
+        return __xpl_invalid(v)
+    return encode
+
+
 def __xpl_report(candidate, encode, tests):
     import json, os, sys
     nonce = os.environ.get("XPL_NONCE", "-")
@@ -208,6 +222,10 @@ class Python(Language):
             return f"Dict[{self.render_type(typ.key)}, {self.render_type(typ.value)}]"
         if isinstance(typ, OptionalType):
             return f"Optional[{self.render_type(typ.inner)}]"
+        if isinstance(typ, UnionType):
+            return f"Union[{', '.join(self.render_type(m) for m in typ.members)}]"
+        if isinstance(typ, AnyType):
+            return "Any"
         raise self.unsupported(f"type {typ!r}")
 
     def render_value(self, value: Any, typ: Type) -> str:
@@ -215,6 +233,10 @@ class Python(Language):
             return "None"
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, FloatType):
             return self.float_literal(value)
         if isinstance(typ, IntType):
@@ -236,7 +258,10 @@ class Python(Language):
         raise self.unsupported(f"value {value!r} of type {typ!r}")
 
     def _typing_imports(self, sig: Signature) -> str:
-        names = {"ListType": "List", "TupleType": "Tuple", "DictType": "Dict", "OptionalType": "Optional"}
+        names = {
+            "ListType": "List", "TupleType": "Tuple", "DictType": "Dict", "OptionalType": "Optional",
+            "UnionType": "Union", "AnyType": "Any",
+        }
         used = sorted({names[type(t).__name__] for top in sig.types() for t in top.walk() if type(t).__name__ in names})
         return f"from typing import {', '.join(used)}\n\n\n" if used else ""
 
@@ -256,6 +281,7 @@ class Python(Language):
         return self._typing_imports(sig) + head
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]
@@ -284,9 +310,12 @@ class Python(Language):
             return "__xpl_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
         if isinstance(typ, DictType):
             return f"__xpl_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return "__xpl_union(" + ", ".join(self._encoder(m) for m in typ.members) + ")"
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = [self.render_value(a, p.type) for a, p in zip(t.args, sig.params)]

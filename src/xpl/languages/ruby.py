@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
 from xpl.languages.types import (
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -28,6 +29,9 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    union_member,
 )
 
 _KEYWORDS = frozenset(
@@ -139,6 +143,17 @@ def __xpl_dict(key, value)
   ->(v) { v.is_a?(Hash) ? "[" + v.map { |k, x| "[" + key.call(k) + "," + value.call(x) + "]" }.join(",") + "]" : __xpl_invalid(v) }
 end
 
+# The first member that takes the value (a JSON object is only ever {"invalid": ...}).
+def __xpl_union(*members)
+  lambda do |v|
+    members.each do |m|
+      out = m.call(v)
+      return out unless out.start_with?("{")
+    end
+    __xpl_invalid(v)
+  end
+end
+
 def __xpl_report(candidate, encode, tests)
   nonce = ENV.fetch("XPL_NONCE", "-")
   tests.each_with_index do |args, i|
@@ -228,7 +243,12 @@ class Ruby(Language):
         if isinstance(typ, DictType):
             return f"Hash[{self.render_type(typ.key)}, {self.render_type(typ.value)}]"
         if isinstance(typ, OptionalType):
-            return self.render_type(typ.inner) + "?"
+            inner = self.render_type(typ.inner)
+            return f"({inner})?" if isinstance(typ.inner, UnionType) else inner + "?"
+        if isinstance(typ, UnionType):
+            return " | ".join(self.render_type(m) for m in typ.members)
+        if isinstance(typ, AnyType):
+            return "untyped"
         raise self.unsupported(f"type {typ!r}")
 
     def render_value(self, value: Any, typ: Type) -> str:
@@ -236,6 +256,10 @@ class Ruby(Language):
             return "nil"
         if isinstance(typ, OptionalType):
             return self.render_value(value, typ.inner)
+        if isinstance(typ, UnionType):
+            return self.render_value(value, union_member(typ, value))
+        if isinstance(typ, AnyType):
+            return self.render_value(value, dynamic_type(value))
         if isinstance(typ, FloatType):
             return self.float_literal(value)  # "1e-07", "1.5", "-0.0": all Float literals in Ruby
         if isinstance(typ, IntType):
@@ -265,6 +289,7 @@ class Ruby(Language):
         return f"{doc}def {self.identifier(sig.name)}({', '.join(self._parameters(sig))})\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))
@@ -294,9 +319,12 @@ class Ruby(Language):
             return "__xpl_tuple(" + ", ".join(self._encoder(e) for e in typ.elems) + ")"
         if isinstance(typ, DictType):
             return f"__xpl_dict({self._encoder(typ.key)}, {self._encoder(typ.value)})"
-        raise self.unsupported(f"type {typ!r}")
+        if isinstance(typ, UnionType):
+            return "__xpl_union(" + ", ".join(self._encoder(m) for m in typ.members) + ")"
+        raise self.unsupported(f"type {typ!r} as a result")
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         rows = []
         for t in tests:
             args = ", ".join(self.render_value(a, p.type) for a, p in zip(t.args, sig.params))

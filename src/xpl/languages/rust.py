@@ -51,6 +51,7 @@ from xpl.languages.base import (
 )
 from xpl.languages.types import (
     INT_MIN,
+    AnyType,
     BoolType,
     DictType,
     FloatType,
@@ -63,6 +64,11 @@ from xpl.languages.types import (
     TestCase,
     TupleType,
     Type,
+    UnionType,
+    dynamic_type,
+    kind_of,
+    union_member,
+    unions_in,
 )
 
 # Strict and reserved keywords of edition 2021 (reserved ones cannot be identifiers either),
@@ -261,6 +267,47 @@ fn xpl_report<T: XplJson>(nonce: &str, i: usize, call: impl FnOnce() -> T) {
 """
 
 
+# A union is an enum declared in the prompt, one variant per member, named after its kind.
+_VARIANTS = {"int": "Int", "float": "Float", "bool": "Bool", "str": "Str", "list": "List", "tuple": "Tuple", "dict": "Dict"}
+_ANY = "Box<dyn std::any::Any>"
+
+
+def _variants(typ: UnionType) -> list[str]:
+    return [_VARIANTS[kind_of(m)] for m in typ.members]
+
+
+def _enum_name(typ: UnionType) -> str:
+    """``StrOrInt`` for ``Union[str, int]``."""
+    return "Or".join(_variants(typ))
+
+
+def _union_json(typ: UnionType) -> str:
+    """``XplJson`` for a union's enum: its variant's value."""
+    name = _enum_name(typ)
+    arms = "".join(f"            {name}::{v}(x) => x.xpl_json(out),\n" for v in _variants(typ))
+    return (
+        f"\nimpl XplJson for {name} {{\n"
+        "    fn xpl_json(&self, out: &mut String) {\n"
+        "        match self {\n" + arms + "        }\n"
+        "    }\n"
+        "}\n"
+    )
+
+
+def _union_eq(typ: UnionType) -> str:
+    """``XplEq`` for a union's enum: the same variant, with equal values."""
+    name = _enum_name(typ)
+    arms = "".join(f"            ({name}::{v}(a), {name}::{v}(b)) => a.xpl_eq(b),\n" for v in _variants(typ))
+    return (
+        f"\nimpl XplEq for {name} {{\n"
+        "    fn xpl_eq(&self, other: &Self) -> bool {\n"
+        "        match (self, other) {\n" + arms + "            _ => false,\n"
+        "        }\n"
+        "    }\n"
+        "}\n"
+    )
+
+
 def _tuple_json(arity: int) -> str:
     """``XplJson`` for tuples of one arity (only the arities a signature uses are emitted)."""
     params = [f"A{k}" for k in range(arity)]
@@ -384,28 +431,55 @@ class Rust(Language):
 
     # ----------------------------------------------------------------- rendering
     def render_type(self, typ: Type) -> str:
+        return self._type(typ, "HashMap")
+
+    def _type(self, typ: Type, hashmap: str) -> str:
+        """``hashmap`` is how HashMap is named: the prompt imports it only when the signature
+        uses it, so the values an ``Any`` holds name it by its full path."""
         scalar = self.scalar_type_name(typ)
         if scalar is not None:
             return scalar
         if isinstance(typ, ListType):
-            return f"Vec<{self.render_type(typ.elem)}>"
+            return f"Vec<{self._type(typ.elem, hashmap)}>"
         if isinstance(typ, TupleType):
             if len(typ.elems) > 12:
                 # std implements Debug, PartialEq and Hash for tuples of up to 12 elements only.
                 raise self.unsupported(f"tuples of more than 12 elements ({len(typ.elems)})")
-            items = [self.render_type(e) for e in typ.elems]
+            items = [self._type(e, hashmap) for e in typ.elems]
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         if isinstance(typ, DictType):
             if any(isinstance(t, FloatType) for t in typ.key.walk()):
                 raise self.unsupported(f"dict key type {typ.key} contains f64, which is not Hash/Eq in Rust")
-            return f"HashMap<{self.render_type(typ.key)}, {self.render_type(typ.value)}>"
+            return f"{hashmap}<{self._type(typ.key, hashmap)}, {self._type(typ.value, hashmap)}>"
         if isinstance(typ, OptionalType):
-            return f"Option<{self.render_type(typ.inner)}>"
+            return f"Option<{self._type(typ.inner, hashmap)}>"
+        if isinstance(typ, UnionType):
+            for m in typ.members:
+                self._type(m, hashmap)
+            return _enum_name(typ)
+        if isinstance(typ, AnyType):
+            return _ANY
         raise self.unsupported(f"type {typ!r}")
 
+    def _enum(self, typ: UnionType) -> str:
+        """The declaration of a union's enum (in the prompt, before the function)."""
+        variants = "".join(f"    {v}({self.render_type(m)}),\n" for v, m in zip(_variants(typ), typ.members))
+        return f"#[derive(Debug, Clone, PartialEq)]\nenum {_enum_name(typ)} {{\n{variants}}}\n\n"
+
     def render_value(self, value: Any, typ: Type) -> str:
+        return self._value(value, typ, "HashMap")
+
+    def _value(self, value: Any, typ: Type, hashmap: str) -> str:
         if isinstance(typ, OptionalType):
-            return "None" if value is None else f"Some({self.render_value(value, typ.inner)})"
+            return "None" if value is None else f"Some({self._value(value, typ.inner, hashmap)})"
+        if isinstance(typ, UnionType):
+            member = union_member(typ, value)
+            variant = _VARIANTS[kind_of(member)]
+            return f"{_enum_name(typ)}::{variant}({self._value(value, member, hashmap)})"
+        if isinstance(typ, AnyType):
+            dyn = dynamic_type(value)  # the box's type is explicit: a bare 4 would be an i32
+            full = "std::collections::HashMap"
+            return f"Box::<{self._type(dyn, full)}>::new({self._value(value, dyn, full)}) as {_ANY}"
         if isinstance(typ, NoneType):
             return "()"
         if isinstance(typ, FloatType):
@@ -420,16 +494,16 @@ class Rust(Language):
             return f"String::from({self._string_literal(value)})"
         if isinstance(typ, ListType):
             if not value:
-                return f"Vec::<{self.render_type(typ.elem)}>::new()"
-            return "vec![" + ", ".join(self.render_value(v, typ.elem) for v in value) + "]"
+                return f"Vec::<{self._type(typ.elem, hashmap)}>::new()"
+            return "vec![" + ", ".join(self._value(v, typ.elem, hashmap) for v in value) + "]"
         if isinstance(typ, TupleType):
-            items = [self.render_value(v, t) for v, t in zip(value, typ.elems)]
+            items = [self._value(v, t, hashmap) for v, t in zip(value, typ.elems)]
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         if isinstance(typ, DictType):
             if not value:
-                return f"HashMap::<{self.render_type(typ.key)}, {self.render_type(typ.value)}>::new()"
-            pairs = [f"({self.render_value(k, typ.key)}, {self.render_value(v, typ.value)})" for k, v in value.items()]
-            return "HashMap::from([" + ", ".join(pairs) + "])"
+                return f"{hashmap}::<{self._type(typ.key, hashmap)}, {self._type(typ.value, hashmap)}>::new()"
+            pairs = [f"({self._value(k, typ.key, hashmap)}, {self._value(v, typ.value, hashmap)})" for k, v in value.items()]
+            return f"{hashmap}::from([" + ", ".join(pairs) + "])"
         raise self.unsupported(f"value {value!r} of type {typ!r}")
 
     def _string_literal(self, s: str) -> str:
@@ -442,11 +516,25 @@ class Rust(Language):
         # `use` lines go to the header (Rust rejects a name imported twice, and the header may
         # import HashMap already); a fn main of the reply's becomes an uncalled function.
         imports, code = hoist_lines(code, r"use\s+[^;{]+;")
+        # The header declares the signature's enums: a reply's own declaration of one goes.
+        for union in unions_in(sig.types()):
+            code = _remove_item(code, rf"^[ \t]*(?:#\[[^\]]*\]\s*)*(?:pub\s+)?enum\s+{_enum_name(union)}\b[^{{]*")
         return imports, rename_entry_point(code, r"^(\s*)fn\s+main\s*\(\s*\)", r"\1#[allow(dead_code)]\n\1fn xpl_user_main()")
+
+    def chat_message(self, sig: Signature, docstring: str) -> str:
+        message = super().chat_message(sig, docstring)
+        unions = unions_in(sig.types())
+        if not unions:
+            return message
+        # The signature names enums the header declares: the model is shown them.
+        decls = "".join(self._enum(u) for u in unions).strip("\n")
+        first, _, rest = message.partition("\n")
+        return f"{first}\nIt uses this enum, already declared:\n```rust\n{decls}\n```\n{rest}"
 
     def prompt(self, sig: Signature, docstring: str) -> str:
         uses_map = any(isinstance(t, DictType) for top in sig.types() for t in top.walk())
         head = "use std::collections::HashMap;\n\n" if uses_map else ""
+        head += "".join(self._enum(u) for u in unions_in(sig.types()))
         doc = docstring.strip("\n")
         if doc:
             head += "".join(f"/// {ln}".rstrip() + "\n" for ln in doc.splitlines())
@@ -455,6 +543,7 @@ class Rust(Language):
         return head + f"fn {self.identifier(sig.name)}({params}){ret} {{\n"
 
     def harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         arities = sorted({len(t.elems) for t in sig.returns.walk() if isinstance(t, TupleType) and t.elems})
         fn = self.identifier(sig.name)
         calls = []
@@ -464,6 +553,7 @@ class Rust(Language):
         return (
             _VALUE_PRELUDE
             + "".join(_tuple_json(n) for n in arities)
+            + "".join(_union_json(u) for u in unions_in([sig.returns]))
             + "\nfn main() {\n"
             + '    let xpl_nonce = std::env::var("XPL_NONCE").unwrap_or_else(|_| String::from("-"));\n'
             + "".join(calls)
@@ -473,6 +563,7 @@ class Rust(Language):
         )
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
+        self.refuse_any_result(sig)
         arities = sorted(
             {len(t.elems) for t in sig.returns.walk() if isinstance(t, TupleType) and t.elems}
         )
@@ -485,6 +576,7 @@ class Rust(Language):
         return (
             _HARNESS_PRELUDE
             + "".join(_tuple_impl(n) for n in arities)
+            + "".join(_union_eq(u) for u in unions_in([sig.returns]))
             + "\nfn main() {\n"
             + '    let xpl_nonce = std::env::var("XPL_NONCE").unwrap_or_else(|_| String::from("-"));\n'
             + "    let mut xpl_passed: usize = 0;\n"
@@ -494,3 +586,10 @@ class Rust(Language):
             + f"    std::process::exit(if xpl_passed == {len(tests)} {{ 0 }} else {{ 1 }});\n"
             + "}\n"
         )
+
+
+def _remove_item(code: str, pattern: str) -> str:
+    """``code`` without the items (``enum X { ... }``) whose header matches ``pattern``."""
+    from xpl.languages.chat import remove_method
+
+    return remove_method(code, pattern)
