@@ -173,7 +173,7 @@ def test_problems_export_writes_multipl_e_jsonl(tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) >= 145 and all(r["language"] == "rs" for r in rows)
-    assert "HumanEval/10: the prompt defines helper functions" in res.output
+    assert "HumanEval/32: check() tests only random inputs" in res.output
     res = runner.invoke(app, ["problems", "export", "humaneval", "--lang", "cobol"])
     assert res.exit_code == 2 and "unknown language 'cobol'" in res.output
 

@@ -45,9 +45,11 @@ from xpl.languages.types import (
     TupleType,
     Type,
     TypeParseError,
+    UnionType,
     check_value,
     infer_type,
     parse_type,
+    union_member,
     values_equal,
 )
 from xpl.problems.problem import Problem, ProblemFormatError
@@ -83,39 +85,191 @@ def translate(item: HumanEvalItem) -> Problem:
     """The item as a typed problem; raises ``Untranslatable`` with the reason.
 
     Types come from the annotations where they are complete; where a parameter or the return
-    value has none (most of HumanEval after problem 40) or only a bare ``list``/``Any``, they
-    are inferred from the values the checks use (``types.infer_type``), as MultiPL-E's
-    annotated originals would give them.
+    value has none (most of HumanEval after problem 40) or only a bare ``list``, they are
+    inferred from the values the checks use (``types.infer_type``), as MultiPL-E's annotated
+    originals would give them. The few problems whose values are of several types get the
+    annotations MultiPL-E's originals give them by hand (``ANNOTATIONS``), and helper functions
+    the prompt defines are carried into every PL where they are translated (``HELPERS``).
     """
     tree = ast.parse(item.prompt + "    ...\n")
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    if [f.name for f in funcs] != [item.entry_point]:
-        helpers = ", ".join(f.name for f in funcs if f.name != item.entry_point)
-        raise Untranslatable(f"the prompt defines helper functions: {helpers}")
-    fn = funcs[0]
+    entry = [f for f in funcs if f.name == item.entry_point]
+    if len(entry) != 1 or funcs[-1] is not entry[0]:
+        raise Untranslatable(f"the prompt does not end with one function {item.entry_point}")
+    fn = entry[0]
+    helpers = _helpers(item, [f for f in funcs if f is not fn])
     if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
         raise Untranslatable("variadic or keyword-only parameters")
-    cases, notes = _check_cases(item, len(fn.args.args))
+    notes: list[str] = []
+    if item.task_id in ANNOTATIONS:
+        notes.append(_annotate(fn, *ANNOTATIONS[item.task_id]))
+    cases, dropped = _check_cases(item, len(fn.args.args))
+    notes += dropped
     if not cases:
-        dropped = f" ({len(notes)} dropped: {'; '.join(notes)})" if notes else ""
-        raise Untranslatable("check() has no translatable assertion on the candidate" + dropped)
+        why = f" ({len(dropped)} dropped: {'; '.join(dropped)})" if dropped else ""
+        raise Untranslatable("check() has no translatable assertion on the candidate" + why)
     for i, a in enumerate(fn.args.args):
         cases = _drop_minority_types(a, i, cases, notes)
     try:
-        return _typed_problem(item, fn, cases, notes)
+        return _typed_problem(item, fn, cases, notes, helpers=helpers)
     except _RuntimeTypes as exc:
         mixed = _mixing_ints_and_floats(fn, cases)
         if not mixed:
             raise
         try:
             kept, dropped = _ints_not_floats(fn, cases, mixed)
-            return _typed_problem(item, fn, kept, notes + dropped, verify=True)
+            return _typed_problem(item, fn, kept, notes + dropped, verify=True, helpers=helpers)
         except Untranslatable as again:
             raise Untranslatable(f"{exc}; typed as ints instead: {again}") from None
 
 
+# Hand-written annotations, as MultiPL-E's annotated HumanEval originals
+# (datasets/originals-with-cleaned-doctests) give them, for the problems whose checks alone
+# cannot type them: values of several types (a union, which inference never makes). task_id ->
+# (parameter -> annotation, return annotation). HumanEval/22's own ``List[Any]`` needs none.
+ANNOTATIONS: dict[str, tuple[dict[str, str], str]] = {
+    # rounded_avg: "0b11", or -1 when n > m
+    "HumanEval/103": ({"n": "int", "m": "int"}, "Union[str, int]"),
+    # split_words: the words, or a count of letters when there is no separator
+    "HumanEval/125": ({"txt": "str"}, "Union[List[str], int]"),
+    # compare_one: ints, floats and strings holding numbers; None when they are equal
+    "HumanEval/137": (
+        {"a": "Union[int, float, str]", "b": "Union[int, float, str]"},
+        "Optional[Union[int, float, str]]",
+    ),
+}
+
+
+def _annotate(fn: ast.FunctionDef, params: dict[str, str], returns: str) -> str:
+    """Give ``fn`` the hand-written annotations; the note that says so."""
+    for a in fn.args.args:
+        if a.arg in params:
+            a.annotation = ast.parse(params[a.arg], mode="eval").body
+    fn.returns = ast.parse(returns, mode="eval").body
+    sig = ", ".join(f"{a.arg}: {ast.unparse(a.annotation)}" for a in fn.args.args if a.annotation is not None)
+    return f"types from a hand-written annotation (as in MultiPL-E): {fn.name}({sig}) -> {returns}"
+
+
+def _helpers(item: HumanEvalItem, defined: list[ast.FunctionDef]) -> dict[str, str]:
+    """PL -> code of the helper functions the prompt defines before the function: the prompt's
+    own Python source and the hand-written translations of ``HELPERS``. Raises
+    ``Untranslatable`` for helpers without translations, naming what check() does with them."""
+    if not defined:
+        return {}
+    names = [f.name for f in defined]
+    written = HELPERS.get(item.task_id)
+    if written is not None and sorted(written["names"].split()) == sorted(names):
+        python = "\n\n\n".join(ast.get_source_segment(item.prompt, f) for f in defined)
+        return {"python": python + "\n"} | {pl: code for pl, code in written.items() if pl != "names"}
+    test = ast.parse(item.test)
+    used = sorted({n.id for n in ast.walk(test) if isinstance(n, ast.Name) and n.id in names})
+    randomised = any(
+        isinstance(n, (ast.Import, ast.ImportFrom))
+        and any((getattr(n, "module", None) or a.name).split(".")[0] in _NONDETERMINISTIC_MODULES for a in n.names)
+        for n in ast.walk(test)
+    )
+    if used and randomised:
+        raise Untranslatable(
+            f"check() tests only random inputs, through the prompt's helper function(s) {', '.join(used)} "
+            "(nondeterministic: MultiPL-E leaves it out too)"
+        )
+    raise Untranslatable(f"the prompt defines helper functions with no translation: {', '.join(names)}")
+
+
+# Helper functions a prompt defines for the solution to call, written by hand in every PL
+# but Python (whose code is the prompt's own): task_id -> {"names": the helpers' names, PL ->
+# code}. Each translation keeps the Python names (as the PL modules do for functions) and
+# the helper's docstring as a comment, in the PL's usual form for the parameter (``&str`` in
+# Rust); Java and C# put it inside ``class Problem``, as the function is.
+HELPERS: dict[str, dict[str, str]] = {
+    "HumanEval/10": {
+        "names": "is_palindrome",
+        "rust": (
+            "/// Test if given string is a palindrome\n"
+            "fn is_palindrome(string: &str) -> bool {\n"
+            "    string.chars().eq(string.chars().rev())\n"
+            "}\n"
+        ),
+        "go": (
+            "// Test if given string is a palindrome\n"
+            "func is_palindrome(string_ string) bool {\n"
+            "\tr := []rune(string_)\n"
+            "\tfor i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {\n"
+            "\t\tif r[i] != r[j] {\n"
+            "\t\t\treturn false\n"
+            "\t\t}\n"
+            "\t}\n"
+            "\treturn true\n"
+            "}\n"
+        ),
+        "php": (
+            "// Test if given string is a palindrome\n"
+            "function is_palindrome($string) {\n"
+            "    return $string === strrev($string);\n"
+            "}\n"
+        ),
+        "ruby": (
+            "# Test if given string is a palindrome\n"
+            "def is_palindrome(string)\n"
+            "  string == string.reverse\n"
+            "end\n"
+        ),
+        "java": (
+            "    // Test if given string is a palindrome\n"
+            "    public static boolean is_palindrome(String string) {\n"
+            "        return new StringBuilder(string).reverse().toString().equals(string);\n"
+            "    }\n"
+        ),
+        "javascript": (
+            "// Test if given string is a palindrome\n"
+            "function is_palindrome(string){\n"
+            "  return string === string.split(\"\").reverse().join(\"\");\n"
+            "}\n"
+        ),
+        "typescript": (
+            "// Test if given string is a palindrome\n"
+            "function is_palindrome(string: string): boolean {\n"
+            "  return string === string.split(\"\").reverse().join(\"\");\n"
+            "}\n"
+        ),
+        "cpp": (
+            "// Test if given string is a palindrome\n"
+            "bool is_palindrome(std::string string) {\n"
+            "    return std::equal(string.begin(), string.end(), string.rbegin());\n"
+            "}\n"
+        ),
+        "csharp": (
+            "    // Test if given string is a palindrome\n"
+            "    public static bool is_palindrome(string string_) {\n"
+            "        for (int i = 0, j = string_.Length - 1; i < j; i++, j--) {\n"
+            "            if (string_[i] != string_[j]) return false;\n"
+            "        }\n"
+            "        return true;\n"
+            "    }\n"
+        ),
+        "lua": (
+            "-- Test if given string is a palindrome\n"
+            "local function is_palindrome(str)\n"
+            "  return str == str:reverse()\n"
+            "end\n"
+        ),
+        "julia": (
+            '"""Test if given string is a palindrome"""\n'
+            "function is_palindrome(string::String)::Bool\n"
+            "    return string == reverse(string)\n"
+            "end\n"
+        ),
+    },
+}
+
+
 def _typed_problem(
-    item: HumanEvalItem, fn: ast.FunctionDef, cases: list[_Case], notes: list[str], verify: bool = False
+    item: HumanEvalItem,
+    fn: ast.FunctionDef,
+    cases: list[_Case],
+    notes: list[str],
+    verify: bool = False,
+    helpers: dict[str, str] | None = None,
 ) -> Problem:
     """The problem with these checks, typed; the reference solution must give the expected
     answers whenever typing changed an argument, or always with ``verify``."""
@@ -135,7 +289,9 @@ def _typed_problem(
         _same_answers(item, tests)
     name = "HumanEval_" + item.task_id.split("/")[-1] + "_" + item.entry_point
     try:
-        return Problem(name, "humaneval", sig, ast.get_docstring(fn) or "", tests, notes=tuple(notes))
+        return Problem(
+            name, "humaneval", sig, ast.get_docstring(fn) or "", tests, notes=tuple(notes), helpers=dict(helpers or {})
+        )
     except ProblemFormatError as exc:
         raise Untranslatable(str(exc)) from None
 
@@ -572,6 +728,9 @@ def _adapt(value: Any, typ: Type) -> Any:
         return None
     if isinstance(typ, OptionalType):
         return _adapt(value, typ.inner)
+    if isinstance(typ, UnionType):
+        member = union_member(typ, value)
+        return value if member is None else _adapt(value, member)
     if isinstance(typ, FloatType) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(typ, ListType) and isinstance(value, (list, tuple)):

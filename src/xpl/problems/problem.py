@@ -2,8 +2,10 @@
 
 A problem is written once, in PL-neutral terms: a typed signature (from Python annotations),
 an English description (the docstring, with its examples), test cases as structured values,
-optionally a canonical solution body per PL, and notes on how the problem was derived from
-its source (e.g. which of the original checks a translation dropped). ``Problem.render(lang)``
+optionally a canonical solution body per PL, helper functions per PL that the prompt defines
+for the solution to call (HumanEval/10's ``is_palindrome``: a problem with helpers renders
+only in the PLs they are written in), and notes on how the problem was derived from its
+source (e.g. which of the original checks a translation dropped). ``Problem.render(lang)``
 turns it into what a model sees (prompt, stop sequences) and what the engine runs (``prompt +
 completion + tests``), through the PL module.
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xpl.languages import Language, get_language
-from xpl.languages.types import Param, Signature, TestCase, parse_type
+from xpl.languages.types import Param, Signature, TestCase, UnsupportedError, parse_type
 from xpl.languages.values import Expected, decode, encode
 
 
@@ -101,6 +103,9 @@ class Problem:
     # Free-form, JSON-serialisable labels (e.g. a generated problem's level and split).
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     notes: tuple[str, ...] = field(default=(), compare=False, hash=False)  # e.g. checks a translation dropped
+    # PL -> code of the helper functions the prompt defines before the function (completion
+    # prompts only: an instruct model is asked for a self-contained function).
+    helpers: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not self.tests:
@@ -111,11 +116,22 @@ class Problem:
             except TypeError as exc:
                 raise ProblemFormatError(f"problem {self.name!r}, test {i}: {exc}") from None
 
+    def prompt(self, language: str | Language) -> str:
+        """The completion prompt in ``language``, with the problem's helper functions."""
+        lang = get_language(language)
+        if not self.helpers:
+            return lang.prompt(self.signature, self.description)
+        if lang.name not in self.helpers:
+            raise UnsupportedError(
+                lang.name, f"no {lang.display_name} translation of the helper functions its prompt defines"
+            )
+        return lang.prompt_with_helpers(self.signature, self.description, self.helpers[lang.name])
+
     def render(self, language: str | Language) -> Rendered:
         """The problem in ``language``; raises ``UnsupportedError`` (with the reason) when the
         PL cannot express one of its types or values."""
         lang = get_language(language)
-        prompt = lang.prompt(self.signature, self.description)
+        prompt = self.prompt(lang)
         tests = lang.completion_suffix + lang.harness(self.signature, self.tests)
         expected = lang.expected_results(self.signature, self.tests)
         return Rendered(lang.name, prompt, tuple(lang.stop_sequences), tests, len(self.tests), expected)
@@ -148,7 +164,10 @@ class Problem:
         lang = get_language(language)
         if lang.name not in self.solutions:
             raise KeyError(f"problem {self.name!r} has no {lang.name} solution")
-        return lang.program(self.signature, self.description, self.solutions[lang.name], self.tests)
+        body = self.solutions[lang.name]
+        if body and not body.endswith("\n"):
+            body += "\n"
+        return self.prompt(lang) + body + lang.completion_suffix + lang.harness(self.signature, self.tests)
 
     def expected_results(self, language: str | Language) -> Expected:
         """The expected values that go with ``solution_program`` (and any rendered program)."""
@@ -170,6 +189,7 @@ class Problem:
             ],
             "solutions": dict(self.solutions),
             "notes": list(self.notes),
+            **({"helpers": dict(self.helpers)} if self.helpers else {}),
             **({"meta": dict(self.meta)} if self.meta else {}),
         }
 
@@ -201,6 +221,9 @@ class Problem:
         meta = rec.get("meta") or {}
         if not isinstance(meta, dict):
             raise ProblemFormatError(f"{where}, field 'meta': expected an object")
+        helpers = rec.get("helpers") or {}
+        if not isinstance(helpers, dict) or not all(isinstance(v, str) for v in helpers.values()):
+            raise ProblemFormatError(f"{where}, field 'helpers': expected an object of PL -> source code")
         return cls(
             name,
             _field(rec, "source", str),
@@ -210,6 +233,7 @@ class Problem:
             solutions={get_language(k).name: v for k, v in solutions.items()},
             meta=meta,
             notes=tuple(notes),
+            helpers={get_language(k).name: v for k, v in helpers.items()},
         )
 
 
