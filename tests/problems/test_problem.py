@@ -72,7 +72,7 @@ def test_notes_round_trip_and_are_optional(tmp_path):
 
 def test_bad_lines_are_reported_and_the_rest_loads(tmp_path):
     good = json.dumps(PROBLEM.to_json())
-    bad_type = PROBLEM.to_json() | {"params": [["xs", "Any"]]}
+    bad_type = PROBLEM.to_json() | {"params": [["xs", "Callable[[int], int]"]]}
     bad_test = PROBLEM.to_json() | {"tests": [{"args": [[1], "a"], "expected": [[1, ["a", "half"]]]}]}
     missing = {k: v for k, v in PROBLEM.to_json().items() if k != "returns"}
     path = tmp_path / "p.jsonl"
@@ -81,7 +81,7 @@ def test_bad_lines_are_reported_and_the_rest_loads(tmp_path):
     assert len(loaded) == 2
     assert [e.split(": ", 1)[0] for e in errors] == [f"{path}:{n}" for n in (2, 3, 4, 5)]
     assert "not valid JSON" in errors[0]
-    assert "field 'params'/'returns'" in errors[1] and "Any" in errors[1]
+    assert "field 'params'/'returns'" in errors[1] and "Callable" in errors[1]
     assert "field 'tests[0]'" in errors[2]
     assert "field 'returns' is missing" in errors[3]
 
