@@ -60,7 +60,7 @@ def test_quick_run_report_matches_results(whole):
     assert langs == ["python", "javascript"]
     table = report.split("## pass@1")[1].split("## Differences")[0]
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ") and "arm" not in line}
-    names = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}
+    names = {"base": "base", "sft": "SFT", "sft_rl": "SFT + RL", "parallel_sft": "Parallel-SFT", "parallel_sft_rl": "Parallel-SFT + RL"}
     for arm in ARMS:
         cells = [c.strip() for c in rows[names[arm]].split("|")[2:-1]]
         assert len(cells) == len(langs)

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xpl.experiments.spec import ARMS, ExperimentConfig
+from xpl.experiments.spec import RL_ARMS, SFT_OF, ExperimentConfig
 from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepare, quick_family, sample_and_run, silent
 from xpl.io import write_json
 from xpl.languages import get_language
@@ -51,12 +51,13 @@ def quick(config: ExperimentConfig) -> ExperimentConfig:
 # ----------------------------------------------------------------------------- stages
 
 
-def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Path, train: list[Problem], report: Report) -> tuple[Path, dict]:
-    """SFT (plain or parallel) then GRPO for one seed; returns the final model and GRPO record."""
+def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Path, train: list[Problem], report: Report) -> tuple[Path, Path, dict]:
+    """SFT (plain or parallel) then GRPO for one seed; returns the SFT model, the final model
+    and the GRPO record."""
     from xpl.training.grpo import grpo
     from xpl.training.sft import sft
 
-    first = "sft" if arm == "sft_rl" else "parallel_sft"
+    first = SFT_OF[arm]
     sft_config = copy.deepcopy(config.sft if arm == "sft_rl" else config.parallel_sft)
     sft_config.train = replace(sft_config.train, seed=seed)
     folder = out / f"seed{seed}"
@@ -73,7 +74,7 @@ def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Pa
         report=lambda s, m, logs: report(label, s, m, f"reward {logs['reward']:.2f}" if logs and "reward" in logs else ""),
         workers=config.workers or None,
     )
-    return Path(rl["model"]), rl
+    return Path(rec["model"]), Path(rl["model"]), rl
 
 
 def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_dir: Path, test: list[Problem], languages: list[str], report: Report) -> None:
@@ -149,15 +150,16 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = s
         from xpl.problems.humaneval import humaneval_problems
 
         eval_set = humaneval_problems()[0]
-    rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS[1:]}
+    rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in RL_ARMS}
     first_models: dict[str, Path] = {"base": base}
     for seed in config.seeds:
         stage_eval(config, out, seed, "base", base, eval_set, languages, report)
-        for arm in ARMS[1:]:
-            model_dir, rl = stage_arm(config, out, seed, arm, base, train, report)
+        for arm in RL_ARMS:
+            sft_dir, model_dir, rl = stage_arm(config, out, seed, arm, base, train, report)
             rl_records[arm][seed] = rl
             if seed == config.seeds[0]:
                 first_models[arm] = model_dir
+            stage_eval(config, out, seed, SFT_OF[arm], sft_dir, eval_set, languages, report)
             stage_eval(config, out, seed, arm, model_dir, eval_set, languages, report)
     representations = stage_representations(config, out, first_models, test, report)
     return write_report(config, out, languages, skipped, rl_records, time.perf_counter() - started, representations)

@@ -19,7 +19,16 @@ from xpl.experiments.spec import ARMS, ExperimentConfig
 from xpl.experiments.stages import load_scores, setup_lines, versions
 from xpl.languages import get_language
 
-ARM_NAMES = {"base": "base", "sft_rl": "SFT + RL", "parallel_sft_rl": "Parallel-SFT + RL"}
+ARM_NAMES = {"base": "base", "sft": "SFT", "sft_rl": "SFT + RL", "parallel_sft": "Parallel-SFT", "parallel_sft_rl": "Parallel-SFT + RL"}
+# The paired differences reported, the question each answers first.
+DELTAS = (
+    "sft_rl - sft",  # what RL on the source PL adds after SFT
+    "parallel_sft_rl - parallel_sft",  # ... and after Parallel-SFT
+    "parallel_sft_rl - sft_rl",  # the two recipes, end to end
+    "parallel_sft - sft",  # the two SFTs, before RL
+    "sft_rl - base",
+    "parallel_sft_rl - base",
+)
 
 
 def write_report(
@@ -33,7 +42,7 @@ def write_report(
 ) -> dict[str, Any]:
     seeds = list(config.seeds)
     table: dict[str, dict[str, Any]] = {arm: {} for arm in ARMS}
-    deltas: dict[str, dict[str, Any]] = {"sft_rl - base": {}, "parallel_sft_rl - base": {}, "parallel_sft_rl - sft_rl": {}}
+    deltas: dict[str, dict[str, Any]] = {key: {} for key in DELTAS}
     problems_per_language = {}
     for lang in languages:
         scores = {}
@@ -108,11 +117,14 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         cells = [fmt(row[x], signed=True) for x in langs]
         lines.append(f"| {ARM_NAMES[a]} − {ARM_NAMES[b]} | " + " | ".join(cells) + " |")
     lines += ["", "## In plain words", ""]
+    rl_on = f"RL on {get_language(source).display_name}"
     for lang, name in zip(langs, names):
-        rl = verdict(results["deltas"]["sft_rl - base"][lang], f"SFT + RL on {get_language(source).display_name}")
-        par = verdict(results["deltas"]["parallel_sft_rl - sft_rl"][lang], "Parallel-SFT instead of SFT")
+        deltas = {key: row[lang] for key, row in results["deltas"].items()}
+        after_sft = verdict(deltas["sft_rl - sft"], f"{rl_on} after SFT")
+        after_par = verdict(deltas["parallel_sft_rl - parallel_sft"], "after Parallel-SFT it")
+        recipe = verdict(deltas["parallel_sft_rl - sft_rl"], "Parallel-SFT + RL against SFT + RL")
         role = "the source PL" if lang == get_language(source).name else "not seen in RL"
-        lines.append(f"- **{name}** ({role}): against the base model, {rl}. {par}.")
+        lines.append(f"- **{name}** ({role}): {after_sft}; {after_par}. End to end, {recipe}.")
     lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
@@ -131,14 +143,14 @@ def _plots(results: dict[str, Any], out: Path) -> list[str]:
 
     made = []
     langs = results["languages"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(langs) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(7, 1.8 * len(langs) + 2), 4))
     width = 0.8 / len(ARMS)
     x = np.arange(len(langs))
     for i, arm in enumerate(ARMS):
         row = results["pass_at_1"][arm]
         means = np.array([row[lang]["mean"] for lang in langs])
         err = np.array([[row[lang]["mean"] - row[lang]["low"] for lang in langs], [row[lang]["high"] - row[lang]["mean"] for lang in langs]])
-        ax.bar(x + (i - 1) * width, means, width, yerr=err, capsize=3, label=ARM_NAMES[arm])
+        ax.bar(x + (i - (len(ARMS) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=ARM_NAMES[arm])
     ax.set_xticks(x, [get_language(lang).display_name for lang in langs])
     ax.set_ylabel("pass@1 (95% CI)")
     ax.set_title("pass@1 per PL and arm")

@@ -1,13 +1,15 @@
 """The Parallel-SFT transfer experiment, as a typed configuration.
 
 An experiment has a problem set (the built-in family, generated and verified), a base model
-(a tiny model pretrained here, or a model folder), three arms and an evaluation:
+(a tiny model pretrained here, or a model folder), two training arms and an evaluation:
 
 * ``base``: the base model as it is;
-* ``sft_rl``: SFT on the source PL, then GRPO on the source PL;
-* ``parallel_sft_rl``: Parallel-SFT (the same SFT data plus parallel programs), then the same GRPO.
+* ``sft`` -> ``sft_rl``: SFT on the source PL, then GRPO on the source PL;
+* ``parallel_sft`` -> ``parallel_sft_rl``: Parallel-SFT (the same SFT data plus parallel
+  programs), then the same GRPO.
 
-Each arm is evaluated zero-shot on held-out problems in every evaluation PL, for every seed.
+All five models are evaluated zero-shot on held-out problems in every evaluation PL, for
+every seed: what RL adds is measured against the SFT model it started from, in each PL.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from xpl.training.grpo import GRPOConfig
 from xpl.training.pretrain import PretrainConfig
 from xpl.training.sft import SFTConfig
 
-ARMS = ("base", "sft_rl", "parallel_sft_rl")
+ARMS = ("base", "sft", "sft_rl", "parallel_sft", "parallel_sft_rl")  # every model evaluated
+RL_ARMS = ("sft_rl", "parallel_sft_rl")  # the two training arms, named by their final model
+SFT_OF = {"sft_rl": "sft", "parallel_sft_rl": "parallel_sft"}  # the model each GRPO starts from
 
 
 @dataclass
