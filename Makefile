@@ -1,13 +1,14 @@
 # xpl: everything a fresh machine needs, from two targets.
 #   make run    set up, then run the main job (the Parallel-SFT experiment, `xpl run`)
 #   make test   set up, then run the whole test suite
+#   make test-fast  the same without the tests marked slow (a quick loop while editing)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test setup toolchains bench clean
+.PHONY: run demo test test-fast setup toolchains bench clean
 
 run: setup toolchains
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/xpl run
@@ -18,6 +19,10 @@ demo: setup toolchains
 
 test: setup toolchains
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+
+# End-to-end runs and the slow toolchains' execution tests are marked slow (tests/slow.py).
+test-fast: setup toolchains
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not slow"
 
 setup: $(STAMP)
 

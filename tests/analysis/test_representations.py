@@ -177,6 +177,7 @@ def tiny_model(tmp_path_factory):
     return root / "trained", init, model, tokenizer
 
 
+@pytest.mark.slow  # pretrains a model first (tests/slow.py)
 def test_embed_shapes_and_pooling(tiny_model, analysis_problems):
     from xpl.corpus import program_text
 
@@ -208,6 +209,7 @@ def test_groups_need_every_pl(analysis_problems):
         make_groups(analysis_problems, ["python", "rust"])
 
 
+@pytest.mark.slow  # pretrains a model first (tests/slow.py)
 def test_cli_writes_results_report_and_plots(tiny_model, analysis_problems, tmp_path):
     final, init, model, _ = tiny_model
     problems = tmp_path / "problems.jsonl"
@@ -242,6 +244,7 @@ def test_cli_writes_results_report_and_plots(tiny_model, analysis_problems, tmp_
     assert len(results["projections"]["trained"]["tsne"]) == 2 * len(analysis_problems)
 
 
+@pytest.mark.slow  # pretrains a model first (tests/slow.py)
 def test_cli_errors_are_one_line(tiny_model, analysis_problems, tmp_path):
     final = tiny_model[0]
     problems = tmp_path / "problems.jsonl"

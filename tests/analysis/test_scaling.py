@@ -48,6 +48,7 @@ def recovered():
     return fit_law(*synthetic(), bootstrap=40, seed=0)
 
 
+@pytest.mark.slow  # fits with bootstraps or trains (tests/slow.py)
 def test_fit_recovers_the_known_law_within_the_bootstrap_cis():
     fit = recovered()
     for k in PARAMS:
@@ -270,6 +271,7 @@ def test_parallel_pairs_restrict_which_pls_share_a_document(problems):
     assert pretraining_corpus(train, props, 20000, "parallel") == pretraining_corpus(train, props, 20000, "parallel", pairs=None)
 
 
+@pytest.mark.slow  # fits with bootstraps or trains (tests/slow.py)
 def test_two_run_sweep_end_to_end_through_the_cli(problems, tmp_path):
     import yaml
 
@@ -335,6 +337,7 @@ def fake_sweep(folder: Path, model: ProportionLaw, problems: str = "p") -> None:
         (folder / "jobs" / r["id"] / "sweep.json").write_text(json.dumps(r))
 
 
+@pytest.mark.slow  # fits with bootstraps or trains (tests/slow.py)
 def test_fit_and_allocate_through_the_cli(tmp_path):
     laws = {**LAWS, "rust": {**LAWS["rust"], "B": 900.0}}
     model = ProportionLaw(LANGS, laws, C_TRUE)

@@ -17,6 +17,7 @@ import pytest
 from xpl.execution import Engine, Job, Limits, Status, Store
 from xpl.languages import all_languages, get_language
 from xpl.languages.demo import DEMO_DOC, DEMO_SIG, DEMO_TESTS, examples
+from tests.slow import by_toolchain
 
 LIMITS = Limits(timeout_s=20.0)
 COMPILED = [lang.name for lang in all_languages() if lang.compiled]
@@ -37,7 +38,7 @@ def _expected(lang):
     return lang.expected_results(DEMO_SIG, DEMO_TESTS)
 
 
-@pytest.mark.parametrize("lang_name", COMPILED)
+@pytest.mark.parametrize("lang_name", by_toolchain(COMPILED))
 def test_broken_candidate_does_not_change_batch_results(lang_name, engine):
     lang = get_language(lang_name)
     if not lang.toolchain.available:
@@ -92,6 +93,7 @@ def test_key_depends_on_program_limits_and_toolchain():
     assert a.key("v1") != Job("python", "print(1)\n", num_tests=1).key("v1")
 
 
+@pytest.mark.slow  # kills and resumes xpl exec (tests/slow.py)
 def test_interrupted_exec_resumes_without_loss_or_double_counting(tmp_path):
     """kill -9 `xpl exec` mid-run; the rerun only runs what had not finished."""
     n = 24
@@ -196,7 +198,7 @@ WRAPPING_SENSITIVE = {
 }
 
 
-@pytest.mark.parametrize("lang_name", sorted(WRAPPING_SENSITIVE))
+@pytest.mark.parametrize("lang_name", by_toolchain(sorted(WRAPPING_SENSITIVE)))
 def test_wrapping_sensitive_program_keeps_its_solo_verdict(lang_name):
     lang = get_language(lang_name)
     if not lang.toolchain.available:
@@ -211,7 +213,7 @@ def test_wrapping_sensitive_program_keeps_its_solo_verdict(lang_name):
     assert res[1].status == Status.COMPILE_ERROR, res[1].describe()
 
 
-@pytest.mark.parametrize("lang_name", ["java", "cpp", "go", "typescript"])
+@pytest.mark.parametrize("lang_name", by_toolchain(["java", "cpp", "go", "typescript"]))
 def test_final_batch_verdict_carries_only_its_own_diagnostics(lang_name):
     lang = get_language(lang_name)
     if not lang.toolchain.available:

@@ -14,6 +14,7 @@ import pytest
 from xpl.execution.verdict import Expected, decode_value, judge
 from xpl.languages import all_languages, get_language
 from xpl.languages.types import Signature, StrType, TestCase, parse_type
+from tests.slow import by_toolchain
 
 ADD = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
 TESTS = [TestCase((1, 2), 3), TestCase((0, 5), 5), TestCase((-4, 5), 1), TestCase((7, 0), 7)]  # no answer is 0
@@ -59,7 +60,7 @@ def forged_body(lang, text: str) -> str:
     return "".join(indent + line + "\n" for line in code.splitlines()) + lang.return_template.format("0")
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_forged_lines_get_no_pass(lang_name, execute_many):
     lang = get_language(lang_name)
     if not lang.toolchain.available:

@@ -17,6 +17,7 @@ import pytest
 
 from xpl.execution import Engine, Job, Limits
 from xpl.languages import get_language
+from tests.slow import by_toolchain
 
 LIMIT_MB = 256
 HOARD_MB = 1500
@@ -288,7 +289,7 @@ def test_python_hoarders_hit_the_memory_limit(any_engine):
     assert results[-1].stdout.strip() == "fine 12 40"
 
 
-@pytest.mark.parametrize("lang_name", sorted(COMPILED_HOARDERS))
+@pytest.mark.parametrize("lang_name", by_toolchain(sorted(COMPILED_HOARDERS)))
 def test_compiled_hoarders_hit_the_memory_limit(lang_name, engine):
     if not get_language(lang_name).toolchain.available:
         pytest.skip(f"{lang_name} toolchain not installed")

@@ -35,6 +35,7 @@ def quick_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the --quick run end to end (tests/slow.py)
 def test_quick_run_writes_the_table_and_curves(quick_run):
     results = json.loads((quick_run / "results.json").read_text())
     langs = results["languages"]
@@ -65,6 +66,7 @@ def test_quick_run_writes_the_table_and_curves(quick_run):
     assert (quick_run / "seed0" / "adamw" / "lora_fourier" / "adapter" / "adapter_config.json").is_file()
 
 
+@pytest.mark.slow  # the --quick run end to end (tests/slow.py)
 def test_rerun_resumes_without_training_again(quick_run):
     before = json.loads((quick_run / "results.json").read_text())
     marker = quick_run / "seed0" / "sophia" / "lora" / "stage.json"

@@ -13,6 +13,9 @@ import pytest
 
 from xpl.experiments.spec import ARMS
 
+# Every test here runs the --quick experiment or the CLI on it: `slow` (tests/slow.py).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 XPL = [sys.executable, "-m", "xpl.cli"]
 

@@ -10,6 +10,7 @@ from xpl.languages import all_languages, get_language
 from xpl.languages.chat import code_blocks, extract_code, make_static, unwrap_classes
 from xpl.problems.problem import Problem
 from xpl.languages.types import Signature, TestCase
+from tests.slow import SLOW_TOOLCHAINS, by_toolchain, slow
 
 ADD = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
 PROBLEM = Problem("add", "test", ADD, "Add two integers.", (TestCase((1, 2), 3), TestCase((0, 5), 5), TestCase((-4, 4), 0)))
@@ -109,6 +110,8 @@ REPLIES = {
 }
 
 CASES = [(pl, kind) for pl, kinds in REPLIES.items() for kind in kinds]
+# Each case compiles and runs a program: `slow` in the PLs whose toolchains take seconds.
+CASE_PARAMS = [pytest.param(p, k, id=f"{p}-{k}", marks=[slow] if get_language(p).name in SLOW_TOOLCHAINS else []) for p, k in CASES]
 
 
 def _usable(name: str):
@@ -118,7 +121,7 @@ def _usable(name: str):
     return lang
 
 
-@pytest.mark.parametrize("pl,kind", CASES, ids=[f"{p}-{k}" for p, k in CASES])
+@pytest.mark.parametrize("pl,kind", CASE_PARAMS)
 def test_the_shapes_instruct_models_answer_in_pass(execute, pl, kind):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)
@@ -127,7 +130,7 @@ def test_the_shapes_instruct_models_answer_in_pass(execute, pl, kind):
     assert result.status.value == "ok", (program, result.to_dict())
 
 
-@pytest.mark.parametrize("pl", sorted(REPLIES))
+@pytest.mark.parametrize("pl", by_toolchain(sorted(REPLIES)))
 def test_a_reply_without_the_function_fails(execute, pl):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)
@@ -136,7 +139,7 @@ def test_a_reply_without_the_function_fails(execute, pl):
     assert result.status.value in ("compile_error", "runtime_error"), result.to_dict()
 
 
-@pytest.mark.parametrize("pl", sorted(REPLIES))
+@pytest.mark.parametrize("pl", by_toolchain(sorted(REPLIES)))
 def test_a_wrong_function_fails_its_tests(execute, pl):
     _usable(pl)
     rendered = PROBLEM.render_chat(pl)

@@ -15,6 +15,7 @@ from xpl.languages import all_languages, get_language
 from xpl.languages.demo import examples
 from tests.languages import tricky
 from xpl.languages.types import Signature, TestCase, UnsupportedError
+from tests.slow import by_toolchain
 
 LANGS = [lang.name for lang in all_languages()]
 
@@ -75,14 +76,14 @@ def _expected(lang, sig, tests):
     return lang.expected_results(sig, tests)
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_correct_program_is_ok(lang_name, execute):
     lang = usable(lang_name)
     res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["add"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
     assert (res.status, res.passed, res.total, res.verified) == ("ok", 4, 4, True), res.describe()
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_wrong_result_is_test_failure_with_counts(lang_name, execute):
     lang = usable(lang_name)
     # a - b is right only for (7, 0): 1 of 4 tests passes
@@ -90,7 +91,7 @@ def test_wrong_result_is_test_failure_with_counts(lang_name, execute):
     assert (res.status, res.passed, res.total) == ("test_failure", 1, 4), res.describe()
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_broken_program_is_compile_error(lang_name, execute):
     lang = usable(lang_name)
     res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["broken"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
@@ -98,14 +99,14 @@ def test_broken_program_is_compile_error(lang_name, execute):
     assert res.passed == 0
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_exception_in_one_test_is_runtime_error(lang_name, execute):
     lang = usable(lang_name)
     res = execute(lang_name, _program(lang, ADD, ADD_DOC, snippets(lang_name)["raise_on_zero"], ADD_TESTS), expected=_expected(lang, ADD, ADD_TESTS))
     assert (res.status, res.passed, res.total) == ("runtime_error", 3, 4), res.describe()
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_float_tolerance(lang_name, execute):
     lang = usable(lang_name)
     tests = [TestCase((1.0,), 1.0), TestCase((2.5,), 2.5), TestCase((0.0,), 0.0)]
@@ -115,7 +116,7 @@ def test_float_tolerance(lang_name, execute):
     assert (far.status, far.passed) == ("test_failure", 0), far.describe()
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_values_round_trip_and_deep_equality_discriminates(lang_name, execute_many):
     """identity(x: T) -> T over nested values: every literal must round-trip, and one wrong
     expectation per type must be reported as exactly that test failing."""
@@ -137,7 +138,7 @@ def test_values_round_trip_and_deep_equality_discriminates(lang_name, execute_ma
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_union_values_in_the_self_checking_harness(lang_name, execute_many):
     """The self-checking harness (MultiPL-E exports) compares union values in the program: the
     same member with an equal value passes, another member or value fails."""
@@ -153,7 +154,7 @@ def test_union_values_in_the_self_checking_harness(lang_name, execute_many):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("lang_name", LANGS)
+@pytest.mark.parametrize("lang_name", by_toolchain(LANGS))
 def test_tricky_values_round_trip(lang_name, execute_many):
     """Every value of tricky.CASES that the PL can express survives literal rendering and the
     harness (values it cannot express must raise UnsupportedError, never render wrongly)."""

@@ -19,9 +19,11 @@ from xpl.languages import get_language
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
 from tests.languages.harness import markers
+from tests.slow import toolchain_test
 
 CPP = get_language("c++")
-needs_gxx = pytest.mark.skipif(not CPP.toolchain.available, reason="g++ not installed")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_gxx = toolchain_test(CPP.toolchain.available, "g++ not installed")
 
 # The shared tricky strings plus those that matter to this PL's literal syntax.
 TRICKY_STRINGS = tricky.STRINGS + ['??=', '??/', '\u2028', '😀', '*/ /*']

@@ -20,9 +20,11 @@ from xpl.languages.csharp import _has_one_entry_point
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
 from xpl.execution.baseline import build_plan, run_built
+from tests.slow import toolchain_test
 
 CS = get_language("cs")
-needs_mono = pytest.mark.skipif(not CS.toolchain.available, reason="mono (mcs) not installed")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_mono = toolchain_test(CS.toolchain.available, "mono (mcs) not installed")
 
 # The shared tricky strings plus those that matter to this PL's literal syntax.
 TRICKY_STRINGS = tricky.STRINGS + []

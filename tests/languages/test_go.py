@@ -18,9 +18,11 @@ from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, Unsupport
 from tests.languages import tricky
 from tests.languages.harness import round_trip_in_one_batch
 from xpl.execution.baseline import build_plan, run_built
+from tests.slow import toolchain_test
 
 GO = get_language("golang")
-needs_go = pytest.mark.skipif(not GO.toolchain.available, reason="Go toolchain not installed")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_go = toolchain_test(GO.toolchain.available, "Go toolchain not installed")
 
 # The shared tricky strings plus those that matter to this PL's literal syntax.
 TRICKY_STRINGS = tricky.STRINGS + ['%s%d%v', '`raw`', '\u2028', '😀']

@@ -19,9 +19,11 @@ from xpl.languages.java import _defuse_unicode_escapes, _scan
 from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, UnsupportedError
 from tests.languages import tricky
 from xpl.execution.baseline import build_plan, run_built
+from tests.slow import toolchain_test
 
 JAVA = get_language("java")
-needs_java = pytest.mark.skipif(not JAVA.toolchain.available, reason="JDK 17 not installed")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_java = toolchain_test(JAVA.toolchain.available, "JDK 17 not installed")
 
 # The shared tricky strings plus those that matter to this PL's literal syntax.
 TRICKY_STRINGS = tricky.STRINGS + ['\\\\u0041', '\\u']

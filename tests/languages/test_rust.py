@@ -16,9 +16,11 @@ from xpl.languages.types import INT_MAX, INT_MIN, Signature, TestCase, Unsupport
 from tests.languages import tricky
 from tests.languages.harness import round_trip_in_one_batch
 from xpl.execution.baseline import build_plan, run_built
+from tests.slow import toolchain_test
 
 RUST = get_language("rs")
-needs_rust = pytest.mark.skipif(not RUST.toolchain.available, reason="Rust toolchain not installed")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_rust = toolchain_test(RUST.toolchain.available, "Rust toolchain not installed")
 
 # The shared tricky strings plus those that matter to this PL's literal syntax.
 TRICKY_STRINGS = tricky.STRINGS + ['\\u{41}', '\u2028', '😀', 'r#"raw"#']

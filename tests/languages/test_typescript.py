@@ -15,9 +15,11 @@ from xpl.languages import get_language
 from xpl.languages.base import BuildPlan, Toolchain
 from xpl.languages.types import Signature, TestCase, UnsupportedError, parse_type
 from xpl.languages.typescript import _tsc_version
+from tests.slow import toolchain_test
 
 TS = get_language("typescript")
-needs_tsc = pytest.mark.skipif(not TS.toolchain.available, reason=f"TypeScript not installed: {TS.toolchain.problem}")
+# Runs the toolchain: skipped without it, and `slow` (tests/slow.py).
+needs_tsc = toolchain_test(TS.toolchain.available, f"TypeScript not installed: {TS.toolchain.problem}")
 
 ADD = Signature.parse("add", [("a", "int"), ("b", "int")], "int")
 ADD_TESTS = [TestCase((1, 2), 3), TestCase((-4, 4), 0)]

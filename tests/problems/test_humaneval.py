@@ -15,6 +15,7 @@ from xpl.languages import all_languages, get_language
 from xpl.languages.types import OptionalType, Signature, TestCase, parse_type
 from xpl.problems.humaneval import HELPERS, HumanEvalItem, Untranslatable, humaneval_problems, load_items, translate
 from xpl.problems.problem import Problem
+from tests.slow import by_toolchain
 
 # The problems MultiPL-E translates that needed hand-written annotations (union and Any
 # types) or a helper function carried into every PL's prompt.
@@ -134,7 +135,7 @@ def test_canonical_solutions_pass_the_translated_tests(translated, engine):
     assert not bad, "\n".join(bad[:10])
 
 
-@pytest.mark.parametrize("lang_name", [lang.name for lang in all_languages() if lang.name != "python"])
+@pytest.mark.parametrize("lang_name", by_toolchain(lang.name for lang in all_languages() if lang.name != "python"))
 def test_translated_harnesses_are_well_typed(lang_name, translated, engine):
     """A sample of HumanEval in every PL: a type-correct dummy body (the return type's zero
     value) must compile with the harness and then fail the tests, never a compile error.
@@ -159,7 +160,7 @@ def test_translated_harnesses_are_well_typed(lang_name, translated, engine):
     assert len(added) == len(ADDED) and set(added.values()) == {Status.TEST_FAILURE}, added
 
 
-@pytest.mark.parametrize("lang_name", [lang.name for lang in all_languages() if lang.name not in ("python", "julia")])
+@pytest.mark.parametrize("lang_name", by_toolchain(lang.name for lang in all_languages() if lang.name not in ("python", "julia")))
 def test_reference_solutions_of_the_added_problems_pass(lang_name, translated, engine):
     """Hand-written solutions (tests/problems/humaneval_references.py) of the problems that need
     a helper in the prompt or union and Any types pass their harnesses in every PL here: the

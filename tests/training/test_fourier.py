@@ -65,6 +65,7 @@ def _peft_llama():
     return get_peft_model(_llama(), lora)
 
 
+@pytest.mark.slow  # builds or trains a model (tests/slow.py)
 def test_the_penalty_carries_gradient_to_every_lora_matrix():
     model = _peft_llama()
     mats = lora_matrices(model)
@@ -107,6 +108,7 @@ def trained(tmp_path_factory):
     return {"plain": _train(root / "plain", None), "fourier": _train(root / "fourier", FourierConfig())}
 
 
+@pytest.mark.slow  # builds or trains a model (tests/slow.py)
 def test_training_with_the_penalty_lowers_high_frequency_energy(trained):
     plain, reg = trained["plain"]["final_spectrum"], trained["fourier"]["final_spectrum"]
     # Same seed, same data, same adapter initialisation: only the penalty differs.
@@ -123,6 +125,7 @@ def _logits(model, ids):
         return model(input_ids=ids).logits
 
 
+@pytest.mark.slow  # builds or trains a model (tests/slow.py)
 def test_saved_adapter_reloads_to_identical_outputs_unmerged_and_merged(trained):
     from peft import PeftModel
 

@@ -17,6 +17,7 @@ def base(tmp_path_factory):
     return out / "final"
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_lora_sft_saves_a_merged_plain_model(base, tmp_path):
     train, _ = tiny_problems()
     lora = LoraConfig(r=4, target_modules=("q_proj", "v_proj"))

@@ -11,12 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from xpl.models.loading import load_model
 from xpl.training.common import stage_done
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # trains in two processes (tests/slow.py)
 def test_pretrain_then_sft_with_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     env = {

@@ -91,6 +91,7 @@ def sophia_run(tmp_path_factory):
     return record, seen
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_hessian_is_refreshed_every_k_steps(sophia_run):
     record, seen = sophia_run
     assert record["hessian_steps"] == [0, 2, 4]
@@ -98,6 +99,7 @@ def test_hessian_is_refreshed_every_k_steps(sophia_run):
     assert all(changed and cleared for _, changed, cleared in seen["refresh"])  # h moved; no gradient left behind
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_bs_is_the_token_count_of_each_step(sophia_run):
     record, seen = sophia_run
     micro = seen["tokens"]
@@ -107,6 +109,7 @@ def test_bs_is_the_token_count_of_each_step(sophia_run):
     assert all(n > 0 for n in per_step)
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_clipped_fraction_is_logged_every_step(sophia_run):
     record, _ = sophia_run
     rows = record["train_loss"]

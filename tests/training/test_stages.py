@@ -33,6 +33,7 @@ def test_pack_cuts_the_stream_into_full_blocks():
     assert pack([[1]], 4) == []
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_pretraining_lowers_heldout_loss_in_every_pl(pretrained):
     out, record = pretrained
     assert record["steps"] == 30
@@ -41,6 +42,7 @@ def test_pretraining_lowers_heldout_loss_in_every_pl(pretrained):
     assert (out / "final" / "config.json").is_file() and (out / "tokenizer" / "tokenizer.json").is_file()
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_a_finished_stage_is_not_run_again(pretrained):
     out, record = pretrained
     marker = (out / "stage.json").stat().st_mtime
@@ -68,6 +70,7 @@ def _run_job(out: Path, kill_after_checkpoint: int | None = None) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     whole = _run_job(tmp_path / "whole")
     _run_job(tmp_path / "killed", kill_after_checkpoint=6)
@@ -77,6 +80,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert resumed["losses"] == pytest.approx(whole["losses"], rel=1e-5)
 
 
+@pytest.mark.slow  # trains (tests/slow.py)
 def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
     if not get_language("python").toolchain.available:
         pytest.skip("no python3 toolchain")

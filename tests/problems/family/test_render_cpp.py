@@ -183,6 +183,7 @@ def test_counting_loops():
     )
 
 
+@pytest.mark.slow  # compiles and runs every program (tests/slow.py)
 def test_generated_and_hand_built_problems_pass_in_cpp(engine):
     # Every C++ program is compiled on its own (no work shared within a batch): one problem
     # per template of the 40 keeps this test fast.

@@ -225,5 +225,6 @@ def test_hand_built_functions():
     """)
 
 
+@pytest.mark.slow  # compiles and runs every program (tests/slow.py)
 def test_generated_and_hand_built_problems_pass_in_csharp(engine):
     assert_all_pass("csharp", generate(30, seed=3) + typed_cases.items(), engine)

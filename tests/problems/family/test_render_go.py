@@ -227,5 +227,6 @@ def test_gofmt_leaves_every_rendered_body_unchanged():
         assert done.returncode == 0 and done.stdout == src, src
 
 
+@pytest.mark.slow  # compiles and runs every program (tests/slow.py)
 def test_generated_and_hand_built_problems_pass_in_go(engine):
     assert_all_pass("go", generate(40, seed=3) + typed_cases.items(), engine)

@@ -231,5 +231,6 @@ def test_hashmap_is_spelled_in_full_when_the_prompt_does_not_import_it():
     assert got.splitlines()[1] == "    *counts.entry(s.clone()).or_insert(0) += 2;"
 
 
+@pytest.mark.slow  # compiles and runs every program (tests/slow.py)
 def test_generated_and_hand_built_problems_pass_in_rust(engine):
     assert_all_pass("rust", generate(40, seed=3) + cases.items(), engine)

@@ -53,6 +53,7 @@ def test_rendered_programs_compile_and_pass_their_tests(engine):
     assert_all_pass("typescript", cases.items() + generate(40, seed=3), engine)
 
 
+@pytest.mark.slow  # compiles and runs every program (tests/slow.py)
 def test_literal_comparisons_and_char_constants_compile():
     """Two literals compared (TS2367 without a widening `as`) and a CHAR constant: the
     hand-built Rust/C++ cases hold both; run them through tsc and node."""
