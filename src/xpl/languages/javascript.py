@@ -66,15 +66,8 @@ _RESERVED = frozenset(
 
 PACKAGE_JSON = '{"type": "commonjs"}\n'
 
-# The test harness, appended after the candidate. Every name starts with __xpl so it cannot
-# clash with the solution's own names, and the global ``process`` is read from globalThis
-# because solutions sometimes define a function called ``process``. ``{process}`` is
-# replaced by the expression that reaches it (TypeScript needs a cast), ``{declarations}``
-# by what the PL declares for the solution (TypeScript: ``require``).
-_HARNESS_PRELUDE = """
-
-// ---- xpl test harness ----
-{declarations}function __xplMember(t, v) {
+# Both harnesses pick a union's member by the value's kind (JS has no tagged unions).
+_MEMBER_JS = """function __xplMember(t, v) {
   // The member of union t (["union", [T, ...]]) whose kind the value v has.
   return t[1].find((m) => {
     const k = typeof m === "string" ? m : m[0];
@@ -86,7 +79,17 @@ _HARNESS_PRELUDE = """
     return false;
   });
 }
+"""
 
+# The test harness, appended after the candidate. Every name starts with __xpl so it cannot
+# clash with the solution's own names, and the global ``process`` is read from globalThis
+# because solutions sometimes define a function called ``process``. ``{process}`` is
+# replaced by the expression that reaches it (TypeScript needs a cast), ``{declarations}``
+# by what the PL declares for the solution (TypeScript: ``require``).
+_HARNESS_PRELUDE = """
+
+// ---- xpl test harness ----
+{declarations}""" + _MEMBER_JS + """
 function __xplClose(a, b) {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
@@ -205,19 +208,7 @@ function __xplRun(type, cases) {
 _VALUE_PRELUDE = """
 
 // ---- xpl test harness ----
-{declarations}function __xplMember(t, v) {
-  // The member of union t (["union", [T, ...]]) whose kind the value v has.
-  return t[1].find((m) => {
-    const k = typeof m === "string" ? m : m[0];
-    if (k === "int" || k === "float") return typeof v === "number" || typeof v === "bigint";
-    if (k === "bool") return typeof v === "boolean";
-    if (k === "str") return typeof v === "string";
-    if (k === "list" || k === "tuple") return Array.isArray(v);
-    if (k === "dict") return v instanceof Map || (v !== null && typeof v === "object" && !Array.isArray(v));
-    return false;
-  });
-}
-
+{declarations}""" + _MEMBER_JS + """
 function __xplInvalid(v) {
   return '{"invalid":"' + (v === null ? "null" : typeof v) + '"}';
 }
