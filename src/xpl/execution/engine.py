@@ -94,6 +94,13 @@ class ProgramIO:
         return h.hexdigest()
 
 
+def cache_key(job: Job, language: str, toolchain_version: str, io: ProgramIO | None = None) -> str:
+    """The results store's key of ``job`` run in ``language`` (its canonical name) with that
+    toolchain version, and with ``io`` when it has one."""
+    key = job.key(toolchain_version, language)
+    return key if io is None else hashlib.sha256(f"{key}:{io.digest()}".encode()).hexdigest()
+
+
 @dataclass
 class _Cand:
     key: str
@@ -179,8 +186,7 @@ class Engine:
         if len(ios) != len(jobs):
             raise ValueError(f"io has {len(ios)} entries for {len(jobs)} jobs")
         langs = self._resolve_languages(jobs)
-        keys = [job.key(langs[job.language].toolchain.version, langs[job.language].name) for job in jobs]
-        keys = [key if p is None else hashlib.sha256(f"{key}:{p.digest()}".encode()).hexdigest() for key, p in zip(keys, ios)]
+        keys = [cache_key(job, langs[job.language].name, langs[job.language].toolchain.version, p) for job, p in zip(jobs, ios)]
         results: list[Result | None] = [None] * len(jobs)
         cacheable = [key for key, p in zip(keys, ios) if p is None or not p.fetch]
         cached = self.store.get_many(cacheable) if self.store is not None and cacheable else {}
