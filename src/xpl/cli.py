@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="xpl: cross-programming-language transfer for code LLMs.")
 console = Console()
@@ -120,13 +121,62 @@ def _install_toolchains() -> None:
 _SHOWN_ERRORS = 20
 
 
-@app.command("exec")
+_RAY_HELP = "Run on a Ray cluster: --ray (= auto: the cluster started on this machine with `ray start`), --ray ray://HEAD:10001 or --ray HEAD:6379."
+
+
+def _ray_args(args: list[str]) -> list[str]:
+    """``--ray`` takes an optional ADDRESS: a bare ``--ray`` (last, or before an option or a
+    word that is no address, such as the jobs file) means ``--ray auto``."""
+    from xpl.execution.cluster import check_address
+
+    out: list[str] = []
+    for k, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray":
+            following = args[k + 1] if k + 1 < len(args) else None
+            try:
+                address = following is not None and check_address(following)
+            except ValueError:
+                address = False
+            if not address:
+                out.append("auto")
+    return out
+
+
+class _RayCommand(TyperCommand):
+    """A command with ``--ray [ADDRESS]``."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, _ray_args(list(args)))
+
+
+def _ray_engine(address: str, **kwargs):
+    """A ``RayEngine`` on the cluster at ``address``, or a one-line error; says what it found."""
+    from xpl.execution.cluster import ClusterUnavailable, RayEngine, check_address
+    from xpl.execution.sandbox import SandboxUnavailable
+
+    try:
+        check_address(address)
+        engine = RayEngine(address, **kwargs)
+    except ValueError as exc:
+        _fail(f"--ray: {exc}")
+    except (ClusterUnavailable, SandboxUnavailable) as exc:
+        _fail(str(exc))
+    nodes = engine.nodes
+    err.print(Text(f"Ray cluster at {address}: {len(nodes)} node(s), {engine.workers} sandboxes; PLs: {', '.join(engine.languages())}"))
+    for name, why in engine.excluded.items():
+        err.print(_labelled("left out", "yellow", f"node {name}: {why}"))
+    return engine
+
+
+@app.command("exec", cls=_RayCommand)
 def exec_(
     file: Path = typer.Argument(..., help="JSONL, one job per line: {id?, language, program, num_tests?, limits?, expected?, meta?}"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results JSONL (default: FILE with .results.jsonl)."),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store: finished jobs are not re-run."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores; with --ray, per node)."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help=_RAY_HELP),
 ) -> None:
     """Run a file of programs through the sandboxed, batched engine and write one result per
     non-blank line, in order (a line that is not a job gets an ``invalid_input`` row).
@@ -152,22 +202,34 @@ def exec_(
             err.print(_labelled("skipped", "yellow", line.error))
     if len(bad) > _SHOWN_ERRORS:
         err.print(_labelled("skipped", "yellow", f"{len(bad) - _SHOWN_ERRORS} more lines that are not jobs (see their rows in {out})"))
-    # A PL without its toolchain here: its jobs get a sandbox_error row, the others still run.
+    engine = None
+    if ray is not None and len(bad) < len(lines):
+        engine = _ray_engine(ray, workers=workers, store=store, sandbox=sandbox)
+        cluster_languages = engine.languages()
+    # A PL without its toolchain here (with --ray: on any node): its jobs get a sandbox_error
+    # row, the others still run.
     runnable = []
     for lang_name in sorted({line.job.language for line in lines if line.job is not None}):
         toolchain = get_language(lang_name).toolchain
         mine = [line for line in lines if line.job is not None and line.job.language == lang_name]
-        if toolchain.available:
+        if (lang_name in cluster_languages) if engine is not None else toolchain.available:
             runnable += mine
             continue
-        err.print(_labelled("not run", "yellow", f"{len(mine)} {lang_name} job(s): {toolchain.problem} (see `xpl langs`)"))
+        if engine is not None:
+            problem, detail = engine.why_not([lang_name]), f"not run: no node of the Ray cluster runs {lang_name}"
+            err.print(_labelled("not run", "yellow", f"{len(mine)} {lang_name} job(s): no node of the Ray cluster runs it ({problem})"))
+        else:
+            problem, detail = toolchain.problem, "not run: no toolchain here"
+            err.print(_labelled("not run", "yellow", f"{len(mine)} {lang_name} job(s): {toolchain.problem} (see `xpl langs`)"))
         for line in mine:
-            results[line.number] = Result(Status.SANDBOX_ERROR, lang_name, total=line.job.num_tests or 1, detail=f"not run: no toolchain here ({toolchain.problem})", id=line.job.id)
+            results[line.number] = Result(Status.SANDBOX_ERROR, lang_name, total=line.job.num_tests or 1, detail=f"{detail} ({problem})", id=line.job.id)
     runnable.sort(key=lambda line: line.number)
     jobs = [line.job for line in runnable]
+    if engine is not None and not jobs:
+        engine.close()
     if jobs:
         try:
-            engine = Engine(workers=workers, store=store, sandbox=sandbox)
+            engine = engine or Engine(workers=workers, store=store, sandbox=sandbox)
         except (SandboxUnavailable, ValueError) as exc:
             _fail(str(exc))
         if not engine.sandbox.isolated:
@@ -292,7 +354,7 @@ def demo(
         _fail(f"unexpected statuses for {', '.join(wrong)}", code=1)
 
 
-@app.command()
+@app.command(cls=_RayCommand)
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
     port: int = typer.Option(8080, "--port", help="TCP port."),
@@ -305,6 +367,7 @@ def serve(
     max_timeout: float = typer.Option(300.0, "--max-timeout", help="Largest compile_timeout / run_timeout accepted."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none"),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help=_RAY_HELP + " --workers is then per node."),
 ) -> None:
     """Serve the execution engine over HTTP: SandboxFusion's POST /run_code (verl, TRL,
     OpenRLHF reward sandboxes), POST /run (xpl jobs), GET /health, GET /languages."""
@@ -316,18 +379,19 @@ def serve(
 
     config = ServeConfig(
         host=host, port=port, workers=workers, lanes=lanes, token=token, max_pending=max_pending,
-        batch_ms=batch_ms, deadline_s=deadline, max_timeout_s=max_timeout, sandbox=sandbox, access_log=access_log,
+        batch_ms=batch_ms, deadline_s=deadline, max_timeout_s=max_timeout, sandbox=sandbox, access_log=access_log, ray=ray,
     )
     try:
         config.validate()
     except ValueError as exc:
         _fail(str(exc))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    usable = [lang.name for lang in _usable_languages()]
+    cluster = _ray_engine(ray, workers=workers, sandbox=sandbox, lanes=lanes) if ray is not None else None
+    usable = list(cluster.languages()) if cluster is not None else [lang.name for lang in _usable_languages()]
     auth = "bearer token required" if token else "no token"
     err.print(Text(f"xpl serve: http://{host}:{port} ({auth}); POST /run_code, POST /run, GET /health, GET /languages; PLs: {', '.join(usable)}"))
     try:
-        run_service(config)
+        run_service(config, cluster)
     except SandboxUnavailable as exc:
         _fail(str(exc))
 
@@ -708,8 +772,6 @@ def _experiment_command(load, make_quick, execute, config: Optional[Path], out: 
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")
 
 
-from typer.core import TyperCommand  # noqa: E402
-
 analyze_app = typer.Typer(no_args_is_help=True, help="Analyses of models: representations of parallel programs across PLs.")
 app.add_typer(analyze_app, name="analyze")
 
@@ -843,7 +905,7 @@ scaling_app = typer.Typer(no_args_is_help=True, help="Multilingual scaling laws:
 app.add_typer(scaling_app, name="scaling")
 
 
-@scaling_app.command("sweep")
+@scaling_app.command("sweep", cls=_RayCommand)
 def scaling_sweep(
     config: Path = typer.Argument(..., help="Sweep YAML (sizes, budgets, PLs, mixtures; e.g. docs/scaling/ladder.yaml)."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep folder (finished jobs are skipped, a killed one resumes)."),
@@ -851,10 +913,12 @@ def scaling_sweep(
     shard: str = typer.Option("0/1", "--shard", help="i/n: run only every n-th job starting at i (one shard per machine)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per run (default: cores / --jobs, or OMP_NUM_THREADS)."),
     list_only: bool = typer.Option(False, "--list", help="Print the jobs and whether each has finished; train nothing."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help=_RAY_HELP + " Each job is a Ray task of --threads CPUs (--jobs unused); --out on a file system every node shares."),
 ) -> None:
     """Run the grid of N x D x PL mixtures, one tiny pretraining per job; records held-out loss per PL."""
     from xpl.experiments.sweep import expand, finished, load_sweep, parse_shard, run_sweep, shard as take_shard
     from xpl.corpus import CorpusError
+    from xpl.execution.cluster import ClusterUnavailable
     from xpl.languages import UnknownLanguage
     from xpl.training.common import ConfigError, limit_threads
 
@@ -874,7 +938,7 @@ def scaling_sweep(
         console.print(f"{sum(status.values())} of {len(todo)} jobs finished (shard {index}/{count})")
         return
     with _progress() as bar:
-        overall = bar.add_task(f"sweep (shard {index}/{count}, {jobs} at a time)", total=len(todo))
+        overall = bar.add_task(f"sweep (shard {index}/{count}, {'on Ray' if ray is not None else f'{jobs} at a time'})", total=len(todo))
         current: dict[str, int] = {}
 
         def on_job(job, record, state) -> None:
@@ -889,8 +953,12 @@ def scaling_sweep(
             bar.update(current[job.id], completed=step, total=total or None)
 
         try:
-            records = run_sweep(cfg, out, todo, workers=jobs, threads=threads, on_job=on_job, on_step=on_step)
-        except (ConfigError, UnknownLanguage, CorpusError) as exc:
+            records = run_sweep(cfg, out, todo, workers=jobs, threads=threads, on_job=on_job, on_step=on_step, ray=ray)
+        except (ConfigError, UnknownLanguage, CorpusError, ClusterUnavailable) as exc:
+            _fail(str(exc))
+        except FileNotFoundError as exc:
+            if ray is None:
+                raise
             _fail(str(exc))
     trained = len(todo) - sum(status.values())
     console.print(f"{len(records)} jobs finished ({trained} trained now, {len(todo) - trained} already done) in {out}/jobs/")

@@ -18,6 +18,10 @@ Endpoints:
 ``GET /health``, ``GET /languages``
     the service's state (queue, sandbox, counters) and the PLs it runs.
 
+With ``ray`` (``xpl serve --ray``), the batches run on a Ray cluster (``cluster.RayEngine``):
+one executor per node, each PL's jobs on the nodes that have its toolchain; ``/languages``
+and the checks of ``language`` are then the cluster's.
+
 Requests from all clients are gathered into batches: a request waits at most ``batch_ms``
 for others to join it, then its jobs go to the engine together, so compiled PLs build many
 programs with one compiler call. ``lanes`` batches run at once, each on its own ``Engine``
@@ -48,12 +52,13 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from xpl.execution.client import SANDBOX_FUSION_LANGUAGES, RemoteReward, ServiceClient, ServiceError, remote_reward
+from xpl.execution.cluster import RayEngine, check_address
 from xpl.execution.engine import Engine, ProgramIO
 from xpl.execution.job import LIMIT_MAX, FieldError, Job, Limits, Result, Status
 from xpl.languages import Language, UnknownLanguage, all_languages, get_language
@@ -91,6 +96,7 @@ class ServeConfig:
     max_output_kb: int = 8192  # stdout + stderr of one /run_code program
     sandbox: str = "auto"
     access_log: bool = False
+    ray: str | None = None  # a Ray cluster's address: run the batches there
 
     def validate(self) -> None:
         checks = [
@@ -112,6 +118,11 @@ class ServeConfig:
                 raise ValueError(f"{name} {problem}")
         if self.sandbox not in ("auto", "bwrap", "none"):
             raise ValueError(f"--sandbox must be auto, bwrap or none, got {self.sandbox!r}")
+        if self.ray is not None:
+            try:
+                check_address(self.ray)
+            except ValueError as exc:
+                raise ValueError(f"--ray {exc}") from None
 
     @property
     def loopback(self) -> bool:
@@ -145,9 +156,26 @@ def _show(value: Any, width: int = 60) -> str:
 
 
 # ---------------------------------------------------------------------------- languages
-def resolve_language(name: Any, where: str = "language") -> Language:
-    """The xpl PL of a SandboxFusion language name (or of an xpl name or alias), usable here;
-    else a 422 naming it."""
+# Why a PL cannot run (None: it can): here, its toolchain; on a Ray cluster, its nodes'.
+Usable = Callable[[Language], "str | None"]
+
+
+def _local_problem(lang: Language) -> str | None:
+    return None if lang.toolchain.available else f"has no toolchain on this server: {lang.toolchain.problem}"
+
+
+def cluster_usable(engine: RayEngine) -> Usable:
+    def problem(lang: Language) -> str | None:
+        if lang.name in engine.languages():
+            return None
+        return f"runs on no node of this server's Ray cluster ({engine.why_not([lang.name])})"
+
+    return problem
+
+
+def resolve_language(name: Any, where: str = "language", usable: Usable | None = None) -> Language:
+    """The xpl PL of a SandboxFusion language name (or of an xpl name or alias), usable here
+    (``usable``: on the cluster); else a 422 naming it."""
     if not isinstance(name, str):
         raise _field_error(where, f"must be a string, got {_show(name)}")
     xpl_name = SANDBOX_FUSION_LANGUAGES.get(name, name)
@@ -156,17 +184,20 @@ def resolve_language(name: Any, where: str = "language") -> Language:
     except UnknownLanguage:
         known = ", ".join(SANDBOX_FUSION_LANGUAGES)
         raise _field_error(where, f"{_show(name)} is not a language xpl serve runs; SandboxFusion names it runs: {known} (or xpl's names, see GET /languages)") from None
-    if not lang.toolchain.available:
-        raise _field_error(where, f"{_show(name)} has no toolchain on this server: {lang.toolchain.problem}")
+    problem = (usable or _local_problem)(lang)
+    if problem is not None:
+        raise _field_error(where, f"{_show(name)} {problem}")
     return lang
 
 
-def languages_table() -> list[dict[str, Any]]:
+def languages_table(engine: RayEngine | None = None) -> list[dict[str, Any]]:
+    """Every PL: whether it runs here (with ``engine``: on which nodes of the cluster)."""
     by_xpl: dict[str, list[str]] = {}
     for sf, xpl in SANDBOX_FUSION_LANGUAGES.items():
         by_xpl.setdefault(xpl, []).append(sf)
-    return [
-        {
+    rows = []
+    for lang in all_languages():
+        row = {
             "language": lang.name,
             "sandbox_fusion": by_xpl.get(lang.name, []),
             "aliases": list(lang.aliases),
@@ -175,8 +206,16 @@ def languages_table() -> list[dict[str, Any]]:
             "version": lang.toolchain.version,
             "problem": lang.toolchain.problem,
         }
-        for lang in all_languages()
-    ]
+        if engine is not None:
+            nodes = [n for n in engine.nodes if lang.name in n.languages]
+            row.update(
+                usable=bool(nodes),
+                version=", ".join(sorted({n.languages[lang.name] for n in nodes})),
+                problem="" if nodes else engine.why_not([lang.name]),
+                nodes=[n.name for n in nodes],
+            )
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------- /run_code
@@ -228,7 +267,7 @@ def _relative_path(path: Any, where: str) -> str:
     return path
 
 
-def parse_run_code(body: Any, config: ServeConfig) -> CodeRun:
+def parse_run_code(body: Any, config: ServeConfig, usable: Usable | None = None) -> CodeRun:
     """A ``/run_code`` request body as a job, or an ``HTTPError`` naming the bad field.
     Fields it does not know are ignored, as SandboxFusion does."""
     if not isinstance(body, dict):
@@ -237,7 +276,7 @@ def parse_run_code(body: Any, config: ServeConfig) -> CodeRun:
     assert code is not None
     if body.get("language") is None:
         raise _field_error("language", "is missing")
-    lang = resolve_language(body["language"])
+    lang = resolve_language(body["language"], usable=usable)
     compile_timeout = _number(body, "compile_timeout", DEFAULT_COMPILE_TIMEOUT, config.max_timeout_s)
     run_timeout = _number(body, "run_timeout", DEFAULT_RUN_TIMEOUT, config.max_timeout_s)
     stdin = _text(body, "stdin", config.max_code_bytes, required=False)
@@ -345,7 +384,7 @@ def run_code_response(lang: Language, result: Result, fetched: dict[str, bytes])
 
 
 # ---------------------------------------------------------------------------- /run
-def parse_jobs(body: Any, config: ServeConfig) -> tuple[list[Job], float]:
+def parse_jobs(body: Any, config: ServeConfig, usable: Usable | None = None) -> tuple[list[Job], float]:
     """The jobs of a ``/run`` body (an array of jobs, or ``{"jobs": [...]}``) and the
     request's deadline; an ``HTTPError`` naming the first bad field."""
     if isinstance(body, dict) and set(body) == {"jobs"}:
@@ -367,7 +406,7 @@ def parse_jobs(body: Any, config: ServeConfig) -> tuple[list[Job], float]:
             raise _field_error(where, str(exc)) from None
         if len(job.program.encode("utf-8")) > config.max_code_bytes:
             raise _field_error(f"{where}.program", f"is more than {config.max_code_bytes} bytes", status=413)
-        resolve_language(job.language, f"{where}.language")
+        resolve_language(job.language, f"{where}.language", usable)
         jobs.append(job)
     worst = max(
         (3 * j.limits.compile_timeout_s if get_language(j.language).compiled else 0.0) + 2 * j.limits.timeout_s for j in jobs
@@ -546,15 +585,23 @@ class _TokenInPath:
         await self.app(scope, receive, send)
 
 
-def create_app(config: ServeConfig) -> _TokenInPath:
+def create_app(config: ServeConfig, ray_engine: RayEngine | None = None) -> _TokenInPath:
     """The ASGI application of ``xpl serve``: FastAPI behind the token-in-path rewrite
-    (engines start with the app's lifespan)."""
+    (engines start with the app's lifespan; with ``config.ray``, one ``RayEngine`` serves
+    every lane: ``ray_engine``, or one made then)."""
     config.validate()
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"usable": None, "cluster": None}
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        engines = [Engine(workers=config.workers, sandbox=config.sandbox) for _ in range(config.lanes)]
+        if config.ray is not None or ray_engine is not None:
+            cluster = ray_engine or await asyncio.to_thread(
+                RayEngine, config.ray, workers=config.workers, sandbox=config.sandbox, lanes=config.lanes
+            )
+            engines = [cluster] * config.lanes  # the lanes share its executors (each runs `lanes` batches)
+            state.update(usable=cluster_usable(cluster), cluster=cluster)
+        else:
+            engines = [Engine(workers=config.workers, sandbox=config.sandbox) for _ in range(config.lanes)]
         if not engines[0].sandbox.isolated:
             log.warning("xpl serve: WARNING: %s", engines[0].sandbox.detail)
         batcher = Batcher(engines, config)
@@ -631,7 +678,7 @@ def create_app(config: ServeConfig) -> _TokenInPath:
     async def run_code(request: Request) -> JSONResponse:
         """SandboxFusion's /run_code: one whole program, SandboxFusion's request and response."""
         authorize(request)
-        run = parse_run_code(await read_json(request), config)
+        run = parse_run_code(await read_json(request), config, state["usable"])
         (results, fetched) = await run_ticket(request, [run.job], [run.io], run.deadline_s)
         answered["run_code"] += 1
         return JSONResponse(run_code_response(run.lang, results[0], fetched[0]))
@@ -640,7 +687,7 @@ def create_app(config: ServeConfig) -> _TokenInPath:
     async def run_jobs(request: Request) -> JSONResponse:
         """xpl jobs (as in an `xpl exec` file) in, the engine's results out, in order."""
         authorize(request)
-        jobs, deadline_s = parse_jobs(await read_json(request), config)
+        jobs, deadline_s = parse_jobs(await read_json(request), config, state["usable"])
         results, _ = await run_ticket(request, jobs, [None] * len(jobs), deadline_s)
         answered["run"] += 1
         return JSONResponse({"results": [r.to_dict() for r in results]})
@@ -648,37 +695,41 @@ def create_app(config: ServeConfig) -> _TokenInPath:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         batcher: Batcher = state["batcher"]
-        engine: Engine = state["engines"][0]
+        first: Engine = state["engines"][0]
+        cluster: RayEngine | None = state["cluster"]
         return {
             "status": "ok",
-            "sandbox": engine.sandbox.detail,
-            "isolated": engine.sandbox.isolated,
+            "sandbox": first.sandbox.detail,
+            "isolated": first.sandbox.isolated,
             "lanes": config.lanes,
-            "workers": engine.workers,
+            "workers": first.workers,
             "queued_jobs": batcher.queued_jobs,
             "pending_jobs": batcher.pending_jobs,
             "max_pending": config.max_pending,
             "uptime_s": round(time.monotonic() - state["started"], 1),
             "answered": dict(answered),
             "stats": dict(batcher.stats),
+            **({"ray": {"nodes": [n.name for n in cluster.nodes], "left_out": dict(cluster.excluded), "stats": dict(cluster.stats)}} if cluster else {}),
         }
 
     @app.get("/languages")
     async def languages(request: Request) -> dict[str, Any]:
         authorize(request)
-        return {"languages": languages_table()}
+        return {"languages": languages_table(state["cluster"])}
 
     return _TokenInPath(app)
 
 
-def serve(config: ServeConfig) -> None:
-    """Run ``xpl serve`` until interrupted (uvicorn, one process: the engines are threads)."""
+def serve(config: ServeConfig, ray_engine: RayEngine | None = None) -> None:
+    """Run ``xpl serve`` until interrupted (uvicorn, one process: the engines are threads;
+    with ``config.ray``, ``ray_engine`` runs the batches on the cluster)."""
     import uvicorn
 
     from xpl.execution import sandbox as sbx
 
-    sbx.detect(config.sandbox)  # SandboxUnavailable now, rather than in the app's start-up
-    app = create_app(config)
+    if config.ray is None:
+        sbx.detect(config.sandbox)  # SandboxUnavailable now, rather than in the app's start-up
+    app = create_app(config, ray_engine)
     if not config.loopback and config.token is None:
         log.warning("xpl serve: listening on %s without --token: anyone who can reach it can run code", config.host)
     uvicorn.run(

@@ -370,10 +370,13 @@ def run_sweep(
     threads: int | None = None,
     on_job: Callable[[SweepJob, dict[str, Any] | None, str], None] | None = None,
     on_step: Callable[[SweepJob, int, int], None] | None = None,
+    ray: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``jobs`` (default: all) of the sweep, skipping finished ones; returns their
     records. ``on_job(job, record, state)`` is called with state "start" and "done";
-    ``on_step(job, step, total)`` as a job in this process trains."""
+    ``on_step(job, step, total)`` as a job in this process trains. ``ray``: a Ray cluster's
+    address; each job is then a Ray task asking for ``threads`` CPUs (``out`` and the
+    problems on a file system every node shares)."""
     from xpl.training.common import limit_threads
 
     limit_threads()
@@ -396,6 +399,18 @@ def run_sweep(
                 on_job(job, rec, "skipped")
         else:
             todo.append(job)
+    if ray is not None:
+        from xpl.execution.cluster import run_tasks
+
+        for job in todo:
+            if on_job:
+                on_job(job, None, "start")
+        calls = [(config, job, str(out), threads) for job in todo]
+        for i, rec in run_tasks(_worker, calls, ray, num_cpus=threads, requires=[str(tok), config.problems]):
+            records.append(rec)
+            if on_job:
+                on_job(todo[i], rec, "done")
+        return records
     if workers <= 1:
         import torch
 

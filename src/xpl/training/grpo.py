@@ -39,6 +39,24 @@ REWARDS = ("pass", "fraction")
 
 
 @dataclass
+class ExecutionConfig:
+    """Where the reward runs the completions: on this machine (``ray: null``, the default), or
+    spread over the nodes of a Ray cluster (``ray: auto``, ``ray://HEAD:10001``, ``HEAD:6379``;
+    ``xpl.execution.cluster``)."""
+
+    ray: str | None = None
+
+    def validate(self, where: str = "execution") -> None:
+        if self.ray is not None:
+            from xpl.execution.cluster import check_address
+
+            try:
+                check_address(self.ray)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.ray: {exc}") from None
+
+
+@dataclass
 class GRPOConfig:
     language: str = "python"
     num_generations: int = 8  # completions per prompt (the group)
@@ -55,6 +73,7 @@ class GRPOConfig:
     # probe set of this many RL problems, sampled the same way before and after training,
     # says whether the policy itself improved (0 = no probe).
     probe_problems: int = 0
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1
@@ -63,7 +82,8 @@ class GRPOConfig:
 
     def validate(self, where: str = "grpo") -> None:
         lang = get_language(self.language)
-        if not lang.toolchain.available:
+        self.execution.validate(f"{where}.execution")
+        if not lang.toolchain.available and self.execution.ray is None:  # on Ray: the nodes' toolchains
             raise ConfigError(f"{where}.language: {lang.toolchain.problem}")
         if self.prompt_style not in ("completion", "chat"):
             raise ConfigError(f"{where}.prompt_style must be completion or chat, got {self.prompt_style!r}")
@@ -173,7 +193,8 @@ def grpo(
     from trl import GRPOConfig as TRLConfig
     from trl import GRPOTrainer
 
-    from xpl.execution import Engine
+    from xpl.execution.cluster import ClusterUnavailable, make_engine
+    from xpl.languages import ToolchainMissing
     from xpl.models.loading import load_model
 
     language = get_language(config.language)
@@ -191,7 +212,10 @@ def grpo(
         [{"prompt": p.render_as(lang, config.prompt_style).prompt_text(tokenizer), "problem": p.name} for p in usable]
     )
     started = time.perf_counter()
-    engine = Engine(workers=workers)
+    try:
+        engine = make_engine(config.execution.ray, workers=workers, languages=[lang])
+    except (ClusterUnavailable, ToolchainMissing) as exc:
+        raise ConfigError(f"grpo.execution.ray: {exc}") from None
     reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine, config.prompt_style)
     probe = usable[: config.probe_problems]
     probe_file = out / "probe_before.json"
