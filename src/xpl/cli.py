@@ -605,6 +605,18 @@ def train_grpo(
     console.print(f"reward computation: {record['reward_share']:.1%} of the stage's time; model: {record['model']}")
 
 
+def _check_backend(backend: str, sampling: bool = True) -> None:
+    """``--backend``: hf or vllm, and vllm only where it can run (else one line saying why)."""
+    from xpl.models.generation import require_vllm
+
+    if backend not in ("hf", "vllm"):
+        raise ValueError(f"--backend must be hf or vllm, got {backend!r}")
+    if backend == "vllm":
+        if not sampling:
+            raise ValueError("--backend vllm samples from --model; --generations scores a file and samples nothing")
+        require_vllm("--backend vllm", "use --backend hf here")
+
+
 @app.command()
 def generate(
     model: str = typer.Option(..., "--model", "-m", help="Model folder (or smollm2-135m)."),
@@ -620,20 +632,23 @@ def generate(
     chat: Optional[bool] = typer.Option(None, "--chat/--completion", help="Prompt style (default: chat for an instruct model with a chat template)."),
     evaluate_: bool = typer.Option(True, "--eval/--no-eval", help="Run the completions' tests and report pass@k."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j"),
+    backend: str = typer.Option("hf", "--backend", help="hf (Hugging Face generate) or vllm (vLLM on the model folder; needs a CUDA GPU and the vllm package)."),
 ) -> None:
     """Sample completions for problems in one PL; write bigcode-style generations and pass@k."""
     from xpl.execution import Engine
     from xpl.experiments.evaluation import write_generations
     from xpl.languages import UnknownLanguage, get_language
     from xpl.models.generation import SamplingConfig, evaluate, resolve_prompt_style, sample
-    from xpl.models.loading import ModelNotFound, load_model, resolve
+    from xpl.models.loading import ModelNotFound, load_model, load_tokenizer, resolve
     from xpl.training.common import limit_threads
 
     limit_threads()
     try:
         language = get_language(lang)
-        sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
-        loaded = load_model(model)
+        _check_backend(backend)
+        sampling = SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, backend=backend)
+        # vLLM loads the model folder itself (sample() starts it and gives its memory back)
+        loaded = (resolve(model), load_tokenizer(model)) if backend == "vllm" else load_model(model)
         style = resolve_prompt_style("auto" if chat is None else "chat" if chat else "completion", loaded[1], str(resolve(model)))
     except (UnknownLanguage, ValueError, ModelNotFound) as exc:
         _fail(str(exc))
@@ -683,6 +698,7 @@ def eval_(
     max_problems: int = typer.Option(0, "--max-problems", help="At most this many problems per PL (0 = all)."),
     seed: int = typer.Option(0, "--seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-j"),
+    backend: str = typer.Option("hf", "--backend", help="hf (Hugging Face generate) or vllm (vLLM on the model folder; needs a CUDA GPU and the vllm package)."),
 ) -> None:
     """pass@1 (with a 95% CI over problems) and pass@k per PL for a model or a generations file."""
     from xpl.experiments.evaluation import EvalRequest, evaluate_model, score_generations
@@ -699,6 +715,7 @@ def eval_(
             raise ValueError("--langs: name at least one PL")
         if (model is None) == (generations is None):
             raise ValueError("give --model (sample, then score) or --generations (score a file), not both or neither")
+        _check_backend(backend, sampling=model is not None)
         missing = [get_language(x).display_name for x in languages if not get_language(x).toolchain.available]
         if missing:
             raise ValueError(f"no toolchain here for {', '.join(missing)} (see `xpl langs`)")
@@ -715,7 +732,9 @@ def eval_(
                     raise ValueError("--generations scores one PL: give exactly one in --langs")
                 summary = score_generations(generations, benchmark, languages[0], out, style, max_problems, workers, report)
             else:
-                request = EvalRequest(model, benchmark, languages, style, n, temperature, top_p, max_new_tokens, batch_size, seed, max_problems, workers)
+                request = EvalRequest(
+                    model, benchmark, languages, style, n, temperature, top_p, max_new_tokens, batch_size, seed, max_problems, workers, backend
+                )
                 summary = evaluate_model(request, out, report)
     except (UnknownLanguage, ModelNotFound, ProblemFormatError, ValueError) as exc:
         _fail(str(exc))

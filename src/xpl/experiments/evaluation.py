@@ -52,6 +52,7 @@ class EvalRequest:
     seed: int = 0
     max_problems: int = 0  # 0 = all
     workers: int | None = None
+    backend: str = "hf"  # hf (Hugging Face generate) or vllm (vLLM on the model folder: a CUDA GPU)
 
 
 def load_benchmark(benchmark: str) -> list[Problem]:
@@ -95,12 +96,19 @@ def summarize(language: str, ev, style: str, seconds: dict[str, float]) -> dict[
 
 
 def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet) -> dict[str, Any]:
-    """Sample and score every PL of ``request``; returns (and writes) the summary."""
+    """Sample and score every PL of ``request``; returns (and writes) the summary. With
+    ``backend="vllm"`` one vLLM engine on the model folder samples every PL (the Hugging Face
+    model is never loaded); where vLLM cannot run, a one-line ``BackendUnavailable`` comes
+    before any work."""
     from xpl.execution import Engine
-    from xpl.models.generation import SamplingConfig, resolve_prompt_style, sample_problems
-    from xpl.models.loading import load_model, resolve
+    from xpl.models.generation import SamplingConfig, VLLMSampler, require_vllm, resolve_prompt_style, sample_problems
+    from xpl.models.loading import load_model, load_tokenizer, resolve
 
-    sampling = SamplingConfig(request.n, request.temperature, request.top_p, request.max_new_tokens, request.batch_size, request.seed)
+    if request.backend == "vllm":
+        require_vllm("backend vllm")
+    sampling = SamplingConfig(
+        request.n, request.temperature, request.top_p, request.max_new_tokens, request.batch_size, request.seed, backend=request.backend
+    )
     langs = [get_language(x).name for x in request.languages]
     benchmark = load_benchmark(request.benchmark)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +126,11 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
                 completions, lang_style = saved["completions"], saved["style"]
             else:
                 if loaded is None:
-                    loaded = load_model(request.model)
+                    if request.backend == "vllm":
+                        tokenizer = load_tokenizer(request.model)
+                        loaded = (VLLMSampler(resolve(request.model), tokenizer, seed=request.seed), tokenizer)
+                    else:
+                        loaded = load_model(request.model)
                     style = resolve_prompt_style(request.style, loaded[1], str(resolve(request.model)))
                 lang_style = style
                 started = time.perf_counter()
@@ -132,6 +144,8 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
             rows.append(score(problems, lang, completions, lang_style, engine, out, seconds, progress))
     finally:
         engine.close()
+        if loaded is not None and isinstance(loaded[0], VLLMSampler):
+            loaded[0].close()
     return write_summary(out, request, rows)
 
 
@@ -196,7 +210,14 @@ def write_summary(out: Path, request: EvalRequest, rows: list[dict[str, Any]], g
         "model": request.model,
         "generations": generations,
         "benchmark": request.benchmark,
-        "sampling": {"n": request.n, "temperature": request.temperature, "top_p": request.top_p, "max_new_tokens": request.max_new_tokens, "seed": request.seed},
+        "sampling": {
+            "n": request.n,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_new_tokens": request.max_new_tokens,
+            "seed": request.seed,
+            "backend": request.backend,
+        },
         "languages": rows,
     }
     write_json(out / "summary.json", summary)
@@ -223,5 +244,6 @@ def render_table(summary: dict[str, Any]) -> str:
             f"{fmt(p)} |{extra} {statuses} |"
         )
     s = summary["sampling"]
-    lines += ["", f"Sampling: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]
+    backend = " with vLLM" if s.get("backend") == "vllm" else ""
+    lines += ["", f"Sampling{backend}: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]
     return "\n".join(lines) + "\n"

@@ -79,19 +79,25 @@ def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Pa
 
 def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_dir: Path, test: list[Problem], languages: list[str], report: Report) -> None:
     """Sample and run every evaluation PL for one (seed, arm); each PL's file is written when
-    its results are complete, so a killed evaluation redoes at most the PLs it had not finished."""
+    its results are complete, so a killed evaluation redoes at most the PLs it had not finished.
+    ``eval.backend: vllm`` samples with one vLLM engine on the model folder for all the PLs
+    (the Hugging Face model is then never loaded) and gives its GPU memory back at the end."""
     from xpl.execution import Engine
-    from xpl.models.generation import SamplingConfig
-    from xpl.models.loading import load_model
+    from xpl.models.generation import SamplingConfig, VLLMSampler
+    from xpl.models.loading import load_model, load_tokenizer
 
     folder = out / f"seed{seed}" / "eval" / arm
     todo = [lang for lang in languages if not (folder / f"{lang}.json").is_file()]
     if not todo:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_model(model_dir)
     ev = config.eval
-    sampling = SamplingConfig(ev.samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed)
+    if ev.backend == "vllm":
+        tokenizer = load_tokenizer(model_dir)
+        model = VLLMSampler(model_dir, tokenizer, seed=seed)
+    else:
+        model, tokenizer = load_model(model_dir)
+    sampling = SamplingConfig(ev.samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed, backend=ev.backend)
     engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
     try:
         for lang in todo:
@@ -101,6 +107,8 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
             write_json(folder / f"{lang}.json", record)
     finally:
         engine.close()
+        if isinstance(model, VLLMSampler):
+            model.close()
 
 
 def stage_representations(config: ExperimentConfig, out: Path, models: dict[str, Path], test: list[Problem], report: Report) -> dict | None:

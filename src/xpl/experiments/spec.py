@@ -54,14 +54,24 @@ class EvalConfig:
     batch_size: int = 32
     max_problems: int = 0  # 0 = every held-out problem
     skip_unavailable: bool = True  # a PL without a toolchain here (Julia) is left out, with a note
+    # hf: Hugging Face generate (CPU or GPU); vllm: vLLM's engine on the model folder (a CUDA
+    # GPU and the vllm package; refused up front where either is missing)
+    backend: str = "hf"
 
     def validate(self, where: str = "eval") -> None:
+        from xpl.models.generation import vllm_unavailable
+
         for name in self.languages:
             get_language(name)
         if self.problems not in ("family", "humaneval"):
             raise ConfigError(f"{where}.problems must be family or humaneval, got {self.problems!r}")
         if self.samples < 1 or self.max_new_tokens < 1:
             raise ConfigError(f"{where}.samples and {where}.max_new_tokens must be >= 1")
+        if self.backend not in ("hf", "vllm"):
+            raise ConfigError(f"{where}.backend must be hf or vllm, got {self.backend!r}")
+        problem = vllm_unavailable() if self.backend == "vllm" else None
+        if problem:
+            raise ConfigError(f"{where}.backend vllm: {problem}; use {where}.backend hf here")
 
 
 @dataclass

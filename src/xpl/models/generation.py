@@ -8,11 +8,18 @@ in the bigcode-evaluation-harness layout (a JSON list, per problem, of the full 
 ``prompt + completion``) so they can be scored by either tool.
 
 The backend is Hugging Face ``generate`` (CPU or GPU). With ``backend="vllm"`` the same call
-uses vLLM, which needs a CUDA GPU and the ``vllm`` package (not installed by default).
+uses vLLM's offline engine (``VLLMSampler``), which needs a CUDA GPU and the ``vllm`` package
+(never installed by default): it gets the model folder (not a loaded model), the very tokens
+the Hugging Face path generates from (the prompt text, chat template and prefill included,
+tokenized without added special tokens), the stop sequences, ``n``, the temperature, top-p,
+the token limit and a seed per prompt. Where vLLM cannot run, ``vllm_unavailable`` says why in
+one line, and asking for it is a ``BackendUnavailable`` error carrying that line.
 """
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -86,8 +93,16 @@ def sample(
     """``config.n`` completions for each prompt, each cut at its prompt's stop sequences."""
     if len(stops) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(stops)} lists of stop sequences")
+    if isinstance(model, VLLMSampler):
+        return model.sample(prompts, stops, config, progress)
     if config.backend == "vllm":
-        return _sample_vllm(model, prompts, stops, config)
+        if not isinstance(model, (str, Path)):
+            raise ValueError("backend vllm samples from a model folder (or a VLLMSampler), not from a loaded model")
+        sampler = VLLMSampler(model, tokenizer, seed=config.seed)
+        try:
+            return sampler.sample(prompts, stops, config, progress)
+        finally:
+            sampler.close()
     import torch
 
     tokenizer.padding_side = "left"  # generation continues every row at the same position
@@ -153,22 +168,120 @@ def sample_problems(
     )
 
 
-def _sample_vllm(model_path, prompts, stops, config: SamplingConfig) -> list[list[str]]:
+class BackendUnavailable(ValueError):
+    """A generation backend this machine cannot run (vLLM without the package or a CUDA GPU)."""
+
+
+def vllm_unavailable() -> str | None:
+    """Why vLLM cannot run here, in one line; None when it can (the ``vllm`` package is
+    installed and PyTorch sees a CUDA GPU). Looks for the package without importing it."""
     try:
-        import torch
-        from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
-    except ModuleNotFoundError:
-        raise RuntimeError("backend vllm needs the `vllm` package and a CUDA GPU; use backend hf here") from None
+        installed = importlib.util.find_spec("vllm") is not None
+    except ValueError:  # already imported, without a module spec
+        installed = True
+    if not installed:
+        return "vLLM is not installed in this environment (it needs a CUDA GPU: `pip install vllm` on such a machine)"
+    import torch
+
     if not torch.cuda.is_available():
-        raise RuntimeError("backend vllm needs a CUDA GPU, and none is visible; use backend hf")
-    llm = LLM(model=str(model_path), seed=config.seed)
-    out = []
-    for prompt, stop in zip(prompts, stops):
-        params = SamplingParams(
-            n=config.n, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_new_tokens, stop=list(stop)
-        )
-        out.append([c.text for c in llm.generate([prompt], params)[0].outputs])
-    return out
+        return "vLLM needs a CUDA GPU and this machine has none visible (torch.cuda.is_available() is False)"
+    return None
+
+
+def require_vllm(what: str, instead: str = "use backend hf here") -> None:
+    """Raise ``BackendUnavailable`` (``"<what>: <why>; <instead>"``, one line) unless vLLM can
+    run here."""
+    problem = vllm_unavailable()
+    if problem:
+        raise BackendUnavailable(f"{what}: {problem}; {instead}")
+
+
+def release_vllm(llm) -> None:
+    """Give back the GPU memory of a vLLM engine that is no longer needed (best effort: the
+    engine core process, where vLLM runs one, is shut down; then the caches are emptied).
+    The caller drops its own references to ``llm`` first or after."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    shutdown = getattr(core, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    del llm, core, shutdown
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class VLLMSampler:
+    """vLLM's offline engine on one model folder, for many ``sample`` calls (an evaluation
+    stage keeps one for all its PLs); ``close`` gives its GPU memory back.
+
+    Prompts go to vLLM as token ids: the prompt text (for chat prompts, the conversation
+    through the chat template plus the prefill) tokenized exactly as the Hugging Face path
+    tokenizes it, without added special tokens. Text would be tokenized again by vLLM with
+    them, which puts a second BOS before a chat template's own (Llama 3)."""
+
+    def __init__(self, model_path: str | Path, tokenizer, seed: int = 0, **engine_args: Any):
+        require_vllm("backend vllm")
+        from vllm import LLM  # type: ignore[import-not-found]
+
+        self.model_path = str(model_path)
+        self.tokenizer = tokenizer
+        self.llm = LLM(model=self.model_path, tokenizer=self.model_path, seed=seed, **engine_args)
+
+    def sample(
+        self,
+        prompts: Sequence[str],
+        stops: Sequence[Sequence[str]],
+        config: SamplingConfig,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[list[str]]:
+        """``config.n`` completions per prompt, in prompt order, each cut at its prompt's stop
+        sequences (vLLM stops there already; the cut is the Hugging Face path's, kept for
+        identical results). One request per prompt, seeded by ``config.seed`` and its index,
+        so a prompt's samples do not depend on the others in the batch."""
+        from vllm import SamplingParams  # type: ignore[import-not-found]
+
+        if self.llm is None:
+            raise RuntimeError("this VLLMSampler is closed")
+        if len(stops) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(stops)} lists of stop sequences")
+        requests = [{"prompt_token_ids": list(self.tokenizer(p, add_special_tokens=False)["input_ids"])} for p in prompts]
+        params = [
+            SamplingParams(
+                n=config.n,
+                temperature=config.temperature,
+                top_p=config.top_p if config.temperature > 0 else 1.0,
+                max_tokens=config.max_new_tokens,
+                stop=list(stop),
+                seed=config.seed * 1_000_003 + i,
+                skip_special_tokens=True,
+            )
+            for i, stop in enumerate(stops)
+        ]
+        outputs = self.llm.generate(requests, params, use_tqdm=False) if requests else []
+        if len(outputs) != len(prompts):
+            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompts)} prompts")
+        out = []
+        for output, stop in zip(outputs, stops):
+            samples = sorted(output.outputs, key=lambda c: c.index)
+            if len(samples) != config.n:
+                raise RuntimeError(f"vLLM returned {len(samples)} samples for a prompt, not n={config.n}")
+            out.append([truncate(c.text, stop) for c in samples])
+        if progress:
+            progress(len(prompts) * config.n, len(prompts) * config.n)
+        return out
+
+    def close(self) -> None:
+        llm, self.llm = self.llm, None
+        if llm is not None:
+            release_vllm(llm)
+
+    def __enter__(self) -> VLLMSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # ----------------------------------------------------------------------------- evaluation

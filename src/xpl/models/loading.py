@@ -125,18 +125,27 @@ def _drop_quantization_config(config_path: Path) -> None:
     write_json(config_path, config, indent=2, sort_keys=True)
 
 
-def load_model(spec: str | Path, dtype: str = "float32"):
-    """``(model, tokenizer)`` for a spec (see the module docstring), in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(spec: str | Path):
+    """The tokenizer of a spec's folder, alone (what vLLM sampling needs beside the folder)."""
+    from transformers import AutoTokenizer
 
     folder = resolve(str(spec))
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError) as exc:
         raise ModelNotFound(f"{folder}: no usable tokenizer files ({exc})") from None
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(spec: str | Path, dtype: str = "float32"):
+    """``(model, tokenizer)`` for a spec (see the module docstring), in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = resolve(str(spec))
+    tokenizer = load_tokenizer(folder)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
     model.eval()
     return model, tokenizer
