@@ -191,19 +191,26 @@ def _refusals(folder, tmp_path, why: str) -> None:
     problems.write_text(json.dumps(tiny_problems()[1][0].to_json()) + "\n")
     run_cfg = tmp_path / "run.yaml"
     run_cfg.write_text("model: tiny:xs\neval: {backend: vllm}\n")
+    grpo_cfg = tmp_path / "grpo.yaml"
+    grpo_cfg.write_text("vllm: {mode: colocate, gpu_memory_utilization: 0.3}\n")
+    server_cfg = tmp_path / "server.yaml"
+    server_cfg.write_text("grpo: {vllm: {mode: server, server_host: 127.0.0.1, server_port: 8000}}\nmodel: tiny:xs\n")
     cases = [
         (["eval", "--model", str(folder), "--benchmark", str(problems), "--langs", "py", "--out", str(tmp_path / "e"), "--backend", "vllm"],
          "error: --backend vllm: ", "; use --backend hf here"),
         (["generate", "--model", str(folder), "--problems", str(problems), "--lang", "py", "--out", str(tmp_path / "g"), "--backend", "vllm"],
          "error: --backend vllm: ", "; use --backend hf here"),
         (["run", str(run_cfg), "--out", str(tmp_path / "r")], "error: eval.backend vllm: ", "; use eval.backend hf here"),
+        (["run", str(server_cfg), "--out", str(tmp_path / "s")], "error: grpo.vllm: ", "; leave grpo.vllm out here (Hugging Face generate)"),
+        (["train", "grpo", "--model", str(folder), "--problems", str(problems), "--out", str(tmp_path / "t"), "--config", str(grpo_cfg)],
+         "error: grpo.vllm: ", "; leave grpo.vllm out here (Hugging Face generate)"),
     ]
     for args, start, end in cases:
         result = CliRunner().invoke(app, args)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2, (args, result.output)
         assert len(lines) == 1 and lines[0].startswith(start) and why in lines[0] and lines[0].endswith(end), (args, result.output)
-    assert not (tmp_path / "e").exists() and not (tmp_path / "r").exists()
+    assert not (tmp_path / "e").exists() and not (tmp_path / "r").exists() and not (tmp_path / "t").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed in this environment")

@@ -7,6 +7,13 @@ per compiled PL, every program sandboxed, a hard ``timeout_s`` per program), so 
 hostile completion can neither stall training nor touch the machine. Reward: 1.0 when every
 test passes and 0.0 otherwise (``reward="pass"``), or the fraction of tests passed
 (``reward="fraction"``).
+
+Completions are sampled by the policy through Hugging Face ``generate`` unless ``vllm`` is set:
+then TRL's own vLLM generation makes them (``VLLMConfig``: ``colocate``, an engine inside the
+training process sharing its GPU, or ``server``, a ``trl vllm-serve`` process on other GPUs that
+TRL sends the new weights to after every step). Either way TRL generates from the token ids it
+makes of xpl's prompt text (``trl_prompt``: for chat prompts, the conversation through the
+chat template plus the opening code fence), the same ids evaluation samples from.
 """
 
 from __future__ import annotations
@@ -56,6 +63,84 @@ class ExecutionConfig:
                 raise ConfigError(f"{where}.ray: {exc}") from None
 
 
+# grpo.vllm's keys, per mode; each maps onto TRL's GRPOConfig field ``vllm_<key>``
+VLLM_MODE_KEYS = {
+    "colocate": ("gpu_memory_utilization", "tensor_parallel_size", "max_model_length", "enable_sleep_mode"),
+    "server": ("server_host", "server_port", "server_base_url", "server_timeout", "group_port"),
+}
+
+
+@dataclass
+class VLLMConfig:
+    """TRL's vLLM generation for GRPO (``grpo.vllm``; absent or null: Hugging Face generate).
+
+    ``colocate``: vLLM runs inside the training process, on the same GPU(s), with
+    ``gpu_memory_utilization`` of each (TRL's default 0.3; the rest is training's), optionally
+    sharded over ``tensor_parallel_size`` GPUs of a multi-process launch, ``max_model_length``
+    tokens long, its memory freed between generations with ``enable_sleep_mode``.
+    ``server``: a vLLM server started beforehand (``trl vllm-serve --model M``, on GPUs the
+    training does not use) at ``server_host``:``server_port`` (or ``server_base_url``), waited
+    for ``server_timeout`` seconds; ``group_port`` is where TRL sends it the weights.
+    A key left out (null) keeps TRL's default; a key of the other mode is an error. Every
+    other TRL field (``vllm_importance_sampling_correction``, ...) goes through ``train.extra``."""
+
+    mode: str = "colocate"
+    gpu_memory_utilization: float | None = None
+    tensor_parallel_size: int | None = None
+    max_model_length: int | None = None
+    enable_sleep_mode: bool | None = None
+    server_host: str | None = None
+    server_port: int | None = None
+    server_base_url: str | None = None
+    server_timeout: float | None = None
+    group_port: int | None = None
+
+    def validate(self, where: str = "vllm") -> None:
+        if self.mode not in VLLM_MODE_KEYS:
+            raise ConfigError(f"{where}.mode must be colocate or server, got {self.mode!r}")
+        for mode, keys in VLLM_MODE_KEYS.items():
+            for key in keys:
+                if mode != self.mode and getattr(self, key) is not None:
+                    hint = " (a server takes it when started: trl vllm-serve --" + key.replace("_", "-") + ")" if mode == "colocate" else ""
+                    raise ConfigError(f"{where}.{key} applies to mode {mode} only, and mode is {self.mode}{hint}")
+        u = self.gpu_memory_utilization
+        if u is not None and not 0 < u <= 1:
+            raise ConfigError(f"{where}.gpu_memory_utilization must be in (0, 1], got {u}")
+        for key in ("tensor_parallel_size", "max_model_length"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{where}.{key} must be >= 1, got {value}")
+        for key in ("server_port", "group_port"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < 65536:
+                raise ConfigError(f"{where}.{key} must be a port number (1-65535), got {value}")
+        if self.server_timeout is not None and self.server_timeout <= 0:
+            raise ConfigError(f"{where}.server_timeout must be a positive number of seconds, got {self.server_timeout}")
+        if self.server_base_url is not None and not self.server_base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.server_base_url must be an http:// or https:// URL, got {self.server_base_url!r}")
+        if self.server_host is not None and not self.server_host.strip():
+            raise ConfigError(f"{where}.server_host must name a host")
+
+    def trl_kwargs(self, where: str = "vllm") -> dict[str, Any]:
+        """TRL GRPOConfig arguments: ``use_vllm``, ``vllm_mode`` and ``vllm_<key>`` for each key
+        set; a key the installed TRL has no field for is an error naming it."""
+        from trl import GRPOConfig as TRLConfig
+
+        kwargs: dict[str, Any] = {"use_vllm": True, "vllm_mode": self.mode}
+        for key in VLLM_MODE_KEYS[self.mode]:
+            value = getattr(self, key)
+            if value is not None:
+                kwargs[f"vllm_{key}"] = value
+        fields = TRLConfig.__dataclass_fields__
+        for name in kwargs:
+            if name not in fields:
+                import trl
+
+                key = name.removeprefix("vllm_")
+                raise ConfigError(f"{where}.{key}: the installed TRL ({trl.__version__}) has no GRPOConfig field {name}")
+        return kwargs
+
+
 @dataclass
 class GRPOConfig:
     language: str = "python"
@@ -74,6 +159,8 @@ class GRPOConfig:
     # says whether the policy itself improved (0 = no probe).
     probe_problems: int = 0
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    # TRL's vLLM generation of the completions (null: Hugging Face generate); VLLMConfig
+    vllm: VLLMConfig | None = None
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             learning_rate=5e-5, batch_size=16, max_steps=40, save_steps=10, logging_steps=1
@@ -101,6 +188,32 @@ class GRPOConfig:
         if self.timeout_s <= 0 or self.max_completion_length < 1 or self.temperature <= 0:
             raise ConfigError(f"{where}: timeout_s, max_completion_length and temperature must be positive")
         self.train.validate(f"{where}.train")
+        if self.vllm is not None:
+            from xpl.models.generation import vllm_unavailable
+
+            self.vllm.validate(f"{where}.vllm")
+            clash = sorted(k for k in self.train.extra if k in ("use_vllm", "vllm_mode") or k.removeprefix("vllm_") in VLLM_MODE_KEYS[self.vllm.mode])
+            if clash:
+                raise ConfigError(f"{where}.train.extra sets {', '.join(clash)}, which {where}.vllm sets: give them as {where}.vllm keys")
+            problem = vllm_unavailable()
+            if problem:
+                raise ConfigError(f"{where}.vllm: {problem}; leave {where}.vllm out here (Hugging Face generate)")
+
+    def trl_kwargs(self, output_dir: Path, where: str = "grpo") -> dict[str, Any]:
+        """Every argument of TRL's GRPOConfig for this stage: the Trainer's, GRPO's and, with
+        ``vllm``, TRL's vLLM fields."""
+        kwargs = self.train.trainer_kwargs(output_dir)
+        own = {
+            "num_generations": self.num_generations,
+            "max_completion_length": self.max_completion_length,
+            "temperature": self.temperature,
+            "beta": self.beta,
+            **(self.vllm.trl_kwargs(f"{where}.vllm") if self.vllm is not None else {}),
+        }
+        clash = sorted(set(kwargs) & set(own))
+        if clash:
+            raise ConfigError(f"{where}.train.extra sets {', '.join(clash)}, which the {where} keys set")
+        return {**kwargs, **own}
 
 
 class ExecutionReward:
@@ -142,6 +255,49 @@ class ExecutionReward:
         if self.reward == "pass":
             return [1.0 if res.ok else 0.0 for res in results]
         return [res.passed / res.total if res.total else 0.0 for res in results]
+
+
+def trl_prompt(tokenizer, text: str) -> str:
+    """The prompt text to give TRL for ``text`` (a rendered prompt), such that the token ids TRL
+    makes of it, and hands to ``generate`` or to vLLM, are the ids evaluation samples from
+    (``text`` tokenized without added special tokens). TRL tokenizes a text prompt with the
+    tokenizer's special tokens: where those add a BOS that a chat template has already written
+    (Llama 3), the written one is left out here, so the prompt keeps a single BOS."""
+    want = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if list(tokenizer(text)["input_ids"]) == want:
+        return text
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos):
+        rest = text[len(bos) :]
+        if list(tokenizer(rest)["input_ids"]) == want:
+            return rest
+    return text  # e.g. a completion prompt, to which the tokenizer adds the BOS the model expects
+
+
+def grpo_rows(problems: Sequence[Problem], language: str, style: str, tokenizer) -> list[dict[str, str]]:
+    """GRPO's dataset rows: ``prompt`` (rendered here in ``style``: chat prompts through the chat
+    template, with the opening fence, so the policy writes code from its first token exactly
+    as evaluation samples it; then ``trl_prompt``) and the ``problem``'s name for the reward."""
+    return [{"prompt": trl_prompt(tokenizer, p.render_as(language, style).prompt_text(tokenizer)), "problem": p.name} for p in problems]
+
+
+def release_trl_vllm(trainer) -> None:
+    """Once training is over, let go of TRL's vLLM: the engine it started inside this process
+    (``colocate``) gives its GPU memory back, and the weight-sync group with a server
+    (``server``) is closed, so that a later stage of the same run (an evaluation, the next
+    arm's GRPO) has the GPU, and can join the server again. Nothing to do without vLLM."""
+    generation = getattr(trainer, "vllm_generation", None)
+    if generation is None:
+        return
+    client = getattr(generation, "vllm_client", None)
+    if client is not None and hasattr(client, "close_communicator"):
+        client.close_communicator()
+    llm = getattr(generation, "llm", None)
+    if llm is not None:
+        from xpl.models.generation import release_vllm
+
+        generation.llm = None
+        release_vllm(llm)
 
 
 def probe_reward(
@@ -206,11 +362,7 @@ def grpo(
     tokenizer.padding_side = "left"
     if config.prompt_style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"grpo.prompt_style chat: the tokenizer of {model_dir} has no chat template; use completion")
-    # Chat prompts are rendered here (template + the opening fence), so TRL sees plain text and
-    # the policy writes code from its first token, exactly as evaluation samples it.
-    dataset = Dataset.from_list(
-        [{"prompt": p.render_as(lang, config.prompt_style).prompt_text(tokenizer), "problem": p.name} for p in usable]
-    )
+    dataset = Dataset.from_list(grpo_rows(usable, lang, config.prompt_style, tokenizer))
     started = time.perf_counter()
     try:
         engine = make_engine(config.execution.ray, workers=workers, languages=[lang])
@@ -227,13 +379,7 @@ def grpo(
             probe_file.write_text(json.dumps({"per_problem": before}) + "\n")
             probe_seconds += time.perf_counter() - t
         model.train()
-        args = TRLConfig(
-            **config.train.trainer_kwargs(out),
-            num_generations=config.num_generations,
-            max_completion_length=config.max_completion_length,
-            temperature=config.temperature,
-            beta=config.beta,
-        )
+        args = TRLConfig(**config.trl_kwargs(out))
         trainer = GRPOTrainer(
             model=str(model_dir) if config.beta > 0 else model,  # beta > 0 reloads a reference copy by path
             reward_funcs=[reward],
@@ -244,6 +390,7 @@ def grpo(
             callbacks=[progress_callback(report)] if report else [],
         )
         train_with_resume(quiet(trainer), out)
+        release_trl_vllm(trainer)  # the GPU memory of a colocated engine, before the probe and the next stages
         t = time.perf_counter()
         after = probe_reward(trainer.model, tokenizer, probe, config, reward, config.train.seed) if probe else None
         probe_seconds += time.perf_counter() - t
