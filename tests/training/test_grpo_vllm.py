@@ -1,6 +1,6 @@
 """GRPO with TRL's vLLM generation (``grpo.vllm``), checked where vLLM cannot run: the keys
 are validated with errors naming them, they land on the fields of the installed TRL's
-GRPOConfig (built here with ``use_cpu``, which starts no vLLM), and the
+GRPOConfig (built here with ``use_cpu``, which starts no vLLM), gpu-llama uses them, and the
 token ids TRL makes of xpl's chat prompts (what it hands to vLLM, or to ``generate``) are the
 ones evaluation samples from. Nothing here runs vLLM or anything on a GPU; the refusals on a
 machine without vLLM or CUDA are in ``tests/models/test_vllm.py``."""
@@ -14,7 +14,8 @@ from trl import GRPOConfig as TRLConfig
 
 from tests import fake_vllm
 from tests.training.fixtures import tiny_problems
-from xpl.experiments.config import from_dict
+from xpl.experiments.config import from_dict, load_yaml
+from xpl.experiments.spec import ExperimentConfig, embedded_config_path
 from xpl.training.common import ConfigError
 from xpl.training.grpo import GRPOConfig, grpo_rows, release_trl_vllm, trl_prompt
 
@@ -94,6 +95,19 @@ def test_bad_vllm_types_keys_and_clashes_name_the_key(tmp_path):
 def test_a_vllm_config_validates_where_vllm_and_a_gpu_are(monkeypatch):
     fake_vllm.install(monkeypatch, cuda=True)
     _config({"mode": "server", "server_host": "127.0.0.1"}).validate("grpo")
+
+
+def test_gpu_llama_uses_vllm_and_the_cpu_configs_do_not(tmp_path):
+    data = load_yaml(embedded_config_path("gpu-llama"))
+    config = from_dict(ExperimentConfig, data, "gpu-llama.yaml")
+    assert config.eval.backend == "vllm"
+    assert config.grpo.vllm is not None and config.grpo.vllm.mode == "colocate"
+    config.grpo.vllm.validate("grpo.vllm")
+    args = TRLConfig(**config.grpo.trl_kwargs(tmp_path))
+    assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_max_model_length) == (True, "colocate", 0.3, 2048)
+    for name in ("default", "smollm2"):
+        cpu = from_dict(ExperimentConfig, load_yaml(embedded_config_path(name)), f"{name}.yaml")
+        assert cpu.eval.backend == "hf" and cpu.grpo.vllm is None, name
 
 
 @pytest.fixture(scope="module")
