@@ -65,14 +65,34 @@ def config_digest(config) -> str:
     return hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _predates(stored: Any, current: Any, default: Any) -> bool:
+    """``stored`` (a run directory's configuration) is ``current`` as written before some keys
+    existed: the keys it lacks are at their defaults now, and everything else is equal."""
+    if not (isinstance(stored, dict) and isinstance(current, dict)):
+        return stored == current
+    default = default if isinstance(default, dict) else {}
+    if set(stored) - set(current):
+        return False
+    for key, value in current.items():
+        if key not in stored:
+            if key not in default or default[key] != value:
+                return False
+        elif not _predates(stored[key], value, default.get(key)):
+            return False
+    return True
+
+
 def _claim(out: Path, config) -> None:
-    """Tie ``out`` to this configuration (or check that it already is)."""
+    """Tie ``out`` to this configuration (or check that it already is). A run started before
+    a configuration key was added (its config.json lacks the key) is the same configuration
+    while the key keeps its default, which is what that run did: it resumes."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / "config.json"
     digest = config_digest(config)
     if stamp.is_file():
-        previous = json.loads(stamp.read_text()).get("digest")
-        if previous != digest:
+        saved = json.loads(stamp.read_text())
+        previous = saved.get("digest")
+        if previous != digest and not _predates(saved.get("config"), to_dict(config), to_dict(type(config)())):
             raise ConfigError(
                 f"{out} holds a run of a different configuration (digest {previous}, now {digest}); "
                 "use another --out, or delete the directory to start over"

@@ -1,0 +1,36 @@
+"""A run directory is tied to its configuration; a run started before a key was added
+resumes while the key keeps its default (what that run did), and is refused otherwise."""
+
+import json
+
+import pytest
+
+from xpl.experiments.spec import ExperimentConfig
+from xpl.experiments.stages import _claim
+from xpl.training.common import ConfigError
+from xpl.training.grpo import VLLMConfig
+
+
+def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_path):
+    _claim(tmp_path, ExperimentConfig())
+    stamp = json.loads((tmp_path / "config.json").read_text())
+    # config.json as a run written before eval.backend, grpo.vllm and grpo.execution existed
+    del stamp["config"]["eval"]["backend"], stamp["config"]["grpo"]["vllm"], stamp["config"]["grpo"]["execution"]
+    stamp["digest"] = "0" * 16
+    (tmp_path / "config.json").write_text(json.dumps(stamp))
+    _claim(tmp_path, ExperimentConfig())  # resumes
+    for change in (
+        lambda c: setattr(c.eval, "backend", "vllm"),
+        lambda c: setattr(c.grpo, "vllm", VLLMConfig()),
+        lambda c: setattr(c.eval, "samples", 8),
+        lambda c: c.seeds.append(3),
+    ):
+        config = ExperimentConfig()
+        change(config)
+        with pytest.raises(ConfigError, match="holds a run of a different configuration"):
+            _claim(tmp_path, config)
+    # A key the stored configuration has and this one lacks is a different configuration too.
+    stamp["config"]["eval"]["retired_key"] = 1
+    (tmp_path / "config.json").write_text(json.dumps(stamp))
+    with pytest.raises(ConfigError, match="different configuration"):
+        _claim(tmp_path, ExperimentConfig())
