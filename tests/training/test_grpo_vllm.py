@@ -62,6 +62,8 @@ def test_server_keys_land_on_trls_fields(tmp_path):
          "grpo.vllm.gpu_memory_utilization applies to mode colocate only, and mode is server (a server takes it when started: trl vllm-serve --gpu-memory-utilization)"),
         ({"gpu_memory_utilization": 1.5}, "grpo.vllm.gpu_memory_utilization must be in (0, 1], got 1.5"),
         ({"gpu_memory_utilization": 0}, "grpo.vllm.gpu_memory_utilization must be in (0, 1], got 0.0"),
+        ({"mode": "server", "max_model_length": 2048},
+         "grpo.vllm.max_model_length applies to mode colocate only, and mode is server (a server takes it when started: trl vllm-serve --max-model-len)"),
         ({"tensor_parallel_size": 0}, "grpo.vllm.tensor_parallel_size must be >= 1, got 0"),
         ({"max_model_length": -1}, "grpo.vllm.max_model_length must be >= 1, got -1"),
         ({"mode": "server", "server_port": 70000}, "grpo.vllm.server_port must be a port number (1-65535), got 70000"),

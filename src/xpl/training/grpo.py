@@ -68,6 +68,14 @@ VLLM_MODE_KEYS = {
     "colocate": ("gpu_memory_utilization", "tensor_parallel_size", "max_model_length", "enable_sleep_mode"),
     "server": ("server_host", "server_port", "server_base_url", "server_timeout", "group_port"),
 }
+# where a server takes the colocate keys: the options of `trl vllm-serve` (or of `vllm serve`,
+# to which it passes the options it does not know)
+SERVER_FLAGS = {
+    "gpu_memory_utilization": "--gpu-memory-utilization",
+    "tensor_parallel_size": "--tensor-parallel-size",
+    "max_model_length": "--max-model-len",
+    "enable_sleep_mode": "--enable-sleep-mode",
+}
 
 
 @dataclass
@@ -101,7 +109,7 @@ class VLLMConfig:
         for mode, keys in VLLM_MODE_KEYS.items():
             for key in keys:
                 if mode != self.mode and getattr(self, key) is not None:
-                    hint = " (a server takes it when started: trl vllm-serve --" + key.replace("_", "-") + ")" if mode == "colocate" else ""
+                    hint = f" (a server takes it when started: trl vllm-serve {SERVER_FLAGS[key]})" if mode == "colocate" else ""
                     raise ConfigError(f"{where}.{key} applies to mode {mode} only, and mode is {self.mode}{hint}")
         u = self.gpu_memory_utilization
         if u is not None and not 0 < u <= 1:
@@ -192,7 +200,8 @@ class GRPOConfig:
             from xpl.models.generation import vllm_unavailable
 
             self.vllm.validate(f"{where}.vllm")
-            clash = sorted(k for k in self.train.extra if k in ("use_vllm", "vllm_mode") or k.removeprefix("vllm_") in VLLM_MODE_KEYS[self.vllm.mode])
+            mapped = {"use_vllm", "vllm_mode", *(f"vllm_{key}" for key in VLLM_MODE_KEYS[self.vllm.mode])}
+            clash = sorted(k for k in self.train.extra if k in mapped)
             if clash:
                 raise ConfigError(f"{where}.train.extra sets {', '.join(clash)}, which {where}.vllm sets: give them as {where}.vllm keys")
             problem = vllm_unavailable()
