@@ -108,6 +108,21 @@ def test_relative_change_is_paired_over_the_same_groups():
     assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)
 
 
+def test_the_best_layer_is_one_where_the_models_differ():
+    """With LoRA on the top layers only, the lower layers are the base model's in every model:
+    the best-retrieval layer among them would report no change by construction."""
+    from xpl.analysis.representations import _choose_layers
+
+    W = resample_weights(30, 50, seed=0)
+    shared = {1: group_stats(planted(0.1), W), 2: group_stats(planted(0.1, seed=1), W)}  # the best retrieval
+    base = {**shared, 3: group_stats(planted(1.0, seed=2), W), 4: group_stats(planted(1.2, seed=3), W)}
+    tuned = {**shared, 3: group_stats(planted(0.8, seed=4), W), 4: group_stats(planted(1.5, seed=5), W)}
+    chosen = _choose_layers({"base": base, "tuned": tuned}, "best")
+    assert chosen == {"base": 3, "tuned": 3}
+    # Models identical everywhere: the best layer overall, as before.
+    assert _choose_layers({"base": base, "copy": dict(base)}, "best")["copy"] in (1, 2)
+
+
 def test_bad_inputs_are_errors():
     with pytest.raises(AnalysisError, match="at least 2 groups and 2 PLs"):
         layer_metrics(np.zeros((5, 1, 3)))

@@ -30,7 +30,9 @@ for several models; ``write_outputs`` writes ``results.json``, ``report.md`` and
 Report layer (``report_layer="best"``, the default): one layer shared by all models, the one
 with the highest retrieval MRR averaged over the models, among the transformer layers (layer
 0, a bag of token embeddings, is never picked by this rule: its retrieval reflects shared
-identifiers, not what the model computed). A shared layer keeps the relative change of intra
+identifiers, not what the model computed) where the models differ at all (with LoRA on the
+top layers only, the layers below are the base model's in every model, equal by
+construction). A shared layer keeps the relative change of intra
 distance like for like. Choosing by retrieval favours that layer's retrieval numbers a little;
 every layer's numbers are in ``results.json`` and the metric-vs-layer plot. Models whose
 analysed layers differ each get their own best layer. ``"last"`` and a layer index are the
@@ -426,6 +428,11 @@ def _load(spec: Any, device: str | None, dtype: str | None):
     return model.to(dev), tokenizer, True
 
 
+def _signature(stats: LayerStats) -> tuple[float, ...]:
+    """A layer's point metrics, rounded: equal for two models whose hidden states there agree."""
+    return tuple(round(float(stats.point[k]), 9) for k in sorted(stats.point))
+
+
 def _choose_layers(per_model: dict[str, dict[int, LayerStats]], policy: str | int) -> dict[str, int]:
     if isinstance(policy, int) or (isinstance(policy, str) and policy.lstrip("-").isdigit()):
         want = int(policy)
@@ -448,6 +455,10 @@ def _choose_layers(per_model: dict[str, dict[int, LayerStats]], policy: str | in
     layer_sets = {tuple(sorted(layers)) for layers in per_model.values()}
     if len(layer_sets) == 1:
         shared = candidates(next(iter(layer_sets)))
+        # Layers no training changed (below the adapted ones when LoRA covers only the top
+        # layers) show every model the same by construction: leave them out when some do differ.
+        changed = [i for i in shared if len({_signature(layers[i]) for layers in per_model.values()}) > 1]
+        shared = changed or shared
         best = max(shared, key=lambda i: (np.mean([layers[i].point["mrr"] for layers in per_model.values()]), i))
         return dict.fromkeys(per_model, best)
     return {name: max(candidates(sorted(layers)), key=lambda i: (layers[i].point["mrr"], i)) for name, layers in per_model.items()}
@@ -603,7 +614,7 @@ def report_markdown(results: Mapping[str, Any]) -> str:
     level = results["bootstrap"]["level"]
     policy = results["report_layer"]["policy"]
     why = {
-        "best": "the transformer layer with the best retrieval MRR averaged over the models",
+        "best": "the transformer layer with the best retrieval MRR averaged over the models, among those where the models differ",
         "last": "each model's last analysed layer",
     }.get(policy, f"layer {policy}")
     lines = [
