@@ -34,3 +34,13 @@ def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_p
     (tmp_path / "config.json").write_text(json.dumps(stamp))
     with pytest.raises(ConfigError, match="different configuration"):
         _claim(tmp_path, ExperimentConfig())
+
+
+def test_report_names_where_each_pl_was_trained_and_small_shares():
+    from xpl.experiments.report import _role, _share
+
+    config = {"parallel_sft": {"parallel_languages": ["python", "rs", "go"]}}
+    assert _role("python", "py", config) == "the source PL"
+    assert _role("rust", "python", config) == "in Parallel-SFT's data, not in RL"
+    assert _role("ruby", "python", config) == "in neither SFT nor RL"
+    assert (_share(0.003), _share(0.25)) == ("0.3%", "25%")

@@ -123,16 +123,28 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         after_sft = verdict(deltas["sft_rl - sft"], f"{rl_on} after SFT")
         after_par = verdict(deltas["parallel_sft_rl - parallel_sft"], "after Parallel-SFT it")
         recipe = verdict(deltas["parallel_sft_rl - sft_rl"], "Parallel-SFT + RL against SFT + RL")
-        role = "the source PL" if lang == get_language(source).name else "not seen in RL"
+        role = _role(lang, source, results.get("config", {}))
         lines.append(f"- **{name}** ({role}): {after_sft}; {after_par}. End to end, {recipe}.")
     lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
-        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {min(shares):.0%}–{max(shares):.0%} of the RL stages' time."]
+        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += ["", "Every number above is in `results.json`, with the configuration and library versions; raw completions and test outcomes are under `seed*/eval/`."]
     return "\n".join(lines) + "\n"
+
+
+def _role(lang: str, source: str, config: dict[str, Any]) -> str:
+    """Where a PL was trained on: the source PL (SFT and RL), Parallel-SFT's data only, or neither."""
+    if lang == get_language(source).name:
+        return "the source PL"
+    parallel = {get_language(x).name for x in config.get("parallel_sft", {}).get("parallel_languages", [])}
+    return "in Parallel-SFT's data, not in RL" if lang in parallel else "in neither SFT nor RL"
+
+
+def _share(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.01 else f"{x:.1%}"
 
 
 def _plots(results: dict[str, Any], out: Path) -> list[str]:
