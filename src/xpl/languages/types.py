@@ -334,10 +334,9 @@ def unions_in(types: Iterable[Type]) -> list[UnionType]:
     return list(found)
 
 
-def dynamic_type(value: Any) -> Type:
-    """The type of a value held by an ``Any``: exactly its Python type, with the element type of
-    an empty list and the key and value types of an empty dict ``int`` (as MultiPL-E writes
-    them), and ``Any`` for the elements of a container whose elements differ in type."""
+def _scalar_type(value: Any) -> Type | None:
+    """The type of None, a bool, an int, a float or a str (bool before int: a bool is an int
+    in Python); None for anything else."""
     if value is None:
         return NONE
     if isinstance(value, bool):
@@ -348,6 +347,16 @@ def dynamic_type(value: Any) -> Type:
         return FLOAT
     if isinstance(value, str):
         return STR
+    return None
+
+
+def dynamic_type(value: Any) -> Type:
+    """The type of a value held by an ``Any``: exactly its Python type, with the element type of
+    an empty list and the key and value types of an empty dict ``int`` (as MultiPL-E writes
+    them), and ``Any`` for the elements of a container whose elements differ in type."""
+    scalar = _scalar_type(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, tuple):
         return TupleType(tuple(dynamic_type(v) for v in value))
     if isinstance(value, list):
@@ -366,16 +375,9 @@ def _common(types: list[Type]) -> Type:
 
 def type_of_value(value: Any) -> Type:
     """Infer a type from a value (lists/dicts take the type of their first element)."""
-    if value is None:
-        return NONE
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, int):
-        return INT
-    if isinstance(value, float):
-        return FLOAT
-    if isinstance(value, str):
-        return STR
+    scalar = _scalar_type(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, tuple):
         return TupleType(tuple(type_of_value(v) for v in value))
     if isinstance(value, list):
