@@ -58,7 +58,7 @@ def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Pa
     from xpl.training.sft import sft
 
     first = SFT_OF[arm]
-    sft_config = copy.deepcopy(config.sft if arm == "sft_rl" else config.parallel_sft)
+    sft_config = copy.deepcopy(getattr(config, first))  # config.sft or config.parallel_sft
     sft_config.train = replace(sft_config.train, seed=seed)
     folder = out / f"seed{seed}"
     label = f"seed {seed}: {first.replace('_', '-')}"
