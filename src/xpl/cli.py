@@ -443,6 +443,9 @@ def problems_generate(
     levels: str = typer.Option("1,2,3,4", "--levels", help="Difficulty levels to draw from, comma-separated."),
     check: bool = typer.Option(True, "--verify/--no-verify", help="Run every solution in every PL (default) or only render."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Parallel sandboxes (default: cores)."),
+    exclude: Optional[Path] = typer.Option(
+        None, "--exclude", help="Problems (JSONL) whose behaviour no generated problem may have, e.g. another set's test.jsonl."
+    ),
 ) -> None:
     """Generate the built-in family of parallel programs: problems, a verified solution per PL, splits."""
     from xpl.languages import UnknownLanguage, get_language
@@ -477,7 +480,10 @@ def problems_generate(
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        built = build(n, seed, out, lang_list, test_fraction, level_list, check, workers, on_progress)
+        excluded = _read_problem_file(exclude, "--exclude") if exclude else ()
+        built = build(n, seed, out, lang_list, test_fraction, level_list, check, workers, on_progress, excluded)
+    if built.excluded:
+        console.print(f"dropped {built.excluded} generated problems that behave like one in {exclude}")
     v = built.verification
     if v is not None:
         table = Table(title=f"{v.programs} solutions run in {v.seconds:.1f} s")

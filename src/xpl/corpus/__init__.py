@@ -111,6 +111,37 @@ def program_text(problem: Problem, language: str, description: bool = True) -> s
     return get_language(language).prompt(problem.signature, "") + completion_text(problem, language)
 
 
+Descriptions = bool | float | dict[str, float]
+
+
+def description_share(descriptions: Descriptions, language: str) -> float:
+    """The share of ``language``'s programs that carry their problem's description:
+    ``descriptions`` is True (all), False (none), one share for every PL, or a share per PL
+    (PLs it does not name: none)."""
+    if isinstance(descriptions, bool):
+        return 1.0 if descriptions else 0.0
+    if isinstance(descriptions, (int, float)):
+        return float(descriptions)
+    name = get_language(language).name
+    for key, share in descriptions.items():
+        if get_language(key).name == name:
+            return float(share)
+    return 0.0
+
+
+def check_descriptions(descriptions: Descriptions, what: str = "descriptions") -> None:
+    """Raise ``CorpusError`` unless every share is a number in [0, 1] and every key a PL."""
+    if isinstance(descriptions, bool):
+        return
+    items = descriptions.items() if isinstance(descriptions, Mapping) else [("", descriptions)]
+    for key, share in items:
+        where = f"{what}.{key}" if key else what
+        if key:
+            get_language(key)  # UnknownLanguage names the PL
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise CorpusError(f"{where}: a description share must be a number in [0, 1] (or true/false), got {share!r}")
+
+
 def check_proportions(proportions: Mapping[str, float], what: str = "proportions") -> dict[str, float]:
     """PL -> share, with canonical PL names; the shares must be >= 0 and sum to 1."""
     if not proportions:
@@ -142,7 +173,7 @@ def pretraining_corpus(
     seed: int = 0,
     measure: Callable[[str], int] = len,
     pairs: Collection[tuple[str, str]] | None = None,
-    descriptions: bool = True,
+    descriptions: Descriptions = True,
 ) -> list[Document]:
     """Documents whose total size (``measure``: characters by default, or a tokenizer's token
     count) is about ``budget``, each PL holding about its share of it.
@@ -154,7 +185,9 @@ def pretraining_corpus(
     PLs' text counts towards their shares and no share is exceeded by pairing. ``pairs``
     (unordered PL pairs) restricts which PLs may share a document; None allows any two.
     ``descriptions=False`` leaves out each problem's English description: code only, so that
-    the problem statement -> solution pairing is left to SFT."""
+    the problem statement -> solution pairing is left to SFT; a share (or a share per PL)
+    describes that fraction of the programs, drawn program by program (an instruct-like base
+    in some PLs, a code-only one in others)."""
     shares = check_proportions(proportions)
     if organisation not in ORGANISATIONS:
         raise CorpusError(f"organisation must be one of {', '.join(ORGANISATIONS)}, got {organisation!r}")
@@ -162,6 +195,16 @@ def pretraining_corpus(
         raise CorpusError(f"budget must be positive, got {budget}")
     active = [lang for lang, share in shares.items() if share > 0]
     _require_solutions(problems, active)
+    check_descriptions(descriptions)
+    described = {lang: description_share(descriptions, lang) for lang in active}
+    # A second generator, used only for fractional shares: with all-or-nothing descriptions
+    # the documents are exactly those of a corpus built before shares existed.
+    coin = random.Random(f"descriptions:{seed}")
+
+    def with_description(lang: str) -> bool:
+        share = described[lang]
+        return share >= 1.0 or (share > 0.0 and coin.random() < share)
+
     allowed = None if pairs is None else {frozenset(get_language(x).name for x in pair) for pair in pairs}
     rng = random.Random(f"pretrain:{seed}")
     targets = {lang: shares[lang] * budget for lang in active}
@@ -183,7 +226,7 @@ def pretraining_corpus(
             break
         lang = min(behind, key=lambda x: used[x] / targets[x])
         problem = next_problem(lang)
-        text = program_text(problem, lang, descriptions)
+        text = program_text(problem, lang, with_description(lang))
         used[lang] += measure(text)
         langs = (lang,)
         if organisation == "parallel":
@@ -199,7 +242,7 @@ def pretraining_corpus(
             ]
             if others:
                 partner = rng.choices(others, weights=[shares[x] for x in others])[0]
-                pair_text = program_text(problem, partner, descriptions)
+                pair_text = program_text(problem, partner, with_description(partner))
                 used[partner] += measure(pair_text)
                 text = text + "\n" + pair_text
                 langs = (lang, partner)

@@ -80,6 +80,14 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:
             return _convert(inner[0], value, where)
+        # Several alternatives (``bool | float | dict[str, float]``): the first that takes it.
+        problems = []
+        for alternative in inner:
+            try:
+                return _convert(alternative, value, where)
+            except ConfigError as exc:
+                problems.append(str(exc).removeprefix(f"{where}: "))
+        raise ConfigError(f"{where}: {' or '.join(problems)}")
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
     if tp is Any:

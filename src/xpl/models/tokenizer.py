@@ -13,8 +13,10 @@ from pathlib import Path
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency: int = 2):
-    """A ``PreTrainedTokenizerFast`` with a byte-level BPE vocabulary learnt from ``texts``."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency: int = 2, split_digits: bool = False):
+    """A ``PreTrainedTokenizerFast`` with a byte-level BPE vocabulary learnt from ``texts``;
+    ``split_digits``: every digit is a token of its own (no merges across digits), so a number
+    reads as the same tokens wherever it stands."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -25,9 +27,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency:
     # with indentation; if "\n" could merge with the spaces after it, the prompt would not be
     # a token prefix of prompt + completion, and a model trained on the merged form would
     # see a different context at generation time (and typically emit nothing).
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split("\n", behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
+    steps = [pre_tokenizers.Split("\n", behavior="isolated")]
+    if split_digits:
+        steps.append(pre_tokenizers.Digits(individual_digits=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([*steps, pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xpl.corpus import ORGANISATIONS, CorpusError, check_proportions, pretraining_corpus, program_text
+from xpl.corpus import (
+    ORGANISATIONS,
+    CorpusError,
+    Descriptions,
+    check_descriptions,
+    check_proportions,
+    description_share,
+    pretraining_corpus,
+    program_text,
+)
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import (
@@ -54,8 +63,12 @@ class PretrainConfig:
     parallel_pairs: list[list[str]] = field(default_factory=list)
     # Whether each program carries its problem's English description. False: code only, as
     # in a pretraining corpus of source files; problem statement -> solution is then what
-    # SFT teaches (with True, pretraining already holds the SFT data of its problems).
-    descriptions: bool = True
+    # SFT teaches (with True, pretraining already holds the SFT data of its problems). A share
+    # in [0, 1], or a share per PL, describes that fraction of the programs.
+    descriptions: Descriptions = True
+    # Every digit its own token: a number in a problem statement and in its solution are then
+    # the same tokens whatever surrounds them, which a model must copy.
+    split_digits: bool = False
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(learning_rate=2e-3, batch_size=16, warmup_steps=20)
     )
@@ -63,6 +76,7 @@ class PretrainConfig:
     def validate(self, where: str = "pretrain") -> None:
         try:
             check_proportions(self.proportions, f"{where}.proportions")
+            check_descriptions(self.descriptions, f"{where}.descriptions")
         except CorpusError as exc:
             raise ConfigError(str(exc)) from None
         if self.organisation not in ORGANISATIONS:
@@ -104,13 +118,15 @@ def _described(problems: Sequence[Problem], languages: Sequence[str]):
 
 
 def heldout_losses(
-    model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int, descriptions: bool = True
+    model, tokenizer, problems: Sequence[Problem], languages: Sequence[str], context: int, descriptions: Descriptions = True
 ) -> dict[str, float]:
     """Mean token loss per PL on the programs of ``problems`` (those with that PL's solution),
-    written as the training corpus writes them (with or without descriptions)."""
+    written as the training corpus writes them: with descriptions in a PL whose programs
+    carry them at all (what the model is later prompted with), else code only."""
     out = {}
     for lang in languages:
-        texts = [program_text(p, lang, descriptions) for p in problems if lang in p.solutions]
+        described = description_share(descriptions, lang) > 0
+        texts = [program_text(p, lang, described) for p in problems if lang in p.solutions]
         if texts:
             out[lang] = round(mean_token_loss(model, tokenizer, texts, context), 4)
     return out
@@ -165,8 +181,8 @@ def pretrain(
             # Code-only pretraining still needs a vocabulary for the English of the prompts
             # the model will later be fine-tuned on (as a real model's tokenizer has one): it
             # is trained on the same problems written with their descriptions.
-            texts = (d.text for d in docs) if config.descriptions else _described(train_problems, languages)
-            tokenizer = train_tokenizer(texts, config.vocab_size)
+            texts = (d.text for d in docs) if config.descriptions is True else _described(train_problems, languages)
+            tokenizer = train_tokenizer(texts, config.vocab_size, split_digits=config.split_digits)
             save_tokenizer(tokenizer, tok_dir)
     ids = [
         [tokenizer.bos_token_id, *tokenizer(d.text, add_special_tokens=False).input_ids, tokenizer.eos_token_id]

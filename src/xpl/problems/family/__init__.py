@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 from xpl.languages import get_language
 from xpl.problems.family.generator import LEVELS, Generated, generate
 from xpl.problems.family.render import rendered_languages
-from xpl.problems.family.split import assign_splits
+from xpl.problems.family.split import assign_splits, behaves_like_any
 from xpl.problems.family.verify import Verification, solve, verify
 from xpl.problems.io import write_problems
 from xpl.problems.problem import Problem
@@ -40,6 +40,7 @@ class Built:
     generate_s: float
     split_s: float
     out_dir: Path | None
+    excluded: int = 0  # generated problems dropped for behaving like an excluded one
 
     def split(self, name: str) -> list[Problem]:
         return [p for p in self.problems if p.meta.get("split") == name]
@@ -55,12 +56,19 @@ def build(
     check: bool = True,
     workers: int | None = None,
     progress: Progress | None = None,
+    exclude: Sequence[Problem] = (),
 ) -> Built:
-    """Generate, verify, split and (with ``out_dir``) write ``n`` family problems."""
+    """Generate, verify, split and (with ``out_dir``) write ``n`` family problems; with
+    ``exclude``, those that behave like one of its problems are dropped (fewer than ``n``
+    remain): a pool for pretraining that must never hold another problem set's test problems."""
     from xpl.execution import Engine
 
     t0 = time.perf_counter()
     items = generate(n, seed, levels)
+    excluded = 0
+    if exclude:
+        kept = [g for g in items if not behaves_like_any(g, exclude)]
+        excluded, items = len(items) - len(kept), kept
     generate_s = time.perf_counter() - t0
     if progress:
         progress("generate", n, n)
@@ -84,12 +92,14 @@ def build(
         langs = [get_language(x).name for x in languages] if languages else rendered_languages()
         problems = [solve(g, langs)[0] for g in items]
     t1 = time.perf_counter()
-    labels = assign_splits(items, test_fraction, seed)
+    # Everything in train needs no grouping (grouping compares every pair: minutes for a pool
+    # of tens of thousands).
+    labels = assign_splits(items, test_fraction, seed) if test_fraction > 0 else ["train"] * len(items)
     split_s = time.perf_counter() - t1
     problems = [replace(p, meta={**p.meta, "split": label}) for p, label in zip(problems, labels)]
-    built = Built(problems, verification, generate_s, split_s, Path(out_dir) if out_dir else None)
+    built = Built(problems, verification, generate_s, split_s, Path(out_dir) if out_dir else None, excluded)
     if out_dir:
-        write_outputs(built, Path(out_dir), n=n, seed=seed, test_fraction=test_fraction)
+        write_outputs(built, Path(out_dir), n=n, seed=seed, test_fraction=test_fraction, levels=list(levels))
     return built
 
 
@@ -104,6 +114,7 @@ def write_outputs(built: Built, out: Path, **params: Any) -> None:
         "splits": {name: len(built.split(name)) for name in ("train", "test")},
         "generate_s": round(built.generate_s, 2),
         "split_s": round(built.split_s, 2),
+        "excluded": built.excluded,
     }
     if built.verification is not None:
         report["verification"] = built.verification.summary()

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from xpl.languages.types import values_equal
 from xpl.problems.family.generator import Generated
 from xpl.problems.family.ir import IRError, compile_function
+from xpl.problems.problem import Problem
 
 
 
@@ -83,6 +84,27 @@ def assign_splits(items: Sequence[Generated], test_fraction: float = 0.2, seed: 
             labels[k] = "test"
         in_test += len(group)
     return labels
+
+
+def behaves_like_any(item: Generated, others: Sequence[Problem]) -> bool:
+    """Whether ``item``'s function passes the tests of one of ``others`` (with the same
+    parameter and return types): a model that memorised ``item`` would solve that problem.
+    ``others`` need no IR (any problem set read from a file)."""
+    call = compile_function(item.fn)
+    sig = item.problem.signature
+    types = (tuple(p.type for p in sig.params), sig.returns)
+    for other in others:
+        if (tuple(p.type for p in other.signature.params), other.signature.returns) != types:
+            continue
+        for t in other.tests:
+            try:
+                if not values_equal(call(*t.args), t.expected):
+                    break
+            except IRError:
+                break
+        else:
+            return True
+    return False
 
 
 def leaks(items: Sequence[Generated], labels: Sequence[str]) -> list[tuple[str, str]]:
