@@ -208,3 +208,31 @@ def test_problems_generate_rejects_bad_options(tmp_path):
         res = runner.invoke(app, ["problems", "generate", "--out", str(tmp_path / "x"), *args])
         assert res.exit_code == 2, res.output
         assert message in res.output and "Traceback" not in res.output
+
+
+def test_a_pool_generated_with_exclude_then_merged(tmp_path):
+    """The organism's data commands: pools that exclude another set's test split, joined
+    with repeated behaviours dropped."""
+    gen = ["problems", "generate", "--langs", "py", "--no-verify", "--test-fraction", "0"]
+    held = runner.invoke(app, ["problems", "generate", "--n", "60", "--seed", "0", "--levels", "1", "--langs", "py", "--no-verify", "-o", str(tmp_path / "set")])
+    assert held.exit_code == 0, held.output
+    for seed in ("11", "12"):
+        res = runner.invoke(app, [*gen, "--n", "80", "--seed", seed, "--levels", "1", "--exclude", str(tmp_path / "set" / "test.jsonl"), "-o", str(tmp_path / seed)])
+        assert res.exit_code == 0 and "behave like one in" in res.output, res.output
+    from xpl.problems import read_problems
+
+    a, _ = read_problems(tmp_path / "11" / "train.jsonl")
+    b, _ = read_problems(tmp_path / "12" / "train.jsonl")
+    res = runner.invoke(app, ["problems", "merge", str(tmp_path / "11" / "train.jsonl"), str(tmp_path / "12" / "train.jsonl"), "-o", str(tmp_path / "pool.jsonl")])
+    assert res.exit_code == 0, res.output
+    pool, _ = read_problems(tmp_path / "pool.jsonl")
+    repeats = len({p.meta["fingerprint"] for p in a} & {p.meta["fingerprint"] for p in b})
+    assert repeats > 0 and len(pool) == len(a) + len(b) - repeats
+    assert len({p.meta["fingerprint"] for p in pool}) == len(pool)
+    bad = runner.invoke(app, [*gen, "--n", "5", "--exclude", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "nope.jsonl does not exist" in bad.output
+
+
+def test_train_ship_refuses_a_folder_that_is_no_finished_pretraining(tmp_path):
+    res = runner.invoke(app, ["train", "ship", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "has not finished" in res.output and "Traceback" not in res.output

@@ -502,6 +502,28 @@ def problems_generate(
     console.print(f"kept {len(built.problems)} of {n} problems (train {train}, test {test}) in {out}/")
 
 
+@problems_app.command("merge")
+def problems_merge(
+    files: list[Path] = typer.Argument(..., help="Problem files (JSONL) to join, in order."),
+    out: Path = typer.Option(..., "--out", "-o", help="The joined file (JSONL)."),
+) -> None:
+    """Join problem files, keeping the first problem of each behaviour (family problems with the
+    same fingerprint, e.g. from two seeds) and of each name."""
+    from xpl.problems import write_problems
+
+    kept, seen, dropped = [], set(), 0
+    for path in files:
+        for p in _read_problem_file(path, str(path)):
+            keys = {("name", p.name)} | ({("fingerprint", p.meta["fingerprint"])} if "fingerprint" in p.meta else set())
+            if keys & seen:
+                dropped += 1
+                continue
+            seen |= keys
+            kept.append(p)
+    write_problems(out, kept)
+    console.print(f"wrote {len(kept)} problems to {out} ({dropped} repeated behaviours or names dropped)")
+
+
 train_app = typer.Typer(no_args_is_help=True, help="Training stages: pretrain (tiny models), SFT / Parallel-SFT, GRPO.")
 app.add_typer(train_app, name="train")
 
@@ -550,6 +572,30 @@ def _run_stage(label: str, fn, *args):
             return fn(*args, report=report)
         except (ConfigError, ModelNotFound, CorpusError) as exc:
             _fail(str(exc))
+
+
+@train_app.command("ship")
+def train_ship(
+    stage: Path = typer.Argument(..., help="A finished pretraining stage directory (xpl train pretrain --out)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The model folder to write (replaced)."),
+    note: Optional[Path] = typer.Option(None, "--note", help="JSON file of facts to add to the manifest (data commands, ...)."),
+) -> None:
+    """Write a pretrained tiny model as a compact folder (float16 safetensors, tokenizer, manifest
+    with checksums and the stage record): how the shipped base `organism` is made."""
+    from xpl.models.shipped import ShipError, ship
+
+    extra = None
+    if note is not None:
+        try:
+            extra = json.loads(note.read_text())
+        except (OSError, ValueError) as exc:
+            _fail(f"--note: {note}: {exc}")
+    try:
+        manifest = ship(stage, out, extra)
+    except ShipError as exc:
+        _fail(str(exc))
+    size = (out / "model.safetensors").stat().st_size
+    console.print(f"{out}: {manifest['parameters']:,} parameters, {size / 1e6:.1f} MB, sha256 {manifest['sha256']['model.safetensors'][:16]}...")
 
 
 @train_app.command("pretrain")

@@ -1,5 +1,6 @@
 """Pretraining documents, SFT examples and Parallel-SFT mixtures from parallel solutions."""
 
+import re
 from collections import Counter
 
 import pytest
@@ -126,3 +127,43 @@ def test_mixture_ratio(problems):
     assert kinds["multi"] == round(len(problems) * 0.25 / 0.75)
     plain = sft_mixture(problems, ["python"])
     assert Counter(e.kind for e in plain) == {"sft": len(problems)}
+
+
+# ----------------------------------------------------------------------------- description shares
+
+
+def _described_docs(problems, docs, lang):
+    by_name = {p.name: p for p in problems}
+    with_desc = sum(d.text == program_text(by_name[d.problem], lang, True) for d in docs if d.languages == (lang,))
+    total = sum(d.languages == (lang,) for d in docs)
+    return with_desc, total
+
+
+def test_description_shares_per_language(problems):
+    docs = pretraining_corpus(
+        problems, {"python": 0.5, "rust": 0.5}, 80_000, seed=2, descriptions={"python": 1.0, "rust": 0.25}
+    )
+    py_desc, py_total = _described_docs(problems, docs, "python")
+    rs_desc, rs_total = _described_docs(problems, docs, "rust")
+    assert py_desc == py_total > 50
+    assert 0.12 < rs_desc / rs_total < 0.40  # a quarter, drawn program by program
+
+
+def test_all_or_nothing_descriptions_give_the_corpus_they_always_gave(problems):
+    """True/False (and shares 1.0/0.0) draw no coin: the documents are those of a bool."""
+    shares = {"python": 0.7, "javascript": 0.3}
+    assert pretraining_corpus(problems, shares, 20_000, seed=5, descriptions=False) == pretraining_corpus(
+        problems, shares, 20_000, seed=5, descriptions={"python": 0.0}
+    )
+    assert pretraining_corpus(problems, shares, 20_000, seed=5, descriptions=True) == pretraining_corpus(
+        problems, shares, 20_000, seed=5, descriptions=1.0
+    )
+
+
+@pytest.mark.parametrize(
+    "descriptions, message",
+    [({"python": 1.5}, "descriptions.python: a description share must be a number in [0, 1]"), (-0.1, "in [0, 1]"), ({"klingon": 0.5}, "klingon")],
+)
+def test_bad_description_shares_are_named(problems, descriptions, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        pretraining_corpus(problems, {"python": 1.0}, 5_000, descriptions=descriptions)

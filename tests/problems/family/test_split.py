@@ -46,3 +46,28 @@ def test_generated_split_has_the_fraction_and_no_leaks():
     broken = list(labels)
     broken[group[0]], broken[group[1]] = "train", "test"
     assert leaks(items, broken)
+
+
+def test_behaves_like_any_flags_a_function_that_passes_another_sets_tests():
+    from xpl.problems.family.split import behaves_like_any
+
+    tests = [TestCase(([1, 9, 6],), 2), TestCase(([],), 0)]
+    held_out = count_where("greater_5", ">", 5, tests).problem  # a problem read from a file: no IR
+    assert behaves_like_any(count_where("at_least_6", ">=", 6, tests), [held_out])
+    assert not behaves_like_any(count_where("greater_0", ">", 0, [TestCase(([1],), 1)]), [held_out])
+
+
+def test_a_pool_built_with_exclude_holds_no_behaviour_of_the_excluded_test_set():
+    """The shipped base's guarantee: its pretraining pool (another seed) is built with the
+    default set's test split excluded, so no pool problem solves a held-out problem."""
+    from xpl.problems.family import build
+    from xpl.problems.family.split import behaves_like_any
+
+    default = build(120, seed=0, levels=(1, 2), check=False)
+    test = default.split("test")
+    pool = build(300, seed=11, levels=(1,), check=False, test_fraction=0.0, exclude=test)
+    assert pool.excluded > 0 and len(pool.problems) == 300 - pool.excluded
+    assert all(p.meta["split"] == "train" for p in pool.problems)
+    again = generate(300, 11, (1,))
+    kept = {p.name for p in pool.problems}
+    assert not any(behaves_like_any(g, test) for g in again if g.problem.name in kept)
