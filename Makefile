@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test test-fast setup toolchains bench clean
+.PHONY: run demo test test-fast setup toolchains bench organism clean
 
 run: setup toolchains
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/xpl run
@@ -39,6 +39,26 @@ toolchains: setup
 
 bench: setup toolchains
 	$(BIN)/python benchmarks/execution.py
+
+# The shipped tiny base (`model: organism`, src/xpl/models/organism/): a pool of family
+# problems from other seeds with every behaviour of the default set's held-out problems
+# removed, then `xpl train pretrain` on recipes/organism-pretrain.yaml (about 70 min on 2 idle
+# cores, resumable: rerun to continue), then `xpl train ship`. ORGANISM_WORK keeps the pool,
+# the checkpoints and the stage record.
+ORGANISM_WORK ?= organism-work
+ORG_LANGS := python,rust,go,php,ruby,java,javascript
+ORG_GEN := $(BIN)/xpl problems generate --langs $(ORG_LANGS) --no-verify
+organism: setup
+	$(ORG_GEN) --n 600 --seed 0 --levels 1,2 -o $(ORGANISM_WORK)/default-set
+	$(ORG_GEN) --n 800 --seed 11 --levels 1 --test-fraction 0 --exclude $(ORGANISM_WORK)/default-set/test.jsonl -o $(ORGANISM_WORK)/pool-l1
+	$(ORG_GEN) --n 2500 --seed 12 --levels 2 --test-fraction 0 --exclude $(ORGANISM_WORK)/default-set/test.jsonl -o $(ORGANISM_WORK)/pool-l2
+	$(ORG_GEN) --n 2000 --seed 13 --levels 3 --test-fraction 0 --exclude $(ORGANISM_WORK)/default-set/test.jsonl -o $(ORGANISM_WORK)/pool-l3
+	$(ORG_GEN) --n 3000 --seed 14 --levels 3 --test-fraction 0 --exclude $(ORGANISM_WORK)/default-set/test.jsonl -o $(ORGANISM_WORK)/pool-l3b
+	$(ORG_GEN) --n 2000 --seed 15 --levels 4 --test-fraction 0 --exclude $(ORGANISM_WORK)/default-set/test.jsonl -o $(ORGANISM_WORK)/pool-l4
+	$(BIN)/xpl problems merge $(foreach p,l1 l2 l3 l3b l4,$(ORGANISM_WORK)/pool-$(p)/train.jsonl) -o $(ORGANISM_WORK)/pool.jsonl
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/xpl train pretrain --problems $(ORGANISM_WORK)/pool.jsonl \
+		--heldout $(ORGANISM_WORK)/default-set/test.jsonl --config recipes/organism-pretrain.yaml -o $(ORGANISM_WORK)/base
+	$(BIN)/xpl train ship $(ORGANISM_WORK)/base --note recipes/organism-note.json -o src/xpl/models/organism
 
 clean:
 	rm -rf $(VENV) build *.egg-info

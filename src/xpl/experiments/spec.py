@@ -111,13 +111,11 @@ class ExperimentConfig:
     workers: int = 0  # engine sandboxes; 0 = one per core
 
     def validate(self) -> None:
-        from xpl.models.loading import is_tiny_spec
-
         check_common(self)
         self.eval.validate("eval")
         self.problems.validate("problems")
-        if is_tiny_spec(self.model):
-            self.pretrain.validate("pretrain")
+        # Checked whichever base the run uses: a bad key is an error, not a silent leftover.
+        self.pretrain.validate("pretrain")
         self.sft.validate("sft")
         self.parallel_sft.validate("parallel_sft")
         if not self.parallel_sft.parallel:

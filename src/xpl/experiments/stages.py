@@ -134,6 +134,7 @@ def stage_base(config, out: Path, train: list[Problem], test: list[Problem], rep
     if config.model == ORGANISM:
         folder = organism_folder()
         if not stage_done(out / "base"):
+            (out / "base").mkdir(parents=True, exist_ok=True)
             manifest = organism_manifest()
             mark_done(out / "base", {**manifest, "stage": "pretrain", "shipped": True, "model": str(folder),
                                      "heldout_clean": organism_clean(config.problems, manifest)})
