@@ -152,9 +152,8 @@ def organism_clean(problems, manifest: dict) -> bool:
     was cleaned against (no pool problem behaves like one of its test problems). Another set
     may share behaviours with the pool: the report then says so."""
     clean = manifest.get("clean_against") or {}
-    return bool(clean) and all(
-        (list(getattr(problems, key)) if key == "levels" else getattr(problems, key)) == value for key, value in clean.items()
-    )
+    current = to_dict(problems)
+    return bool(clean) and all(current.get(key) == value for key, value in clean.items())
 
 
 def resolve_style(config, base: Path) -> None:
@@ -291,7 +290,7 @@ def setup_lines(results: dict[str, Any]) -> list[str]:
     pre = results.get("pretraining")
     if pre and pre.get("shipped"):
         minutes = pre["seconds"] / 60
-        lines += ["", f"Base model: the shipped organism (xpl/models/organism; {pre['parameters']:,} parameters, pretrained once by `make organism`: {pre['steps']:,} steps, {pre['tokens']:,} tokens, {minutes:.0f} min on 2 cores; no training stage here changes it)."]
+        lines += ["", f"Base model: the shipped organism (xpl/models/organism; {pre['parameters']:,} parameters, pretrained once by `make organism`: {pre['steps']:,} steps over a corpus of {pre['tokens']:,} tokens, {minutes:.0f} min on 2 cores; no training stage here changes it)."]
         if not pre.get("heldout_clean"):
             against = ", ".join(f"{k}={v}" for k, v in (pre.get("clean_against") or {}).items())
             lines += ["", f"**Warning**: these held-out problems are not the set the organism's pretraining pool was cleaned against (problems {against}); the base may have seen problems that behave like them. Use `model: tiny:<preset>` to pretrain a base on this set's train split."]

@@ -35,7 +35,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from xpl.corpus import CorpusError, check_proportions, program_text
+from xpl.corpus import CorpusError, Descriptions, check_proportions, description_share, program_text
 from xpl.io import write_json
 from xpl.training.common import ConfigError
 from xpl.training.pretrain import PretrainConfig
@@ -240,13 +240,15 @@ def job_config(config: SweepConfig, job: SweepJob, tokenizer_dir: Path) -> Pretr
     )
 
 
-def translation_losses(model, tokenizer, problems, languages: Sequence[str], context: int, descriptions: bool = True) -> dict[str, float]:
+def translation_losses(model, tokenizer, problems, languages: Sequence[str], context: int, descriptions: Descriptions = True) -> dict[str, float]:
     """Held-out translation loss per direction ``a->b``: the mean loss per token of the
     program in PL b when it follows the same problem's program in PL a in one document
-    (the parallel-pairing format), i.e. how well the model writes b given a."""
+    (the parallel-pairing format), i.e. how well the model writes b given a. Each program
+    carries its description where its PL's programs carry them at all (as held-out loss)."""
     import torch
 
     model.eval()
+    described = {lang: description_share(descriptions, lang) > 0 for lang in languages}
     out = {}
     for a in languages:
         for b in languages:
@@ -257,8 +259,8 @@ def translation_losses(model, tokenizer, problems, languages: Sequence[str], con
                 if a not in p.solutions or b not in p.solutions:
                     continue
                 # Token ids built piecewise so the boundary between source and target is exact.
-                src = [tokenizer.bos_token_id, *tokenizer(program_text(p, a, descriptions) + "\n", add_special_tokens=False).input_ids]
-                tgt = [*tokenizer(program_text(p, b, descriptions), add_special_tokens=False).input_ids, tokenizer.eos_token_id]
+                src = [tokenizer.bos_token_id, *tokenizer(program_text(p, a, described[a]) + "\n", add_special_tokens=False).input_ids]
+                tgt = [*tokenizer(program_text(p, b, described[b]), add_special_tokens=False).input_ids, tokenizer.eos_token_id]
                 ids = (src + tgt)[-context:]
                 n_tgt = min(len(tgt), len(ids) - 1)
                 with torch.no_grad():

@@ -23,12 +23,12 @@ import shutil
 from pathlib import Path
 
 from xpl.io import write_json
+from xpl.models.shipped import MANIFEST as ORGANISM_MANIFEST
 
 SMOLLM2_ALIASES = ("smollm2-135m", "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ORGANISM = "organism"
 ORGANISM_DIR = Path(__file__).resolve().parent / "organism"
-ORGANISM_MANIFEST = "organism.json"
 
 
 class ModelNotFound(ValueError):
@@ -46,8 +46,9 @@ def is_tiny_spec(spec: str) -> bool:
 def organism_folder(verify: bool = True) -> Path:
     """The shipped tiny base; with ``verify``, its weights must match the checksum in its
     manifest (a truncated or replaced file is named, not loaded)."""
-    import hashlib
     import json
+
+    from xpl.models.shipped import sha256
 
     manifest = ORGANISM_DIR / ORGANISM_MANIFEST
     weights = ORGANISM_DIR / "model.safetensors"
@@ -58,7 +59,7 @@ def organism_folder(verify: bool = True) -> Path:
         )
     if verify:
         expected = json.loads(manifest.read_text()).get("sha256", {}).get("model.safetensors")
-        actual = hashlib.sha256(weights.read_bytes()).hexdigest()
+        actual = sha256(weights)
         if expected != actual:
             raise ModelNotFound(
                 f"model 'organism': {weights} has sha256 {actual[:16]}..., the manifest says {str(expected)[:16]}...; "

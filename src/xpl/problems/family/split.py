@@ -21,8 +21,9 @@ from xpl.problems.problem import Problem
 
 
 
-def _passes(call: Callable[..., Any], item: Generated) -> bool:
-    for t in item.problem.tests:
+def _passes(call: Callable[..., Any], problem: Problem) -> bool:
+    """``call`` gives the expected value on every test of ``problem``."""
+    for t in problem.tests:
         try:
             if not values_equal(call(*t.args), t.expected):
                 return False
@@ -31,15 +32,15 @@ def _passes(call: Callable[..., Any], item: Generated) -> bool:
     return True
 
 
-def _types(item: Generated) -> tuple:
+def _types(problem: Problem) -> tuple:
     """Parameter and return types: only problems with the same ones can behave the same."""
-    sig = item.problem.signature
+    sig = problem.signature
     return tuple(p.type for p in sig.params), sig.returns
 
 
 def _same_behaviour(calls: Sequence[Callable[..., Any]], items: Sequence[Generated], a: int, b: int) -> bool:
     """One problem's function passes the other's tests (either way round)."""
-    return _passes(calls[a], items[b]) or _passes(calls[b], items[a])
+    return _passes(calls[a], items[b].problem) or _passes(calls[b], items[a].problem)
 
 
 def behaviour_groups(items: Sequence[Generated]) -> list[list[int]]:
@@ -54,7 +55,7 @@ def behaviour_groups(items: Sequence[Generated]) -> list[list[int]]:
 
     by_types: dict[tuple, list[int]] = defaultdict(list)
     for k, item in enumerate(items):
-        by_types[_types(item)].append(k)
+        by_types[_types(item.problem)].append(k)
     calls = [compile_function(item.fn) for item in items]
     for members in by_types.values():
         for a_pos, a in enumerate(members):
@@ -91,20 +92,8 @@ def behaves_like_any(item: Generated, others: Sequence[Problem]) -> bool:
     parameter and return types): a model that memorised ``item`` would solve that problem.
     ``others`` need no IR (any problem set read from a file)."""
     call = compile_function(item.fn)
-    sig = item.problem.signature
-    types = (tuple(p.type for p in sig.params), sig.returns)
-    for other in others:
-        if (tuple(p.type for p in other.signature.params), other.signature.returns) != types:
-            continue
-        for t in other.tests:
-            try:
-                if not values_equal(call(*t.args), t.expected):
-                    break
-            except IRError:
-                break
-        else:
-            return True
-    return False
+    types = _types(item.problem)
+    return any(_types(other) == types and _passes(call, other) for other in others)
 
 
 def leaks(items: Sequence[Generated], labels: Sequence[str]) -> list[tuple[str, str]]:
@@ -114,5 +103,5 @@ def leaks(items: Sequence[Generated], labels: Sequence[str]) -> list[tuple[str, 
         (items[a].problem.name, items[b].problem.name)
         for a, la in enumerate(labels)
         for b, lb in enumerate(labels)
-        if la == "train" and lb == "test" and _types(items[a]) == _types(items[b]) and _same_behaviour(calls, items, a, b)
+        if la == "train" and lb == "test" and _types(items[a].problem) == _types(items[b].problem) and _same_behaviour(calls, items, a, b)
     ]
