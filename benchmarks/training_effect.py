@@ -12,8 +12,15 @@ One chain, every stage resumable (rerun the command after an interruption):
    problems sampled before and after (the training curve alone moves with the prompts each
    step happens to draw). ``--grpo-problems N`` trains on the first N train problems only, the
    probe set itself: the probe is then the reward over the problems GRPO trains on;
+   ``--grpo-mixed`` on the train problems the SFT model passes sometimes but not always (8
+   samples at GRPO's temperature; a group whose completions all pass, or all fail, has no
+   advantage to learn from);
 5. Python pass@1 of the pretrained, SFT and GRPO models on every held-out problem
    (``--samples`` samples each).
+
+``--base organism`` starts from the shipped organism instead (no pretraining): the problems
+are then the default experiment's (the set its pretraining pool was cleaned against), and SFT
+and GRPO take the default experiment's settings unless an option says otherwise.
 
 Intervals: percentile bootstrap over problems (one seed), paired for differences
 (``xpl.analysis.stats``).
@@ -61,14 +68,16 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("runs/training-effect"))
     ap.add_argument("--n", type=int, default=1500)
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--base", choices=["tiny", "organism"], default="tiny", help="pretrain a tiny model here, or start from the shipped organism")
     ap.add_argument("--preset", default="s")
     ap.add_argument("--pretrain-epochs", type=float, default=4)
-    ap.add_argument("--sft-epochs", type=float, default=3)
-    ap.add_argument("--grpo-steps", type=int, default=40)
+    ap.add_argument("--sft-epochs", type=float, default=None, help="SFT epochs (default: 3; the default experiment's with --base organism)")
+    ap.add_argument("--grpo-steps", type=int, default=None, help="GRPO steps (default: 40; the default experiment's with --base organism)")
     ap.add_argument(
         "--grpo-lr", type=float, default=None, help="GRPO learning rate (default: the default experiment's)"
     )
-    ap.add_argument("--grpo-prompts", type=int, default=4, help="prompts per GRPO step (x 8 completions each)")
+    ap.add_argument("--grpo-prompts", type=int, default=None, help="prompts per GRPO step, x 8 completions each (default: 4; the default experiment's with --base organism)")
+    ap.add_argument("--grpo-reward", choices=["pass", "fraction"], default=None, help="default: fraction; the default experiment's with --base organism")
     ap.add_argument(
         "--grpo-temperature",
         type=float,
@@ -81,6 +90,7 @@ def main() -> None:
         default=None,
         help="run GRPO on only the first N train problems, the probe set (default: all train problems)",
     )
+    ap.add_argument("--grpo-mixed", action="store_true", help="run GRPO on the train problems the SFT model passes sometimes but not always")
     ap.add_argument("--grpo-seed", type=int, default=None, help="GRPO's seed (default: the default experiment's)")
     ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
     ap.add_argument("--samples", type=int, default=4)
@@ -95,6 +105,8 @@ def main() -> None:
 
     from xpl.analysis.stats import bootstrap, bootstrap_difference
     from xpl.experiments.spec import load_experiment
+    from xpl.experiments.stages import organism_clean, silent, stage_problems
+    from xpl.models.loading import organism_folder, organism_manifest
     from xpl.problems import read_problems
     from xpl.problems.family import build
     from xpl.training.common import limit_threads, mark_done, stage_done
@@ -114,28 +126,44 @@ def main() -> None:
         print(f"{name}: {timings[name]} s", flush=True)
         return value
 
-    folder = work / "problems"
-    if not stage_done(folder):
-        built = timed("problems", build, args.n, 0, folder, ["python"], 0.2, tuple(args.levels))
-        mark_done(folder, {"stage": "problems", "kept": len(built.problems)})
-    train, _ = read_problems(folder / "train.jsonl")
-    test, _ = read_problems(folder / "test.jsonl")
-
     default = load_experiment()  # the embedded default's stage settings, Python only here
-    pre = default.pretrain
-    pre.proportions, pre.preset = {"python": 1.0}, args.preset
-    pre.train = replace(pre.train, epochs=args.pretrain_epochs)
-    pretrained = timed("pretrain", pretrain, train, test, pre, work / "base")
-    base = Path(pretrained["model"])
+    organism = args.base == "organism"
+    if organism:  # the problem set the organism's pretraining pool was cleaned against
+        if not organism_clean(default.problems, organism_manifest()):
+            raise SystemExit("training_effect: the default experiment's problems are not the set the organism was cleaned against")
+        train, test = timed("problems", stage_problems, default, work, silent)
+        test = [p for p in test if "python" in p.solutions]
+    else:
+        folder = work / "problems"
+        if not stage_done(folder):
+            built = timed("problems", build, args.n, 0, folder, ["python"], 0.2, tuple(args.levels))
+            mark_done(folder, {"stage": "problems", "kept": len(built.problems)})
+        train, _ = read_problems(folder / "train.jsonl")
+        test, _ = read_problems(folder / "test.jsonl")
+
+    if organism:
+        base = organism_folder()
+        pretrained = organism_manifest()  # its steps and held-out losses, from `make organism`
+    else:
+        pre = default.pretrain
+        pre.proportions, pre.preset = {"python": 1.0}, args.preset
+        pre.train = replace(pre.train, epochs=args.pretrain_epochs)
+        pretrained = timed("pretrain", pretrain, train, test, pre, work / "base")
+        base = Path(pretrained["model"])
 
     sft_config = default.sft
-    sft_config.train = replace(sft_config.train, epochs=args.sft_epochs)
+    if args.sft_epochs is not None or not organism:
+        sft_config.train = replace(sft_config.train, epochs=args.sft_epochs or 3)
     tuned = Path(timed("sft", sft, base, train, sft_config, work / "sft")["model"])
 
     rl = default.grpo
-    rl.reward, rl.probe_problems = "fraction", args.probe
+    rl.probe_problems = args.probe
+    if args.grpo_reward or not organism:
+        rl.reward = args.grpo_reward or "fraction"
     rl.num_generations = 8
-    rl.train = replace(rl.train, max_steps=args.grpo_steps, batch_size=8 * args.grpo_prompts, save_steps=10)
+    prompts = args.grpo_prompts or (rl.train.batch_size // 8 if organism else 4)
+    steps = args.grpo_steps or (rl.train.max_steps if organism else 40)
+    rl.train = replace(rl.train, max_steps=steps, batch_size=8 * prompts, save_steps=10)
     if args.grpo_lr:
         rl.train = replace(rl.train, learning_rate=args.grpo_lr)
     if args.grpo_temperature:
@@ -144,10 +172,12 @@ def main() -> None:
         rl.train = replace(rl.train, seed=args.grpo_seed)
     # Each GRPO setting gets its own folder, so several can be compared from one SFT model.
     grpo_name = "grpo"
-    if (args.grpo_steps, args.grpo_lr) != (40, None):
-        grpo_name += f"-s{args.grpo_steps}-lr{rl.train.learning_rate:g}"
-    if args.grpo_prompts != 4:
+    if args.grpo_steps or args.grpo_lr:
+        grpo_name += f"-s{steps}-lr{rl.train.learning_rate:g}"
+    if args.grpo_prompts and args.grpo_prompts != 4:
         grpo_name += f"-p{args.grpo_prompts}"
+    if args.grpo_reward:
+        grpo_name += f"-{args.grpo_reward}"
     if args.grpo_temperature:
         grpo_name += f"-t{rl.temperature:g}"
     if args.grpo_seed is not None:
@@ -159,6 +189,12 @@ def main() -> None:
         rl_problems = train[: args.grpo_problems]
         rl.probe_problems = min(args.probe, args.grpo_problems)
         grpo_name += f"-n{args.grpo_problems}"
+    elif args.grpo_mixed:
+        rates = timed("difficulty", pass_rates, tuned, train, rl, work / "sft_pass_rates.json")
+        rl_problems = [p for p in train if 0 < rates[p.name] < 1]
+        rl.probe_problems = min(args.probe, len(rl_problems))
+        grpo_name += "-mixed"
+        print(f"GRPO on the {len(rl_problems)} of {len(train)} train problems the SFT model passes sometimes", flush=True)
     rl_record = timed("grpo", grpo, tuned, rl_problems, rl, work / grpo_name)
     rl_model = Path(rl_record["model"])
 
@@ -179,7 +215,8 @@ def main() -> None:
     curve = [r["reward"] for r in rl_record["reward_curve"]]
     quarter = max(1, len(curve) // 4)
     results = {
-        "problems": {"train": len(train), "test": len(test), "levels": args.levels},
+        "base": args.base,
+        "problems": {"train": len(train), "test": len(test), "levels": default.problems.levels if organism else args.levels},
         "heldout_loss": {
             "before": pretrained["heldout_loss_before"]["python"],
             "after": pretrained["heldout_loss_after"]["python"],
@@ -208,7 +245,8 @@ def main() -> None:
         "grpo_learning_rate": rl.train.learning_rate,
         "grpo": {
             "problems": len(rl_problems),
-            "prompts_per_step": args.grpo_prompts,
+            "reward": rl.reward,
+            "prompts_per_step": prompts,
             "temperature": rl.temperature,
             "seed": rl.train.seed,
         },
@@ -225,6 +263,27 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.plot:
         plot_grpo(work, grpo_name, args.plot)
+
+
+def pass_rates(model_dir: Path, problems, config, out: Path) -> dict[str, float]:
+    """Each problem's pass rate over 8 samples at GRPO's temperature, cached in ``out``."""
+    if out.is_file():
+        return json.loads(out.read_text())
+    from xpl.execution.cluster import make_engine
+    from xpl.models.loading import load_model
+    from xpl.training.grpo import ExecutionReward, probe_reward
+
+    model, tokenizer = load_model(model_dir)
+    tokenizer.padding_side = "left"
+    engine = make_engine(None, languages=[config.language])
+    try:
+        reward = ExecutionReward(problems, config.language, "pass", config.timeout_s, engine)
+        rates = probe_reward(model, tokenizer, problems, config, reward, config.train.seed)
+    finally:
+        engine.close()
+    result = {p.name: r for p, r in zip(problems, rates, strict=True)}
+    out.write_text(json.dumps(result) + "\n")
+    return result
 
 
 def plot_grpo(work: Path, grpo_name: str, path: Path) -> None:
@@ -304,16 +363,19 @@ def markdown(r: dict) -> str:
         return f"{e['mean']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
 
     p, probe, curve, g = r["pass_at_1"], r["probe"], r["reward_curve"], r["grpo"]
+    loss = r["heldout_loss"]
+    shipped = r.get("base") == "organism"
     lines = [
-        f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
+        ("Base: the shipped organism (no pretraining here). " if shipped else "")
+        + f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
         f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']} "
         f"(learning rate {r['grpo_learning_rate']:g}, {g['prompts_per_step']} prompts x 8 completions per step, "
-        f"temperature {g['temperature']:g}, on {g['problems']} train problems, seed {g['seed']}); "
+        f"{g.get('reward', 'fraction')} reward, temperature {g['temperature']:g}, on {g['problems']} train problems, seed {g['seed']}); "
         f"wall {r['wall_s'] / 60:.1f} min.",
         "",
         "| measure | value (95% CI) |",
         "|---|---|",
-        f"| held-out Python loss, before -> after pretraining (nats/token) | {r['heldout_loss']['before']:.3f} -> {r['heldout_loss']['after']:.3f} |",
+        f"| held-out Python loss, before -> after pretraining (nats/token) | {loss['before']:.3f} -> {loss['after']:.3f} |",
         f"| Python pass@1, pretrained | {ci(p['pretrained'])} |",
         f"| Python pass@1, SFT | {ci(p['sft'])} |",
         f"| Python pass@1, SFT then GRPO | {ci(p['grpo'])} |",

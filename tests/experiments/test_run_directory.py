@@ -58,3 +58,22 @@ def test_a_union_config_key_takes_the_first_type_that_fits(tmp_path):
     assert from_dict(PretrainConfig, {"descriptions": {"python": 1}}, "p").descriptions == {"python": 1.0}
     with pytest.raises(ConfigError, match=r"p.descriptions: expected true or false, got 'yes' or expected a number"):
         from_dict(PretrainConfig, {"descriptions": "yes"}, "p")
+
+
+def test_changed_problems_says_which_functions_a_difference_comes_from():
+    import numpy as np
+
+    from xpl.experiments.report import changed_problems
+
+    names = ["family-s0-00001-check_number", "family-s0-00002-check_number", "family-s0-00003-scale", "HumanEval/7"]
+    before = np.array([[0.0, 1.0, 0.5, 1.0], [0.0, 1.0, 0.5, 1.0]])  # [seed, problem]
+    after = np.array([[1.0, 1.0, 0.5, 0.5], [1.0, 0.0, 0.5, 1.0]])
+    groups = changed_problems(after, before, names)
+    assert groups == {
+        "check_number": {"up": 2, "down": 1, "net": 1.0},
+        "HumanEval/7": {"up": 0, "down": 1, "net": -0.5},
+    }
+    assert list(groups) == ["check_number", "HumanEval/7"]  # largest net change first
+    # the paired difference is the net change over all groups / (problems x seeds)
+    assert sum(g["net"] for g in groups.values()) / after.size == (after - before).mean()
+    assert changed_problems(before, before, names) == {}

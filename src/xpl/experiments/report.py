@@ -7,7 +7,6 @@ table is produced from ``results.json``'s values, so the two always agree.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import numpy as np
 from xpl.analysis.stats import bootstrap, bootstrap_difference, fmt, verdict
 from xpl.experiments.config import to_dict
 from xpl.experiments.spec import ARMS, ExperimentConfig
-from xpl.experiments.stages import load_scores, setup_lines, versions
+from xpl.experiments.stages import base_record, load_scores, setup_lines, versions
+from xpl.io import write_json, write_text
 from xpl.languages import get_language
 
 ARM_NAMES = {"base": "base", "sft": "SFT", "sft_rl": "SFT + RL", "parallel_sft": "Parallel-SFT", "parallel_sft_rl": "Parallel-SFT + RL"}
@@ -43,6 +43,7 @@ def write_report(
     seeds = list(config.seeds)
     table: dict[str, dict[str, Any]] = {arm: {} for arm in ARMS}
     deltas: dict[str, dict[str, Any]] = {key: {} for key in DELTAS}
+    changes: dict[str, dict[str, Any]] = {key: {} for key in DELTAS}
     problems_per_language = {}
     for lang in languages:
         scores = {}
@@ -54,7 +55,7 @@ def write_report(
         for key in deltas:
             a, b = key.split(" - ")
             deltas[key][lang] = bootstrap_difference(scores[a], scores[b]).to_dict()
-    pre = json.loads((out / "base" / "stage.json").read_text()) if (out / "base" / "stage.json").is_file() else None
+            changes[key][lang] = changed_problems(scores[a], scores[b], names)
     results = {
         "experiment": config.name,
         "model": config.model,
@@ -66,11 +67,10 @@ def write_report(
         "samples_per_problem": config.eval.samples,
         "pass_at_1": table,
         "deltas": deltas,
+        "changed_problems": changes,
         "rl_reward_curves": {arm: {str(s): r["reward_curve"] for s, r in recs.items()} for arm, recs in rl_records.items()},
         "rl_reward_share": {arm: {str(s): r.get("reward_share") for s, r in recs.items()} for arm, recs in rl_records.items()},
-        "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds", "shipped", "heldout_clean", "clean_against") if k in pre}
-        if pre
-        else None,
+        "pretraining": base_record(out),
         "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}
         if representations
         else None,
@@ -78,7 +78,7 @@ def write_report(
         "versions": versions(),
         "config": to_dict(config),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out / "results.json", results, indent=2)
     plots = _plots(results, out)
     text = render_markdown(results, plots)
     if representations:
@@ -87,8 +87,36 @@ def write_report(
         section = report_markdown(representations).replace("## Representations", "## Representations (first seed)", 1)
         images = "".join(f"![{p}](representations/{p})\n" for p in representations.get("plots", []))
         text += "\n" + section + "\n" + images
-    (out / "report.md").write_text(text)
+    write_text(out / "report.md", text)
     return results
+
+
+def changed_problems(after: np.ndarray, before: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    """Where a paired difference comes from: per family function (a problem's own name outside
+    the family), the (seed, problem) pairs whose pass@1 rose and fell, and the net change summed
+    over them (the difference is the net over all groups / (problems x seeds))."""
+    from xpl.problems.family import function_of
+
+    groups: dict[str, dict[str, float]] = {}
+    diff = after - before  # [seed, problem]
+    for j, name in enumerate(names):
+        column = diff[:, j]
+        if not column.any():
+            continue
+        g = groups.setdefault(function_of(name) or name, {"up": 0, "down": 0, "net": 0.0})
+        g["up"] += int((column > 0).sum())
+        g["down"] += int((column < 0).sum())
+        g["net"] = round(g["net"] + float(column.sum()), 4)
+    return dict(sorted(groups.items(), key=lambda kv: (-abs(kv[1]["net"]), kv[0])))
+
+
+def _changes_line(key: str, groups: dict[str, dict[str, float]], most: int = 4) -> str:
+    a, b = key.split(" - ")
+    if not groups:
+        return f"{ARM_NAMES[a]} − {ARM_NAMES[b]}: no problem changed"
+    shown = [f"{name} {g['net']:+.1f} ({g['up']} up, {g['down']} down)" for name, g in list(groups.items())[:most]]
+    more = len(groups) - most
+    return f"{ARM_NAMES[a]} − {ARM_NAMES[b]}: " + "; ".join(shown) + (f"; {more} more" if more > 0 else "")
 
 
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
@@ -125,6 +153,15 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         recipe = verdict(deltas["parallel_sft_rl - sft_rl"], "Parallel-SFT + RL against SFT + RL")
         role = _role(lang, source, results.get("config", {}))
         lines.append(f"- **{name}** ({role}): {after_sft}; {after_par}. End to end, {recipe}.")
+    changes = results.get("changed_problems")
+    if changes:
+        lines += [
+            "",
+            f"Where the {get_language(source).display_name} differences come from: the problems whose pass@1 changed, "
+            "by family function (seed x problem pairs up and down; net change in problems, summed over seeds):",
+            "",
+        ]
+        lines += [f"- {_changes_line(key, changes[key].get(source, {}))}" for key in DELTAS[:4]]
     lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:

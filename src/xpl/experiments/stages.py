@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from xpl.experiments.config import to_dict
+from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import ConfigError, mark_done, stage_done
@@ -98,7 +99,7 @@ def _claim(out: Path, config) -> None:
                 "use another --out, or delete the directory to start over"
             )
         return
-    stamp.write_text(json.dumps({"digest": digest, "config": to_dict(config)}, indent=2) + "\n")
+    write_json(stamp, {"digest": digest, "config": to_dict(config)}, indent=2)
 
 
 # ----------------------------------------------------------------------------- shared stages
@@ -274,6 +275,19 @@ def versions() -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         pass
     return out
+
+
+BASE_KEYS = ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds", "shipped", "heldout_clean", "clean_against")
+
+
+def base_record(out: Path) -> dict[str, Any] | None:
+    """What a report keeps of the run's base stage (pretrained here, or the shipped organism
+    with whether the held-out set is the one it was cleaned against); None for a named model."""
+    path = out / "base" / "stage.json"
+    if not path.is_file():
+        return None
+    pre = json.loads(path.read_text())
+    return {k: pre[k] for k in BASE_KEYS if k in pre}
 
 
 def setup_lines(results: dict[str, Any]) -> list[str]:

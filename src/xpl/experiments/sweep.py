@@ -356,7 +356,7 @@ def check_folder(config: SweepConfig, out: Path) -> None:
     path = out / "sweep.json"
     mine = _plain(config)
     if not path.is_file():
-        path.write_text(json.dumps(mine, indent=2) + "\n")
+        write_json(path, mine, indent=2)
         return
     first = json.loads(path.read_text())
     for key in ("problems", "languages", "tokenizer_vocab", "max_heldout"):

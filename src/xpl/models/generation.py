@@ -29,6 +29,7 @@ from typing import Any
 
 from xpl.execution import Engine, Job, Result
 from xpl.execution.metrics import pass_at_k
+from xpl.io import write_json
 from xpl.problems.problem import Problem
 
 
@@ -345,7 +346,7 @@ def evaluate(
 def write_bigcode_generations(path: str | Path, prompts: Sequence[str], completions: Sequence[Sequence[str]]) -> None:
     """bigcode-evaluation-harness ``generations.json``: per problem, the full programs."""
     data = [[prompt + c for c in comps] for prompt, comps in zip(prompts, completions, strict=True)]
-    Path(path).write_text(json.dumps(data, indent=1) + "\n")
+    write_json(path, data, indent=1)
 
 
 def read_bigcode_generations(path: str | Path, prompts: Sequence[str]) -> list[list[str]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
 from xpl.training.common import (
@@ -385,7 +386,7 @@ def grpo(
         if probe and not probe_file.is_file():  # measured once, on the starting model
             t = time.perf_counter()
             before = probe_reward(model, tokenizer, probe, config, reward, config.train.seed)
-            probe_file.write_text(json.dumps({"per_problem": before}) + "\n")
+            write_json(probe_file, {"per_problem": before})
             probe_seconds += time.perf_counter() - t
         model.train()
         args = TRLConfig(**config.trl_kwargs(out))

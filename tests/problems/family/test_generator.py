@@ -69,3 +69,12 @@ def test_only_some_levels_and_bad_arguments():
         generate(3, levels=(7,))
     with pytest.raises(ValueError, match="n must be"):
         generate(-1)
+
+
+def test_function_of_reads_the_family_name_and_nothing_else(items):
+    from xpl.problems.family import function_of
+
+    for p in items[:20]:
+        assert function_of(p.problem.name) == p.fn.name
+    assert function_of("HumanEval/7") is None
+    assert function_of("family-s0-x-check_number") is None

@@ -158,7 +158,7 @@ def run_flex(config: FlexExperimentConfig, out: str | Path, report: Report = sil
     ledger = out / "elapsed.json"
     spent = json.loads(ledger.read_text()) if ledger.is_file() else []
     elapsed = time.perf_counter() - started
-    ledger.write_text(json.dumps([*spent, round(elapsed, 1)]) + "\n")
+    write_json(ledger, [*spent, round(elapsed, 1)])
     return write_report(config, out, languages, skipped, records, elapsed, [*spent, elapsed])
 
 

@@ -4,7 +4,6 @@ to the same validation loss, in plain words too) and the loss-curve and clipping
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,8 @@ import numpy as np
 from xpl.analysis.stats import bootstrap, bootstrap_difference, fmt, verdict
 from xpl.experiments.config import to_dict
 from xpl.experiments.flex.config import ARM_NAMES, OPT_NAMES, VARIANTS, FlexExperimentConfig
-from xpl.experiments.stages import load_scores, setup_lines, versions
+from xpl.experiments.stages import base_record, load_scores, setup_lines, versions
+from xpl.io import write_json, write_text
 from xpl.languages import get_language
 
 
@@ -116,8 +116,6 @@ def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], 
         }
         for key, rec in records.items()
     }
-    pre_path = out / "base" / "stage.json"
-    pre = json.loads(pre_path.read_text()) if pre_path.is_file() else None
     results = {
         "experiment": config.name,
         "model": config.model,
@@ -132,15 +130,15 @@ def write_report(config: FlexExperimentConfig, out: Path, languages: list[str], 
         "merge_gap_loss": merge_gap,
         "steps_to_target": steps_to_target(records, seeds, config.arms, source),
         "training": curves,
-        "pretraining": {k: pre[k] for k in ("heldout_loss_before", "heldout_loss_after", "steps", "tokens", "parameters", "seconds")} if pre else None,
+        "pretraining": base_record(out),
         "seconds": round(elapsed, 1),  # this invocation
         "seconds_all_invocations": [round(x, 1) for x in (invocations or [elapsed])],
         "versions": versions(),
         "config": to_dict(config),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out / "results.json", results, indent=2)
     plots = _plots(results, out)
-    (out / "report.md").write_text(render_markdown(results, plots))
+    write_text(out / "report.md", render_markdown(results, plots))
     return results
 
 

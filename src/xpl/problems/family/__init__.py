@@ -16,14 +16,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from xpl.io import write_json
 from xpl.languages import get_language
-from xpl.problems.family.generator import LEVELS, Generated, generate
+from xpl.problems.family.generator import LEVELS, Generated, function_of, generate
 from xpl.problems.family.render import rendered_languages
 from xpl.problems.family.split import assign_splits, behaves_like_any
 from xpl.problems.family.verify import Verification, solve, verify
@@ -119,7 +119,7 @@ def write_outputs(built: Built, out: Path, **params: Any) -> None:
     if built.verification is not None:
         report["verification"] = built.verification.summary()
         report["failures"] = [f.to_dict() for f in built.verification.failures]
-    (out / "verification.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "verification.json", report, indent=2)
 
 
-__all__ = ["Built", "Generated", "build", "generate", "verify", "assign_splits", "write_outputs"]
+__all__ = ["Built", "Generated", "build", "function_of", "generate", "verify", "assign_splits", "write_outputs"]

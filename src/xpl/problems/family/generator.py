@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -754,6 +755,16 @@ class Generated:
 
     problem: Problem
     fn: Function
+
+
+NAME = re.compile(r"^family-s\d+-\d+-(?P<function>\w+)$")
+
+
+def function_of(name: str) -> str | None:
+    """The function a family problem asks for (``family-s0-00018-check_number`` ->
+    ``check_number``): problems of one function share a template; None for any other name."""
+    match = NAME.match(name)
+    return match.group("function") if match else None
 
 
 def generate(n: int, seed: int = 0, levels: tuple[int, ...] = LEVELS) -> list[Generated]:
