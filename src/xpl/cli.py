@@ -402,6 +402,55 @@ def _usable_languages():
     return [lang for lang in all_languages() if lang.toolchain.available]
 
 
+corpus_app = typer.Typer(no_args_is_help=True, help="Corpora of parallel programs: translations by a model, kept when they pass.")
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("translate")
+def corpus_translate(
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (or smollm2-135m, organism)."),
+    problems: str = typer.Option("humaneval", "--problems", "-p", help="humaneval, or a problems file (xpl JSONL) with solutions in the source PL."),
+    source: str = typer.Option("python", "--from", help="The PL whose solutions are translated."),
+    to: str = typer.Option("rust,go,java,javascript", "--to", help="Comma-separated target PLs."),
+    chat: Optional[bool] = typer.Option(None, "--chat/--completion", help="Prompt style (default: chat for an instruct model with a chat template)."),
+    n: int = typer.Option(4, "--n", help="Samples per problem and PL; the first that passes is kept."),
+    temperature: float = typer.Option(0.8, "--temperature", help="0 = greedy (then --n must be 1)."),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_new_tokens: int = typer.Option(384, "--max-new-tokens"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    limit: int = typer.Option(0, "--limit", help="Only the first N problems (0 = all)."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j"),
+    out: Path = typer.Option(Path("runs/translate"), "--out", "-o", help="Output directory (rerun the same command to resume)."),
+) -> None:
+    """Translate each problem's solution into other PLs with a model; keep what passes the tests."""
+    from xpl.experiments.evaluation import load_benchmark
+    from xpl.experiments.translate import TranslateRequest, translate
+    from xpl.languages import UnknownLanguage, get_language
+    from xpl.models.loading import ModelNotFound
+    from xpl.problems.problem import ProblemFormatError
+    from xpl.training.common import limit_threads
+
+    limit_threads()
+    style = "auto" if chat is None else "chat" if chat else "completion"
+    try:
+        targets = [get_language(x).name for x in to.split(",") if x.strip()]
+        request = TranslateRequest(model, get_language(source).name, targets, style, n, temperature, top_p, max_new_tokens, batch_size, seed, workers=workers)
+        request.validate("corpus translate")
+        chosen = load_benchmark(problems)
+        if limit:
+            chosen = chosen[:limit]
+        with _progress() as bar:
+            task = bar.add_task("translating", total=None)
+            summary = translate(request, chosen, out, progress=lambda label, done, total: bar.update(task, completed=done, total=total))
+    except (UnknownLanguage, ModelNotFound, ProblemFormatError, ValueError) as exc:
+        _fail(str(exc))
+    from xpl.experiments.translate import render_yield
+
+    console.print(render_yield(summary))
+    console.print(f"wrote {out / 'problems.jsonl'}, {out / 'pairs'} (parquet), {out / 'yield.md'}; attempts in {out / 'attempts.jsonl'}")
+
+
 problems_app = typer.Typer(no_args_is_help=True, help="Problem sets: HumanEval in every PL, and the generated parallel program family.")
 app.add_typer(problems_app, name="problems")
 

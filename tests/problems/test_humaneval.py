@@ -371,3 +371,17 @@ def test_tuples_of_different_lengths_of_one_element_type_are_a_list(translated):
             translate(item("x", f"assert candidate(1) == {mixed}\nassert candidate(2) == (3,)\n"))
     he148 = by_number(translated[0], 148)
     assert he148.signature.returns == parse_type("List[str]") and he148.tests[0].expected == ["Saturn", "Uranus"]
+
+
+def test_every_reference_solution_passes_after_xpl_python_prompt(engine):
+    """The canonical solution is each problem's Python solution: it follows xpl's own Python
+    prompt (HumanEval/115's `import math` before its docstring included) and passes."""
+    from xpl.execution import Job
+    from xpl.problems.humaneval import humaneval_problems
+
+    problems, _ = humaneval_problems()
+    jobs = [Job("python", p.solution_program("python"), len(p.tests), expected=p.expected_results("python")) for p in problems]
+    failed = [p.name for p, r in zip(problems, engine.run(jobs)) if not r.ok]
+    assert not failed
+    by_name = {p.name: p for p in problems}
+    assert by_name["HumanEval_115_max_fill"].description.startswith("You are given a rectangular grid of wells")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import copy
 import gzip
+import inspect
 import json
 import math
 import reprlib
@@ -289,11 +290,28 @@ def _typed_problem(
         _same_answers(item, tests)
     name = "HumanEval_" + item.task_id.split("/")[-1] + "_" + item.entry_point
     try:
+        description, before = _docstring_and_rest(item, fn)
         return Problem(
-            name, "humaneval", sig, ast.get_docstring(fn) or "", tests, notes=tuple(notes), helpers=dict(helpers or {})
+            name, "humaneval", sig, description, tests, notes=tuple(notes), helpers=dict(helpers or {}),
+            solutions={"python": before + item.canonical_solution},  # the reference body, after the Python prompt
         )
     except ProblemFormatError as exc:
         raise Untranslatable(str(exc)) from None
+
+
+def _docstring_and_rest(item: HumanEvalItem, fn: ast.FunctionDef) -> tuple[str, str]:
+    """The function's docstring, wherever it sits among the prompt's statements (HumanEval/115
+    imports math before it), and those other statements as body lines: the canonical solution
+    continues them."""
+    source = item.prompt + "    ...\n"  # what ``translate`` parsed: the prompt, closed
+    doc, rest = "", []
+    for stmt in fn.body:
+        constant = stmt.value.value if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) else None
+        if not doc and isinstance(constant, str):
+            doc = inspect.cleandoc(constant)
+        elif constant is not Ellipsis:
+            rest.append("    " + (ast.get_source_segment(source, stmt) or "") + "\n")
+    return doc, "".join(rest)
 
 
 class _RuntimeTypes(Untranslatable):

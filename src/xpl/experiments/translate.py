@@ -1,0 +1,316 @@
+"""``xpl corpus translate``: parallel programs from a model. For every problem and target PL,
+sample translations of the problem's solution in the source PL, run each against the
+problem's tests in the target PL, and keep the first that passes.
+
+The model writes the target function's body after the target PL's own completion prompt
+(signature and description), so a kept translation is a solution body like the family's and
+``Problem.solution_program`` runs it:
+
+- chat style: the user turn gives the source program and asks for the target PL; the
+  assistant turn is opened with the code fence and the target prompt, and the body is cut at
+  the PL's stop sequences or the closing fence;
+- completion style: the source program as line comments in the target PL, then the target
+  prompt.
+
+Written to ``out``:
+
+    attempts.jsonl     one line per (problem, target PL) once its samples have run: kept or
+                       not, the statuses of the samples, the kept body (resumption reads it)
+    problems.jsonl     the problems with the source solution and the kept translations only
+                       (``meta.translated``: PL -> model and sample), xpl JSONL
+    pairs/             a Hugging Face ``datasets`` folder (parquet) of parallel pairs
+    yield.json, yield.md   per target PL: problems tried, kept, yield, reject statuses
+
+A killed run resumes: (problem, PL) pairs in ``attempts.jsonl`` are not sampled again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from xpl.corpus import program_text
+from xpl.io import write_json, write_text
+from xpl.languages import get_language
+from xpl.languages.chat import FENCE
+from xpl.languages.types import UnsupportedError
+from xpl.problems.problem import Problem
+
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(label: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class TranslateRequest:
+    model: str
+    source: str = "python"
+    targets: list[str] = field(default_factory=lambda: ["rust", "go", "java", "javascript"])
+    style: str = "auto"  # auto | chat | completion
+    n: int = 4  # samples per (problem, PL); the first that passes is kept
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 384
+    batch_size: int = 16
+    seed: int = 0
+    chunk: int = 16  # problems sampled and run between two writes of attempts.jsonl
+    workers: int | None = None
+
+    def validate(self, where: str = "translate") -> None:
+        src = get_language(self.source).name
+        targets = [get_language(t).name for t in self.targets]
+        if not targets:
+            raise ValueError(f"{where}: name at least one target PL")
+        if src in targets:
+            raise ValueError(f"{where}: the source PL {src} is also a target")
+        if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1 or self.chunk < 1:
+            raise ValueError(f"{where}: n, batch_size, max_new_tokens and chunk must be >= 1")
+        if self.temperature < 0 or (self.temperature == 0 and self.n > 1):
+            raise ValueError(f"{where}: temperature must be >= 0 (0 = greedy, then n must be 1), got {self.temperature} with n={self.n}")
+
+
+@dataclass(frozen=True)
+class TranslationPrompt:
+    problem: str
+    language: str
+    text: str  # what the model continues
+    stops: tuple[str, ...]
+
+
+def translation_prompt(problem: Problem, source: str, target: str, style: str, tokenizer=None) -> TranslationPrompt:
+    """The prompt asking for ``problem``'s ``source`` solution in ``target`` (see the module
+    docstring); raises ``UnsupportedError`` when the target PL cannot express the problem."""
+    src, tgt = get_language(source), get_language(target)
+    code = program_text(problem, src.name).rstrip("\n")
+    target_prompt = problem.prompt(tgt)  # raises UnsupportedError
+    if style == "chat":
+        message = (
+            f"Translate this {src.display_name} function to {tgt.display_name}.\n"
+            f"{FENCE}{src.name}\n{code}\n{FENCE}\n"
+            f"Answer with the {tgt.display_name} function in a single {FENCE}{tgt.name} code block."
+        )
+        opened = tokenizer.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False)
+        return TranslationPrompt(problem.name, tgt.name, f"{opened}{FENCE}{tgt.name}\n{target_prompt}", (*tgt.stop_sequences, FENCE))
+    header = tgt.comment(f"{src.display_name} version:\n{code}\n\n{tgt.display_name} version:")
+    return TranslationPrompt(problem.name, tgt.name, header + target_prompt, tuple(tgt.stop_sequences))
+
+
+@dataclass
+class Attempt:
+    problem: str
+    language: str
+    kept: int | None  # the index of the kept sample, None when none passed
+    statuses: list[str]
+    solution: str | None  # the kept body
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"problem": self.problem, "language": self.language, "kept": self.kept, "statuses": self.statuses, "solution": self.solution}
+
+
+def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
+    """The attempts a previous run finished (a torn last line, from a kill, is ignored)."""
+    done: dict[tuple[str, str], Attempt] = {}
+    if not path.is_file():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+            attempt = Attempt(rec["problem"], rec["language"], rec["kept"], list(rec["statuses"]), rec["solution"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        done[(attempt.problem, attempt.language)] = attempt
+    return done
+
+
+def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Sequence[str]], problems: dict[str, Problem], engine) -> list[Attempt]:
+    """Run every sample of every prompt in its target PL; keep the first that passes."""
+    from xpl.execution import Job
+
+    jobs, owner = [], []
+    for i, (prompt, comps) in enumerate(zip(prompts, completions, strict=True)):
+        rendered = problems[prompt.problem].render(prompt.language)
+        for k, body in enumerate(comps):
+            jobs.append(Job(prompt.language, rendered.program(body), rendered.num_tests, id=f"{prompt.problem}#{prompt.language}#{k}", expected=rendered.expected))
+            owner.append(i)
+    results = engine.run(jobs) if jobs else []
+    statuses: list[list[str]] = [[] for _ in prompts]
+    for i, res in zip(owner, results):
+        statuses[i].append(res.status.value)
+    attempts = []
+    for prompt, comps, st in zip(prompts, completions, statuses):
+        kept = next((k for k, s in enumerate(st) if s == "ok"), None)
+        attempts.append(Attempt(prompt.problem, prompt.language, kept, st, comps[kept] if kept is not None else None))
+    return attempts
+
+
+Sampler = Callable[[list[TranslationPrompt]], list[list[str]]]
+
+
+def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path, progress: Progress = _quiet,
+              sampler: Sampler | None = None) -> dict[str, Any]:
+    """Translate ``problems`` (those with a ``request.source`` solution) into every target PL
+    and write the outputs listed in the module docstring; returns the yield summary.
+    ``sampler`` replaces the model (prompts -> ``n`` completions each; completion style), for
+    tests."""
+    from xpl.execution import Engine
+
+    request.validate()
+    src = get_language(request.source).name
+    targets = [get_language(t).name for t in request.targets]
+    missing = [get_language(t).display_name for t in targets if not get_language(t).toolchain.available]
+    if missing:
+        raise ValueError(f"no toolchain here for {', '.join(missing)} (see `xpl langs`)")
+    usable = [p for p in problems if src in p.solutions]
+    if not usable:
+        raise ValueError(f"none of the {len(problems)} problems has a {src} solution to translate")
+    out.mkdir(parents=True, exist_ok=True)
+    attempts_path = out / "attempts.jsonl"
+    done = read_attempts(attempts_path)
+    tokenizer = None
+    if sampler is None:
+        sampler, tokenizer, style = _model_sampler(request)
+    elif request.style == "chat":
+        raise ValueError("a sampler without a tokenizer writes completion-style prompts")
+    else:
+        style = "completion"
+    by_name = {p.name: p for p in usable}
+    unsupported: Counter = Counter()
+    todo: list[TranslationPrompt] = []
+    for p in usable:
+        for lang in targets:
+            if (p.name, lang) in done:
+                continue
+            try:
+                todo.append(translation_prompt(p, src, lang, style, tokenizer))
+            except UnsupportedError:
+                unsupported[lang] += 1
+    engine = Engine(workers=request.workers, store=out / "results.sqlite")
+    started = time.perf_counter()
+    total = len(todo)
+    try:
+        step = request.chunk * len(targets)
+        for start in range(0, total, step):
+            chunk = todo[start : start + step]
+            completions = sampler(chunk)
+            attempts = run_attempts(chunk, completions, by_name, engine)
+            with attempts_path.open("a", encoding="utf-8") as fh:
+                for a in attempts:
+                    fh.write(json.dumps(a.to_dict()) + "\n")
+                    done[(a.problem, a.language)] = a
+            progress("translating", start + len(chunk), total)
+    finally:
+        engine.close()
+    return write_outputs(request, usable, targets, done, unsupported, out, style, time.perf_counter() - started)
+
+
+def _model_sampler(request: TranslateRequest) -> tuple[Sampler, Any, str]:
+    """The model as a sampler of translations, its tokenizer, and the prompt style it
+    resolves to."""
+    from xpl.models.generation import SamplingConfig, resolve_prompt_style, sample
+    from xpl.models.loading import load_model, resolve
+
+    model, tokenizer = load_model(request.model)
+    style = resolve_prompt_style(request.style, tokenizer, str(resolve(request.model)))
+    config = SamplingConfig(request.n, request.temperature, request.top_p, request.max_new_tokens, request.batch_size, request.seed)
+
+    def sampler(prompts: list[TranslationPrompt]) -> list[list[str]]:
+        return sample(model, tokenizer, [p.text for p in prompts], [p.stops for p in prompts], config)
+
+    return sampler, tokenizer, style
+
+
+def write_outputs(request: TranslateRequest, problems: Sequence[Problem], targets: list[str], done: dict[tuple[str, str], Attempt],
+                  unsupported: Counter, out: Path, style: str, seconds: float) -> dict[str, Any]:
+    from xpl.problems import write_problems
+
+    src = get_language(request.source).name
+    translated, pairs = [], []
+    for p in problems:
+        solutions = {src: p.solutions[src]}
+        made = {}
+        for lang in targets:
+            a = done.get((p.name, lang))
+            if a is not None and a.solution is not None:
+                solutions[lang] = a.solution
+                made[lang] = {"model": request.model, "sample": a.kept}
+        translated.append(replace(p, solutions=solutions, meta={**p.meta, "translated": made}))
+        for lang in made:
+            pairs.append({
+                "problem": p.name,
+                "source_language": src,
+                "target_language": lang,
+                "source": program_text(p, src),
+                "target": program_text(translated[-1], lang),
+                "model": request.model,
+            })
+    write_problems(out / "problems.jsonl", translated)
+    _write_pairs(out / "pairs", pairs)
+    rows = []
+    for lang in targets:
+        mine = [a for (name, l), a in done.items() if l == lang]
+        rejects = Counter(s for a in mine for s in a.statuses if s != "ok")
+        kept = sum(a.solution is not None for a in mine)
+        rows.append({
+            "language": lang,
+            "tried": len(mine),
+            "kept": kept,
+            "yield": round(kept / len(mine), 4) if mine else None,
+            "samples": sum(len(a.statuses) for a in mine),
+            "passing_samples": sum(s == "ok" for a in mine for s in a.statuses),
+            "reject_statuses": dict(rejects.most_common()),
+            "unsupported": unsupported[lang],
+        })
+    summary = {
+        "model": request.model,
+        "source": src,
+        "style": style,
+        "sampling": {"n": request.n, "temperature": request.temperature, "top_p": request.top_p, "max_new_tokens": request.max_new_tokens, "seed": request.seed},
+        "problems": len(problems),
+        "languages": rows,
+        "pairs": len(pairs),
+        "seconds_this_invocation": round(seconds, 1),
+    }
+    write_json(out / "yield.json", summary, indent=2)
+    write_text(out / "yield.md", render_yield(summary))
+    return summary
+
+
+def _write_pairs(folder: Path, pairs: list[dict[str, Any]]) -> None:
+    """The parallel pairs as a ``datasets`` folder: one parquet file (``load_dataset(folder)``)."""
+    from datasets import Dataset, Features, Value
+
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = ("problem", "source_language", "target_language", "source", "target", "model")
+    features = Features({c: Value("string") for c in columns})
+    data = Dataset.from_list(pairs, features=features) if pairs else Dataset.from_dict({c: [] for c in columns}, features=features)
+    tmp = folder / "train.parquet.tmp"
+    data.to_parquet(str(tmp))
+    tmp.replace(folder / "train.parquet")
+
+
+def render_yield(summary: dict[str, Any]) -> str:
+    s = summary["sampling"]
+    lines = [
+        f"# Translations from {get_language(summary['source']).display_name} by `{summary['model']}`",
+        "",
+        f"{summary['problems']} problems; {s['n']} samples per problem and PL at temperature {s['temperature']:g} "
+        f"({summary['style']} prompts); the first sample that passes the problem's tests is kept.",
+        "",
+        "| PL | problems tried | kept | yield | passing samples | rejected samples by status |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in summary["languages"]:
+        rejects = ", ".join(f"{k} {v}" for k, v in r["reject_statuses"].items()) or "-"
+        y = f"{r['yield']:.3f}" if r["yield"] is not None else "-"
+        lines.append(f"| {get_language(r['language']).display_name} | {r['tried']} | {r['kept']} | {y} | {r['passing_samples']}/{r['samples']} | {rejects} |")
+    skipped = [f"{get_language(r['language']).display_name} {r['unsupported']}" for r in summary["languages"] if r["unsupported"]]
+    if skipped:
+        lines += ["", "Problems a PL cannot express (not tried): " + ", ".join(skipped) + "."]
+    return "\n".join(lines) + "\n"
