@@ -189,12 +189,9 @@ def main() -> None:
         rl_problems = train[: args.grpo_problems]
         rl.probe_problems = min(args.probe, args.grpo_problems)
         grpo_name += f"-n{args.grpo_problems}"
-    elif args.grpo_mixed:
-        rates = timed("difficulty", pass_rates, tuned, train, rl, work / "sft_pass_rates.json")
-        rl_problems = [p for p in train if 0 < rates[p.name] < 1]
-        rl.probe_problems = min(args.probe, len(rl_problems))
+    elif args.grpo_mixed:  # GRPO's own pool filter: the probe is then drawn from the mixed pool
+        rl.pool = "mixed"
         grpo_name += "-mixed"
-        print(f"GRPO on the {len(rl_problems)} of {len(train)} train problems the SFT model passes sometimes", flush=True)
     rl_record = timed("grpo", grpo, tuned, rl_problems, rl, work / grpo_name)
     rl_model = Path(rl_record["model"])
 
@@ -244,7 +241,8 @@ def main() -> None:
         },
         "grpo_learning_rate": rl.train.learning_rate,
         "grpo": {
-            "problems": len(rl_problems),
+            "problems": rl_record["problems"],
+            "pool": rl_record.get("pool"),
             "reward": rl.reward,
             "prompts_per_step": prompts,
             "temperature": rl.temperature,
@@ -263,27 +261,6 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.plot:
         plot_grpo(work, grpo_name, args.plot)
-
-
-def pass_rates(model_dir: Path, problems, config, out: Path) -> dict[str, float]:
-    """Each problem's pass rate over 8 samples at GRPO's temperature, cached in ``out``."""
-    if out.is_file():
-        return json.loads(out.read_text())
-    from xpl.execution.cluster import make_engine
-    from xpl.models.loading import load_model
-    from xpl.training.grpo import ExecutionReward, probe_reward
-
-    model, tokenizer = load_model(model_dir)
-    tokenizer.padding_side = "left"
-    engine = make_engine(None, languages=[config.language])
-    try:
-        reward = ExecutionReward(problems, config.language, "pass", config.timeout_s, engine)
-        rates = probe_reward(model, tokenizer, problems, config, reward, config.train.seed)
-    finally:
-        engine.close()
-    result = {p.name: r for p, r in zip(problems, rates, strict=True)}
-    out.write_text(json.dumps(result) + "\n")
-    return result
 
 
 def plot_grpo(work: Path, grpo_name: str, path: Path) -> None:

@@ -167,3 +167,18 @@ def test_all_or_nothing_descriptions_give_the_corpus_they_always_gave(problems):
 def test_bad_description_shares_are_named(problems, descriptions, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         pretraining_corpus(problems, {"python": 1.0}, 5_000, descriptions=descriptions)
+
+
+def test_parallel_programs_from_another_source_replace_only_the_parallel_pls(problems):
+    from dataclasses import replace
+
+    from xpl.corpus import parallel_examples, with_parallel_source
+
+    source = [replace(p, solutions={"javascript": "FROM FILE", "python": "NOT USED"}) for p in problems[:5]]
+    mixed, record = with_parallel_source(problems, source, ["python"], ["python", "javascript"])
+    assert record == {"source_problems": 5, "matched": 5, "unused": 0, "programs": {"javascript": 5}}
+    assert [p.solutions for p in mixed[:5]] == [{"python": p.solutions["python"], "javascript": "FROM FILE"} for p in problems[:5]]
+    assert all(set(p.solutions) == {"python"} for p in mixed[5:])
+    examples = parallel_examples(mixed, ["python", "javascript"], "multi")
+    assert {e.problem for e in examples} == {p.name for p in problems[:5]}
+    assert all("FROM FILE" in e.completion for e in examples if e.language == "javascript")

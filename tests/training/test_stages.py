@@ -118,8 +118,11 @@ def test_sft_then_grpo_on_the_tiny_model(pretrained, tmp_path):
         (lambda: GRPOConfig(num_generations=4, train=TrainConfig(batch_size=6)).validate(), "multiple of num_generations"),
         (lambda: GRPOConfig(reward="bleu").validate(), "grpo.reward"),
         (lambda: GRPOConfig(probe_problems=-1).validate(), "grpo.probe_problems"),
+        (lambda: GRPOConfig(pool="hard").validate(), "grpo.pool must be all or mixed"),
+        (lambda: GRPOConfig(pool_samples=1).validate(), "grpo.pool_samples must be >= 2"),
         (lambda: SFTConfig(languages=["cobol"]).validate(), "cobol"),
         (lambda: SFTConfig(parallel_languages=["python"]).validate(), "at least two PLs"),
+        (lambda: SFTConfig(parallel_source="nowhere.jsonl").validate("parallel_sft"), "parallel_sft.parallel_source: nowhere.jsonl: no such file"),
         (lambda: tiny_pretrain_config().__class__(proportions={"python": 0.5, "rust": 0.6}).validate(), "sum to 1"),
         (lambda: tiny_pretrain_config().__class__(preset="huge").validate(), "preset"),
         (lambda: TrainConfig(batch_size=0).validate("sft.train"), "sft.train.batch_size"),
@@ -138,3 +141,53 @@ def test_a_missing_model_fails_with_a_clear_message(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelNotFound, match="no config.json"):
         resolve(str(tmp_path / "empty"))
+
+
+def test_parallel_sft_takes_its_parallel_programs_from_a_file(pretrained, tmp_path):
+    """parallel_source: the JavaScript programs come from the file (matched by name); training
+    problems it lacks give no parallel example; its other problems are never used."""
+    import json
+    from dataclasses import replace
+
+    out, _ = pretrained
+    train, test = tiny_problems()
+    marked = [replace(p, solutions={"javascript": p.solutions["javascript"].replace("return", "return /* file */", 1)}) for p in train[:10]]
+    source = tmp_path / "translated.jsonl"
+    source.write_text("".join(json.dumps(p.to_json()) + "\n" for p in [*marked, *test[:3]]))
+    config = SFTConfig(
+        languages=["python"], parallel_languages=["python", "javascript"], parallel_ratio=0.5, parallel_source=str(source),
+        train=TrainConfig(learning_rate=2e-3, batch_size=8, max_steps=2, logging_steps=1),
+    )
+    record = sft(out / "final", train, config, tmp_path / "sft")
+    assert record["parallel_source"] == {"file": str(source), "source_problems": 13, "matched": 10, "unused": 3, "programs": {"javascript": 10}}
+    assert record["examples_by_kind"]["sft"] == len(train)
+    empty = tmp_path / "other.jsonl"
+    empty.write_text("".join(json.dumps(p.to_json()) + "\n" for p in test[:3]))
+    with pytest.raises(ConfigError, match="no program in python, javascript for any of the"):
+        sft(out / "final", train, replace(config, parallel_source=str(empty)), tmp_path / "sft2")
+
+
+def test_mixed_pool_keeps_what_the_model_sometimes_passes_and_remembers_it(tmp_path, monkeypatch):
+    import xpl.training.grpo as grpo_module
+
+    train, _ = tiny_problems()
+    problems = list(train[:5])
+    rates = [0.0, 0.25, 1.0, 0.875, 0.0]
+    calls = []
+
+    def fake_probe(model, tokenizer, ps, config, reward, seed, n=None):
+        calls.append(n)
+        return rates[: len(ps)]
+
+    monkeypatch.setattr(grpo_module, "probe_reward", fake_probe)
+    config = GRPOConfig(pool="mixed", pool_samples=8)
+    kept, counts = grpo_module.mixed_pool(None, None, problems, config, None, tmp_path / "pool.json")
+    assert [p.name for p in kept] == [problems[1].name, problems[3].name]
+    assert counts == {"of": 5, "kept": 2, "always_passed": 1, "never_passed": 2, "samples": 8}
+    assert calls == [8]
+    # a resumed stage reads the pool back instead of sampling again
+    again, _ = grpo_module.mixed_pool(None, None, problems, config, None, tmp_path / "pool.json")
+    assert again == kept and calls == [8]
+    rates[:] = [0.0] * 5
+    with pytest.raises(ConfigError, match="passes all or none"):
+        grpo_module.mixed_pool(None, None, problems, config, None, tmp_path / "other.json")

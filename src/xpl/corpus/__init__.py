@@ -21,8 +21,9 @@ exactly what a model sees and completes at evaluation time, without the test har
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from xpl.languages import get_language
@@ -295,6 +296,31 @@ def parallel_examples(
                 context = program_text(p, source) + "\n"
             out.append(_example(p, target, fmt, chat, context=context))
     return out
+
+
+def with_parallel_source(
+    problems: Sequence[Problem], source: Sequence[Problem], sft_languages: Sequence[str], parallel_languages: Sequence[str]
+) -> tuple[list[Problem], dict[str, Any]]:
+    """``problems`` with their programs in the parallel PLs taken from ``source`` (problems of
+    the same names, e.g. ``xpl corpus translate``'s output) instead of their own; their
+    solutions in ``sft_languages`` stay. A problem that ``source`` lacks keeps only those, so
+    it gives no parallel example; ``source`` problems that are not in ``problems`` (held-out
+    ones among them) are never used. Returns the problems and counts for the stage record."""
+    sft_langs = {get_language(x).name for x in sft_languages}
+    parallel = [get_language(x).name for x in parallel_languages if get_language(x).name not in sft_langs]
+    by_name = {p.name: p for p in source}
+    out, programs = [], Counter()
+    for p in problems:
+        solutions = {lang: body for lang, body in p.solutions.items() if lang in sft_langs}
+        other = by_name.get(p.name)
+        if other is not None:
+            for lang in parallel:
+                if lang in other.solutions:
+                    solutions[lang] = other.solutions[lang]
+                    programs[lang] += 1
+        out.append(replace(p, solutions=solutions))
+    used = sum(p.name in by_name for p in problems)
+    return out, {"source_problems": len(source), "matched": used, "unused": len(source) - used, "programs": dict(programs)}
 
 
 def sft_mixture(

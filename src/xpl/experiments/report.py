@@ -70,6 +70,7 @@ def write_report(
         "changed_problems": changes,
         "rl_reward_curves": {arm: {str(s): r["reward_curve"] for s, r in recs.items()} for arm, recs in rl_records.items()},
         "rl_reward_share": {arm: {str(s): r.get("reward_share") for s, r in recs.items()} for arm, recs in rl_records.items()},
+        "rl_pool": {arm: {str(s): r.get("pool") for s, r in recs.items()} for arm, recs in rl_records.items()},
         "pretraining": base_record(out),
         "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}
         if representations
@@ -166,6 +167,10 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
         lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
+    pools = [p for recs in results.get("rl_pool", {}).values() for p in recs.values() if p]
+    if pools:
+        kept = ", ".join(str(p["kept"]) for p in pools)
+        lines += ["", f"RL pool (grpo.pool mixed): of {pools[0]['of']} training problems, the ones the starting model passed in some but not all of {pools[0]['samples']} samples: {kept} (per arm and seed)."]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += ["", "Every number above is in `results.json`, with the configuration and library versions; raw completions and test outcomes are under `seed*/eval/`."]

@@ -299,6 +299,9 @@ def setup_lines(results: dict[str, Any]) -> list[str]:
         lines += ["", "Prompts: chat (the problem as a user message through the model's chat template; the code block of each reply is run)."]
     elif style == "completion":
         lines += ["", "Prompts: completion (the model continues the PL's signature and description)."]
+    source = (results.get("config", {}).get("parallel_sft") or {}).get("parallel_source")
+    if source and source != "generated":
+        lines += ["", f"Parallel-SFT's parallel programs: from `{source}`, matched to the training problems by name (not the family's renderers)."]
     if results["skipped_languages"]:
         lines += ["", "Not evaluated here: " + "; ".join(f"{get_language(k).display_name} ({v})" for k, v in results["skipped_languages"].items())]
     pre = results.get("pretraining")

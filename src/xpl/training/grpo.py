@@ -167,6 +167,11 @@ class GRPOConfig:
     # probe set of this many RL problems, sampled the same way before and after training,
     # says whether the policy itself improved (0 = no probe).
     probe_problems: int = 0
+    # all: RL on every problem; mixed: only on those the starting model passes sometimes but
+    # not always (pool_samples samples each at this temperature, before training): a group
+    # whose completions all pass, or all fail, has no advantage to learn from
+    pool: str = "all"
+    pool_samples: int = 8
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     # TRL's vLLM generation of the completions (null: Hugging Face generate); VLLMConfig
     vllm: VLLMConfig | None = None
@@ -194,6 +199,10 @@ class GRPOConfig:
             )
         if self.probe_problems < 0:
             raise ConfigError(f"{where}.probe_problems must be >= 0, got {self.probe_problems}")
+        if self.pool not in ("all", "mixed"):
+            raise ConfigError(f"{where}.pool must be all or mixed, got {self.pool!r}")
+        if self.pool_samples < 2:
+            raise ConfigError(f"{where}.pool_samples must be >= 2 (a pass rate strictly between 0 and 1 needs two samples), got {self.pool_samples}")
         if self.timeout_s <= 0 or self.max_completion_length < 1 or self.temperature <= 0:
             raise ConfigError(f"{where}: timeout_s, max_completion_length and temperature must be positive")
         self.train.validate(f"{where}.train")
@@ -311,20 +320,43 @@ def release_trl_vllm(trainer) -> None:
 
 
 def probe_reward(
-    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int
+    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int, n: int | None = None
 ) -> list[float]:
-    """Each problem's mean reward over ``num_generations`` samples (GRPO's temperature and
-    completion length)."""
+    """Each problem's mean reward over ``n`` samples (default ``num_generations``; GRPO's
+    temperature and completion length)."""
     from xpl.models.generation import SamplingConfig, sample_problems
 
-    sampling = SamplingConfig(
-        config.num_generations, config.temperature, 1.0, config.max_completion_length, 64, seed=seed
-    )
+    n = n or config.num_generations
+    sampling = SamplingConfig(n, config.temperature, 1.0, config.max_completion_length, 64, seed=seed)
     completions = sample_problems(model, tokenizer, problems, reward.language, sampling, style=reward.style)
     names = [p.name for p, cs in zip(problems, completions) for _ in cs]
     scores = reward.score([c for cs in completions for c in cs], names)  # not training's reward time
-    k = config.num_generations
-    return [round(sum(scores[i : i + k]) / k, 4) for i in range(0, len(scores), k)]
+    return [round(sum(scores[i : i + n]) / n, 4) for i in range(0, len(scores), n)]
+
+
+def mixed_pool(model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, path: Path) -> tuple[list[Problem], dict[str, Any]]:
+    """The problems the starting model passes sometimes but not always (``pool_samples``
+    samples each), and the counts; kept in ``path`` so a resumed stage trains on the same pool."""
+    if path.is_file():
+        rates = json.loads(path.read_text())["pass_rates"]
+    else:
+        values = probe_reward(model, tokenizer, problems, config, reward, config.train.seed, n=config.pool_samples)
+        rates = {p.name: r for p, r in zip(problems, values, strict=True)}
+        write_json(path, {"samples": config.pool_samples, "pass_rates": rates})
+    kept = [p for p in problems if 0 < rates[p.name] < 1]
+    if not kept:
+        raise ConfigError(
+            f"grpo.pool mixed: the starting model passes all or none of the {config.pool_samples} samples of every one of "
+            f"the {len(problems)} problems; nothing to learn from (use pool: all, or other problems)"
+        )
+    counts = {
+        "of": len(problems),
+        "kept": len(kept),
+        "always_passed": sum(rates[p.name] == 1 for p in problems),
+        "never_passed": sum(rates[p.name] == 0 for p in problems),
+        "samples": config.pool_samples,
+    }
+    return kept, counts
 
 
 def _probe_record(before: list[float], after: list[float]) -> dict[str, Any]:
@@ -372,17 +404,22 @@ def grpo(
     tokenizer.padding_side = "left"
     if config.prompt_style == "chat" and not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"grpo.prompt_style chat: the tokenizer of {model_dir} has no chat template; use completion")
-    dataset = Dataset.from_list(grpo_rows(usable, lang, config.prompt_style, tokenizer))
     started = time.perf_counter()
     try:
         engine = make_engine(config.execution.ray, workers=workers, languages=[lang])
     except (ClusterUnavailable, ToolchainMissing) as exc:
         raise ConfigError(f"grpo.execution.ray: {exc}") from None
     reward = ExecutionReward(usable, lang, config.reward, config.timeout_s, engine, config.prompt_style)
-    probe = usable[: config.probe_problems]
-    probe_file = out / "probe_before.json"
     probe_seconds = 0.0  # kept out of the stage's time, so the reward share is training's
+    pool, pool_seconds = None, 0.0  # the pool's sampling is kept out of the stage's time too
     try:
+        if config.pool == "mixed":
+            t = time.perf_counter()
+            usable, pool = mixed_pool(model, tokenizer, usable, config, reward, out / "pool.json")
+            pool_seconds = time.perf_counter() - t
+        dataset = Dataset.from_list(grpo_rows(usable, lang, config.prompt_style, tokenizer))
+        probe = usable[: config.probe_problems]
+        probe_file = out / "probe_before.json"
         if probe and not probe_file.is_file():  # measured once, on the starting model
             t = time.perf_counter()
             before = probe_reward(model, tokenizer, probe, config, reward, config.train.seed)
@@ -408,12 +445,13 @@ def grpo(
         engine.close()
     save_final(trainer, tokenizer, out, merge_lora=True)
     history = [r for r in trainer.state.log_history if "reward" in r]
-    seconds = time.perf_counter() - started - probe_seconds
+    seconds = time.perf_counter() - started - probe_seconds - pool_seconds
     record = {
         "stage": "grpo",
         "model": str(out / FINAL),
         "language": lang,
         "problems": len(usable),
+        "pool": pool,
         "steps": trainer.state.global_step,
         "reward_curve": [
             {"step": r.get("step"), "reward": r["reward"], "reward_std": r.get("reward_std")} for r in history
@@ -423,6 +461,7 @@ def grpo(
         "reward_share": round(reward.seconds / seconds, 4) if seconds else None,
         "seconds": round(seconds, 1),
         "probe_seconds": round(probe_seconds, 1),
+        "pool_seconds": round(pool_seconds, 1),
         "config": config_dict(config),
     }
     if trainer.is_world_process_zero():

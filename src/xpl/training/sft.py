@@ -61,6 +61,10 @@ class SFTConfig:
     parallel_languages: list[str] = field(default_factory=list)  # empty: plain SFT
     parallel_format: str = "multi"
     parallel_ratio: float = 0.5
+    # generated: the parallel programs are the problems' own (the family's renderers); a path:
+    # an xpl JSONL problems file (e.g. `xpl corpus translate`'s problems.jsonl) whose programs,
+    # matched by problem name, replace them in the parallel PLs other than `languages`
+    parallel_source: str = "generated"
     # completion: prompt -> body; chat: conversations (user message -> fenced function) through
     # the tokenizer's chat template, loss on the assistant turn only.
     prompt_style: str = "completion"
@@ -83,7 +87,26 @@ class SFTConfig:
             raise ConfigError(f"{where}.parallel_ratio must be in [0, 1), got {self.parallel_ratio}")
         if self.parallel_languages and len(self.parallel_languages) < 2:
             raise ConfigError(f"{where}.parallel_languages needs at least two PLs, got {self.parallel_languages}")
+        if self.parallel_source != "generated" and not Path(self.parallel_source).is_file():
+            raise ConfigError(f"{where}.parallel_source: {self.parallel_source}: no such file (generated, or an xpl JSONL problems file)")
         self.train.validate(f"{where}.train")
+
+
+def _parallel_source(problems: Sequence[Problem], config: SFTConfig) -> tuple[list[Problem], dict[str, Any]]:
+    """The problems with their parallel programs from ``config.parallel_source``."""
+    from xpl.corpus import with_parallel_source
+    from xpl.problems import read_problems
+
+    source, errors = read_problems(config.parallel_source)
+    if errors:
+        raise ConfigError(f"parallel_source: {config.parallel_source}: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    out, record = with_parallel_source(problems, source, config.languages, config.parallel_languages)
+    if not record["programs"]:
+        raise ConfigError(
+            f"parallel_source: {config.parallel_source} has no program in {', '.join(config.parallel_languages)} "
+            f"for any of the {len(problems)} training problems (problems are matched by name)"
+        )
+    return out, record
 
 
 @library_noise_filtered()
@@ -111,6 +134,9 @@ def sft(
     from xpl.models.loading import load_model
 
     started = time.perf_counter()
+    source_record = None
+    if config.parallel and config.parallel_source != "generated":
+        problems, source_record = _parallel_source(problems, config)
     examples = sft_mixture(
         problems,
         config.languages,
@@ -164,6 +190,7 @@ def sft(
         "examples": len(examples),
         "examples_by_kind": dict(Counter(e.kind for e in examples)),
         "examples_by_language": dict(Counter(e.language for e in examples)),
+        **({"parallel_source": {"file": config.parallel_source, **source_record}} if source_record else {}),
         "steps": trainer.state.global_step,
         "train_loss": [r for r in trainer.state.log_history if "loss" in r],
         "seconds": round(time.perf_counter() - started, 1),
