@@ -86,7 +86,7 @@ def test_translate_keeps_the_first_passing_sample_writes_everything_and_resumes(
         assert rows[lang]["samples"] == 3 * 2 + 3 * 2 and rows[lang]["passing_samples"] == 3
         assert sum(rows[lang]["reject_statuses"].values()) == 9
     attempts = [json.loads(line) for line in (out / "attempts.jsonl").read_text().splitlines()]
-    assert len(attempts) == 12
+    assert len(attempts) == 12 and all(len(a["samples"]) == 2 for a in attempts)
     assert all(a["kept"] == (1 if int(a["problem"].split("-")[2]) % 2 == 0 else None) for a in attempts)
     # problems.jsonl: the source solution and the kept translations only, marked as such
     written, errors = read_problems(out / "problems.jsonl")

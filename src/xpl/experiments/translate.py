@@ -14,8 +14,8 @@ The model writes the target function's body after the target PL's own completion
 
 Written to ``out``:
 
-    attempts.jsonl     one line per (problem, target PL) once its samples have run: kept or
-                       not, the statuses of the samples, the kept body (resumption reads it)
+    attempts.jsonl     one line per (problem, target PL) once its samples have run: every
+                       body sampled, their statuses, the kept one (resumption reads it)
     problems.jsonl     the problems with the source solution and the kept translations only
                        (``meta.translated``: PL -> model and sample), xpl JSONL
     pairs/             a Hugging Face ``datasets`` folder (parquet) of parallel pairs
@@ -109,9 +109,10 @@ class Attempt:
     kept: int | None  # the index of the kept sample, None when none passed
     statuses: list[str]
     solution: str | None  # the kept body
+    samples: list[str] = field(default_factory=list)  # every body the model wrote, in order
 
     def to_dict(self) -> dict[str, Any]:
-        return {"problem": self.problem, "language": self.language, "kept": self.kept, "statuses": self.statuses, "solution": self.solution}
+        return {"problem": self.problem, "language": self.language, "kept": self.kept, "statuses": self.statuses, "solution": self.solution, "samples": self.samples}
 
 
 def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
@@ -122,7 +123,7 @@ def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             rec = json.loads(line)
-            attempt = Attempt(rec["problem"], rec["language"], rec["kept"], list(rec["statuses"]), rec["solution"])
+            attempt = Attempt(rec["problem"], rec["language"], rec["kept"], list(rec["statuses"]), rec["solution"], list(rec.get("samples", [])))
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
         done[(attempt.problem, attempt.language)] = attempt
@@ -146,7 +147,7 @@ def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Seq
     attempts = []
     for prompt, comps, st in zip(prompts, completions, statuses):
         kept = next((k for k, s in enumerate(st) if s == "ok"), None)
-        attempts.append(Attempt(prompt.problem, prompt.language, kept, st, comps[kept] if kept is not None else None))
+        attempts.append(Attempt(prompt.problem, prompt.language, kept, st, comps[kept] if kept is not None else None, list(comps)))
     return attempts
 
 
