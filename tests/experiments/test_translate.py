@@ -46,10 +46,14 @@ def test_chat_prompt_opens_the_answer_with_the_fence_and_the_target_prompt(probl
             return f"<user>{messages[0]['content']}</user><assistant>"
 
     p = problems[0]
-    prompt = translation_prompt(p, "python", "ruby", "chat", Template())
-    assert prompt.text.endswith("<assistant>```ruby\n" + p.prompt("ruby"))
+    body = translation_prompt(p, "python", "ruby", "chat", Template())  # prefill: prompt
+    assert body.text.endswith("</user><assistant>```ruby\n" + p.prompt("ruby")) and body.prefill == ""
+    assert body.stops == (*get_language("ruby").stop_sequences, "```")
+    prompt = translation_prompt(p, "python", "ruby", "chat", Template(), prefill="fence")
+    assert prompt.text.endswith("</user><assistant>```ruby\n") and prompt.prefill == "```ruby\n"
     assert "Translate this Python function to Ruby." in prompt.text and "```python\ndef " in prompt.text
-    assert prompt.stops == (*get_language("ruby").stop_sequences, "```")
+    assert f"Ruby function `def {p.signature.name}(" in prompt.text  # the target signature
+    assert prompt.stops == ("```",)
 
 
 def _scripted(problems, fail_first: bool):
@@ -129,6 +133,8 @@ def test_bad_requests_are_one_line_errors(problems, tmp_path):
         TranslateRequest("m", "python", ["python", "go"]).validate()
     with pytest.raises(ValueError, match="n must be 1"):
         TranslateRequest("m", temperature=0.0, n=4).validate()
+    with pytest.raises(ValueError, match="prefill must be prompt or fence"):
+        TranslateRequest("m", prefill="half").validate()
     result = CliRunner().invoke(app, ["corpus", "translate", "--model", "m", "--to", "klingon", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "klingon" in result.output and "Traceback" not in result.output
 
@@ -136,17 +142,9 @@ def test_bad_requests_are_one_line_errors(problems, tmp_path):
 def test_cli_translates_with_a_tiny_chat_model(problems, tmp_path):
     """End to end through the model path (prompt style auto -> chat): a tiny random model
     keeps nothing, but every stage runs and the outputs are written."""
-    from tests.models.test_chat_models import TEMPLATE
-    from tests.training.fixtures import tiny_pretrain_config, tiny_problems
-    from xpl.models.loading import load_model
-    from xpl.training.pretrain import pretrain
+    from tests.training.fixtures import tiny_instruct
 
-    pretrain(*tiny_problems(), tiny_pretrain_config(max_steps=2), tmp_path / "base")
-    model, tokenizer = load_model(tmp_path / "base" / "final")
-    tokenizer.chat_template = TEMPLATE
-    instruct = tmp_path / "tiny-instruct"
-    model.save_pretrained(instruct)
-    tokenizer.save_pretrained(instruct)
+    _, instruct = tiny_instruct(tmp_path, max_steps=2)
     source = tmp_path / "problems.jsonl"
     source.write_text("".join(json.dumps(p.to_json()) + "\n" for p in problems[:2]))
     out = tmp_path / "tr"
@@ -157,3 +155,63 @@ def test_cli_translates_with_a_tiny_chat_model(problems, tmp_path):
     summary = json.loads((out / "yield.json").read_text())
     assert summary["style"] == "chat" and summary["languages"][0]["tried"] == 2
     assert (out / "pairs" / "train.parquet").is_file() and (out / "problems.jsonl").is_file()
+
+
+class ChatTemplate:
+    """What translate needs of a tokenizer in chat style."""
+
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        return f"<user>{messages[0]['content']}</user><assistant>"
+
+
+def test_chat_replies_are_run_whole_and_kept_only_when_their_body_passes_alone(problems, tmp_path, engine):
+    """Even problems: a reply holding the whole function (kept: its body passes after the
+    completion prompt). Odd ones: a reply whose function calls a helper it defines beside it:
+    the reply passes, its body alone cannot, so it is not kept."""
+    from xpl.corpus import chat_answer
+
+    index = {p.name: i for i, p in enumerate(problems)}
+
+    def sampler(prompts):
+        out = []
+        for pr in prompts:
+            p = problems[index[pr.problem]]
+            if index[pr.problem] % 2 == 0:
+                reply = chat_answer(p, "javascript")
+            else:
+                name = p.signature.name
+                params = ", ".join(q.name for q in p.signature.params)
+                body = p.solutions["javascript"]
+                reply = f"```javascript\nfunction {name}({params}) {{\n  return helper({params});\n}}\nfunction helper({params}) {{\n{body}}}\n```"
+            assert reply.startswith(pr.prefill)
+            out.append([reply[len(pr.prefill) :].removesuffix("```")])
+        return out
+
+    request = TranslateRequest("scripted", "python", ["javascript"], style="chat", n=1, prefill="fence")
+    summary = translate(request, problems, tmp_path / "tr", sampler=sampler, tokenizer=ChatTemplate())
+    row = summary["languages"][0]
+    assert summary["style"] == "chat"
+    assert (row["tried"], row["passing_samples"], row["kept"]) == (6, 6, 3)
+    assert sum(row["body_rejects"].values()) == 3 and "ok" not in row["body_rejects"]
+    written, _ = read_problems(tmp_path / "tr" / "problems.jsonl")
+    kept = [p for p in written if "javascript" in p.solutions]
+    assert [p.name for p in kept] == [p.name for p in problems[::2]]
+    jobs = [Job("javascript", p.solution_program("javascript"), len(p.tests), expected=p.expected_results("javascript")) for p in kept]
+    assert all(r.ok for r in engine.run(jobs))
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        translate(request, problems, tmp_path / "other", sampler=sampler)
+
+
+def test_function_body_reads_the_body_out_of_a_whole_function():
+    from xpl.languages.chat import function_body
+
+    rust = "use std::x;\nfn f(s: String) -> String {\n    let a = 1;\n    s\n}\nfn main() { println!(\"{}\", f(\"a\".into())); }\n"
+    assert function_body(rust, "f", "brace") == "    let a = 1;\n    s\n"
+    java = "class P {\n  public static void main(String[] a) { System.out.println(f(\"x\")); }\n  static String f(String s) {\n    return s;\n  }\n}\n"
+    assert function_body(java, "f", "brace") == "    return s;\n"  # the call in main is not the definition
+    python = "import math\nclass A:\n    def f(x):\n        y = x\n\n        return y\n\nprint(A.f(1))\n"
+    assert function_body(python, "f", "indent") == "    y = x\n\n    return y\n\n"
+    ruby = "def f(x)\n  if x\n    1\n  end\nend\nputs f(1)\n"
+    assert function_body(ruby, "f", "end") == "  if x\n    1\n  end\n"
+    assert function_body("function g(x) { return x; }", "f", "brace") is None
+    assert function_body("def g(x)\n  1\nend\n", "f", "end") is None

@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.training.fixtures import tiny_pretrain_config, tiny_problems
+from tests.training.fixtures import tiny_instruct, tiny_problems
 from xpl.cli import app
 from xpl.corpus import chat_answer, sft_examples
 from xpl.languages import get_language
@@ -19,31 +19,14 @@ from xpl.training.common import TrainConfig
 from xpl.training.grpo import GRPOConfig, grpo
 from xpl.training.sft import SFTConfig, sft
 
-# A ChatML-like template over plain text (the tiny byte-level tokenizer has no special tokens
-# for roles); the assistant turn ends with the end-of-sequence token.
-TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}"
-    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
-
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """(a tiny base model folder without a chat template, the same model as an "instruct"
     model folder with one)."""
-    from xpl.training.pretrain import pretrain
-
     if not get_language("python").toolchain.available:
         pytest.skip("no python3 toolchain")
-    root = tmp_path_factory.mktemp("chat")
-    pretrain(*tiny_problems(), tiny_pretrain_config(max_steps=6), root / "base")
-    model, tokenizer = load_model(root / "base" / "final")
-    tokenizer.chat_template = TEMPLATE
-    instruct = root / "tiny-instruct"
-    model.save_pretrained(instruct)
-    tokenizer.save_pretrained(instruct)
-    return root / "base" / "final", instruct
+    return tiny_instruct(tmp_path_factory.mktemp("chat"), max_steps=6)
 
 
 def test_prompt_style_resolution(folders):

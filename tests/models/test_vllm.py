@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests import fake_vllm
 from tests.fake_vllm import answer
-from tests.training.fixtures import tiny_problems
+from tests.training.fixtures import CHAT_TEMPLATE, tiny_problems
 from xpl.cli import app
 from xpl.corpus import pretraining_corpus
 from xpl.experiments.spec import EvalConfig, ExperimentConfig
@@ -25,11 +25,7 @@ from xpl.models.generation import SamplingConfig, sample, sample_problems
 from xpl.models.loading import load_tokenizer
 from xpl.training.common import ConfigError
 
-TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}"
-    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
+TEMPLATE = CHAT_TEMPLATE
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,19 @@
 sample translations of the problem's solution in the source PL, run each against the
 problem's tests in the target PL, and keep the first that passes.
 
-The model writes the target function's body after the target PL's own completion prompt
-(signature and description), so a kept translation is a solution body like the family's and
-``Problem.solution_program`` runs it:
+A kept translation is stored as a solution body, like the family's, so that
+``Problem.solution_program`` runs it and Parallel-SFT can use it (``parallel_source``):
 
-- chat style: the user turn gives the source program and asks for the target PL; the
-  assistant turn is opened with the code fence and the target prompt, and the body is cut at
-  the PL's stop sequences or the closing fence;
+- chat style: the user turn gives the source program and asks for the function in the target
+  PL (its signature named). ``prefill: prompt`` (the default) opens the answer with the code
+  fence and the target PL's completion prompt, so the model writes the body, cut at the PL's
+  stop sequences or the closing fence. ``prefill: fence`` opens it with the fence alone: the
+  model writes the whole function, the reply's code is run as ``xpl eval`` runs chat replies
+  (the PL's header, the reply's code, the harness), and a reply that passes has its
+  function's body read out (``chat.function_body``) and run again after the completion
+  prompt, kept only when that passes too (a body that needs the reply's helpers is not);
 - completion style: the source program as line comments in the target PL, then the target
-  prompt.
+  prompt; the completion is the body.
 
 Written to ``out``:
 
@@ -60,6 +64,7 @@ class TranslateRequest:
     max_new_tokens: int = 384
     batch_size: int = 16
     seed: int = 0
+    prefill: str = "prompt"  # chat: open the answer with the target prompt, or the fence alone
     chunk: int = 16  # problems sampled and run between two writes of attempts.jsonl
     workers: int | None = None
 
@@ -70,6 +75,8 @@ class TranslateRequest:
             raise ValueError(f"{where}: name at least one target PL")
         if src in targets:
             raise ValueError(f"{where}: the source PL {src} is also a target")
+        if self.prefill not in ("prompt", "fence"):
+            raise ValueError(f"{where}: prefill must be prompt or fence, got {self.prefill!r}")
         if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1 or self.chunk < 1:
             raise ValueError(f"{where}: n, batch_size, max_new_tokens and chunk must be >= 1")
         if self.temperature < 0 or (self.temperature == 0 and self.n > 1):
@@ -82,22 +89,27 @@ class TranslationPrompt:
     language: str
     text: str  # what the model continues
     stops: tuple[str, ...]
+    prefill: str = ""  # chat: the opened fence ending the text (a reply is prefill + completion)
 
 
-def translation_prompt(problem: Problem, source: str, target: str, style: str, tokenizer=None) -> TranslationPrompt:
+def translation_prompt(problem: Problem, source: str, target: str, style: str, tokenizer=None, prefill: str = "prompt") -> TranslationPrompt:
     """The prompt asking for ``problem``'s ``source`` solution in ``target`` (see the module
     docstring); raises ``UnsupportedError`` when the target PL cannot express the problem."""
     src, tgt = get_language(source), get_language(target)
     code = program_text(problem, src.name).rstrip("\n")
     target_prompt = problem.prompt(tgt)  # raises UnsupportedError
     if style == "chat":
+        signature = tgt.prompt(problem.signature, "").splitlines()[-1].strip().rstrip("{").rstrip()
         message = (
             f"Translate this {src.display_name} function to {tgt.display_name}.\n"
             f"{FENCE}{src.name}\n{code}\n{FENCE}\n"
-            f"Answer with the {tgt.display_name} function in a single {FENCE}{tgt.name} code block."
+            f"Answer with the {tgt.display_name} function `{signature}` in a single {FENCE}{tgt.name} code block."
         )
         opened = tokenizer.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False)
-        return TranslationPrompt(problem.name, tgt.name, f"{opened}{FENCE}{tgt.name}\n{target_prompt}", (*tgt.stop_sequences, FENCE))
+        fence = f"{FENCE}{tgt.name}\n"
+        if prefill == "fence":
+            return TranslationPrompt(problem.name, tgt.name, opened + fence, (FENCE,), fence)
+        return TranslationPrompt(problem.name, tgt.name, opened + fence + target_prompt, (*tgt.stop_sequences, FENCE))
     header = tgt.comment(f"{src.display_name} version:\n{code}\n\n{tgt.display_name} version:")
     return TranslationPrompt(problem.name, tgt.name, header + target_prompt, tuple(tgt.stop_sequences))
 
@@ -107,12 +119,16 @@ class Attempt:
     problem: str
     language: str
     kept: int | None  # the index of the kept sample, None when none passed
-    statuses: list[str]
+    statuses: list[str]  # each sample's, as written (chat: the reply's code with the harness)
     solution: str | None  # the kept body
-    samples: list[str] = field(default_factory=list)  # every body the model wrote, in order
+    samples: list[str] = field(default_factory=list)  # every completion, in order
+    # chat: for each sample that passed, the status of its body after the completion prompt
+    # ("no_body" when no definition of the function was found); None for the others
+    body_statuses: list[str | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"problem": self.problem, "language": self.language, "kept": self.kept, "statuses": self.statuses, "solution": self.solution, "samples": self.samples}
+        return {"problem": self.problem, "language": self.language, "kept": self.kept, "statuses": self.statuses,
+                "solution": self.solution, "samples": self.samples, "body_statuses": self.body_statuses}
 
 
 def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
@@ -123,7 +139,8 @@ def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             rec = json.loads(line)
-            attempt = Attempt(rec["problem"], rec["language"], rec["kept"], list(rec["statuses"]), rec["solution"], list(rec.get("samples", [])))
+            attempt = Attempt(rec["problem"], rec["language"], rec["kept"], list(rec["statuses"]), rec["solution"],
+                              list(rec.get("samples", [])), list(rec.get("body_statuses", [])))
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
         done[(attempt.problem, attempt.language)] = attempt
@@ -131,23 +148,52 @@ def read_attempts(path: Path) -> dict[tuple[str, str], Attempt]:
 
 
 def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Sequence[str]], problems: dict[str, Problem], engine) -> list[Attempt]:
-    """Run every sample of every prompt in its target PL; keep the first that passes."""
+    """Run every sample of every prompt in its target PL; keep the first that passes (chat:
+    whose body, read out of the reply, passes after the completion prompt too)."""
     from xpl.execution import Job
+    from xpl.languages.chat import extract_code, function_body
 
-    jobs, owner = [], []
+    def job(prompt: TranslationPrompt, program: str, ident: str) -> Job:
+        p = problems[prompt.problem]
+        return Job(prompt.language, program, len(p.tests), id=ident, expected=p.expected_results(prompt.language))
+
+    first, owner = [], []
     for i, (prompt, comps) in enumerate(zip(prompts, completions, strict=True)):
-        rendered = problems[prompt.problem].render(prompt.language)
-        for k, body in enumerate(comps):
-            jobs.append(Job(prompt.language, rendered.program(body), rendered.num_tests, id=f"{prompt.problem}#{prompt.language}#{k}", expected=rendered.expected))
-            owner.append(i)
-    results = engine.run(jobs) if jobs else []
+        p, lang = problems[prompt.problem], get_language(prompt.language)
+        for k, completion in enumerate(comps):
+            if prompt.prefill:
+                program = lang.chat_program(p.signature, prompt.prefill + completion, lang.harness(p.signature, p.tests))
+            else:
+                program = p.render(lang).program(completion)
+            first.append(job(prompt, program, f"{prompt.problem}#{prompt.language}#{k}"))
+            owner.append((i, k))
     statuses: list[list[str]] = [[] for _ in prompts]
-    for i, res in zip(owner, results):
+    for (i, _), res in zip(owner, engine.run(first) if first else []):
         statuses[i].append(res.status.value)
+    bodies: list[list[str | None]] = [list(comps) if not prompt.prefill else [None] * len(comps) for prompt, comps in zip(prompts, completions)]
+    body_statuses: list[list[str | None]] = [[None] * len(comps) for comps in completions]
+    second, where = [], []
+    for i, (prompt, comps) in enumerate(zip(prompts, completions)):
+        if not prompt.prefill:
+            continue
+        p, lang = problems[prompt.problem], get_language(prompt.language)
+        for k, completion in enumerate(comps):
+            if statuses[i][k] != "ok":
+                continue
+            body = function_body(extract_code(prompt.prefill + completion, lang.fence_tags), lang.identifier(p.signature.name), lang.block)
+            if body is None:
+                body_statuses[i][k] = "no_body"
+                continue
+            bodies[i][k] = body
+            second.append(job(prompt, p.render(lang).program(body), f"{prompt.problem}#{prompt.language}#{k}#body"))
+            where.append((i, k))
+    for (i, k), res in zip(where, engine.run(second) if second else []):
+        body_statuses[i][k] = res.status.value
     attempts = []
-    for prompt, comps, st in zip(prompts, completions, statuses):
-        kept = next((k for k, s in enumerate(st) if s == "ok"), None)
-        attempts.append(Attempt(prompt.problem, prompt.language, kept, st, comps[kept] if kept is not None else None, list(comps)))
+    for i, (prompt, comps) in enumerate(zip(prompts, completions)):
+        kept = next((k for k, st in enumerate(statuses[i]) if st == "ok" and (not prompt.prefill or body_statuses[i][k] == "ok")), None)
+        solution = bodies[i][kept] if kept is not None else None
+        attempts.append(Attempt(prompt.problem, prompt.language, kept, statuses[i], solution, list(comps), body_statuses[i] if prompt.prefill else []))
     return attempts
 
 
@@ -155,11 +201,11 @@ Sampler = Callable[[list[TranslationPrompt]], list[list[str]]]
 
 
 def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path, progress: Progress = _quiet,
-              sampler: Sampler | None = None) -> dict[str, Any]:
+              sampler: Sampler | None = None, tokenizer=None) -> dict[str, Any]:
     """Translate ``problems`` (those with a ``request.source`` solution) into every target PL
     and write the outputs listed in the module docstring; returns the yield summary.
-    ``sampler`` replaces the model (prompts -> ``n`` completions each; completion style), for
-    tests."""
+    ``sampler`` replaces the model (prompts -> ``n`` completions each), for tests: completion
+    style, or chat style with a ``tokenizer`` to apply the chat template."""
     from xpl.execution import Engine
 
     request.validate()
@@ -174,13 +220,12 @@ def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path,
     out.mkdir(parents=True, exist_ok=True)
     attempts_path = out / "attempts.jsonl"
     done = read_attempts(attempts_path)
-    tokenizer = None
     if sampler is None:
         sampler, tokenizer, style = _model_sampler(request)
-    elif request.style == "chat":
-        raise ValueError("a sampler without a tokenizer writes completion-style prompts")
+    elif request.style == "chat" and tokenizer is None:
+        raise ValueError("chat style needs a tokenizer with a chat template")
     else:
-        style = "completion"
+        style = "chat" if request.style == "chat" else "completion"
     by_name = {p.name: p for p in usable}
     unsupported: Counter = Counter()
     todo: list[TranslationPrompt] = []
@@ -189,7 +234,7 @@ def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path,
             if (p.name, lang) in done:
                 continue
             try:
-                todo.append(translation_prompt(p, src, lang, style, tokenizer))
+                todo.append(translation_prompt(p, src, lang, style, tokenizer, request.prefill))
             except UnsupportedError:
                 unsupported[lang] += 1
     engine = Engine(workers=request.workers, store=out / "results.sqlite")
@@ -265,6 +310,8 @@ def write_outputs(request: TranslateRequest, problems: Sequence[Problem], target
             "yield": round(kept / len(mine), 4) if mine else None,
             "samples": sum(len(a.statuses) for a in mine),
             "passing_samples": sum(s == "ok" for a in mine for s in a.statuses),
+            # chat: passing replies whose function body did not pass on its own (or had none)
+            "body_rejects": dict(Counter(b for a in mine for b in a.body_statuses if b not in (None, "ok")).most_common()),
             "reject_statuses": dict(rejects.most_common()),
             "unsupported": unsupported[lang],
         })
@@ -272,6 +319,7 @@ def write_outputs(request: TranslateRequest, problems: Sequence[Problem], target
         "model": request.model,
         "source": src,
         "style": style,
+        "prefill": request.prefill if style == "chat" else None,
         "sampling": {"n": request.n, "temperature": request.temperature, "top_p": request.top_p, "max_new_tokens": request.max_new_tokens, "seed": request.seed},
         "problems": len(problems),
         "languages": rows,
@@ -302,15 +350,19 @@ def render_yield(summary: dict[str, Any]) -> str:
         f"# Translations from {get_language(summary['source']).display_name} by `{summary['model']}`",
         "",
         f"{summary['problems']} problems; {s['n']} samples per problem and PL at temperature {s['temperature']:g} "
-        f"({summary['style']} prompts); the first sample that passes the problem's tests is kept.",
+        f"({summary['style']} prompts"
+        + ({"prompt": ", the answer opened with the target prompt", "fence": ", the answer opened with the fence alone"}.get(summary.get("prefill") or "", ""))
+        + "); the first sample that passes the problem's tests is kept"
+        + (" (its function's body, read out of the reply, must pass on its own too)." if summary.get("prefill") == "fence" else "."),
         "",
-        "| PL | problems tried | kept | yield | passing samples | rejected samples by status |",
-        "|---|---:|---:|---:|---:|---|",
+        "| PL | problems tried | kept | yield | passing samples | rejected samples by status | passing, body not kept |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     for r in summary["languages"]:
         rejects = ", ".join(f"{k} {v}" for k, v in r["reject_statuses"].items()) or "-"
         y = f"{r['yield']:.3f}" if r["yield"] is not None else "-"
-        lines.append(f"| {get_language(r['language']).display_name} | {r['tried']} | {r['kept']} | {y} | {r['passing_samples']}/{r['samples']} | {rejects} |")
+        bodies = ", ".join(f"{k} {v}" for k, v in r.get("body_rejects", {}).items()) or "-"
+        lines.append(f"| {get_language(r['language']).display_name} | {r['tried']} | {r['kept']} | {y} | {r['passing_samples']}/{r['samples']} | {rejects} | {bodies} |")
     skipped = [f"{get_language(r['language']).display_name} {r['unsupported']}" for r in summary["languages"] if r["unsupported"]]
     if skipped:
         lines += ["", "Problems a PL cannot express (not tried): " + ", ".join(skipped) + "."]

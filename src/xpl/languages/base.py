@@ -153,6 +153,9 @@ class Language(ABC):
     stop_sequences: ClassVar[tuple[str, ...]] = ()
     completion_suffix: ClassVar[str] = ""  # closes the function after a stop-truncated completion
     comment_prefix: ClassVar[str] = "//"
+    # How a function's body is delimited: brace ({ ... }), indent (Python), end (def/function
+    # ... end); chat.function_body reads a body out of a whole function with it.
+    block: ClassVar[str] = "brace"
     reserved_words: ClassVar[frozenset[str]] = frozenset()
     # The PL's names of the scalar types (IntType, FloatType, BoolType, StrType, NoneType).
     scalar_type_names: ClassVar[dict[type, str]] = {}

@@ -187,3 +187,60 @@ def make_static(code: str) -> str:
         return f"{indent}{modifiers}static {m.group(0)[len(indent) + len(modifiers):]}"
 
     return _METHOD.sub(fix, code)
+
+
+def function_body(code: str, name: str, block: str) -> str | None:
+    """The body of the function ``name`` defined in ``code`` (a reply's whole function), as a
+    completion would write it after the PL's prompt: the text inside its braces (``brace``),
+    or the lines under its ``def``/``function`` line up to its ``end`` (``end``) or to the next
+    line indented no deeper (``indent``), those lines shifted left by the definition's
+    indentation. None when no definition of ``name`` is found."""
+    if block == "brace":
+        for match in re.finditer(rf"\b{re.escape(name)}\s*\(", code):
+            close = _closing_paren(code, match.end() - 1)
+            if close < 0:
+                continue
+            brace, semicolon = code.find("{", close), code.find(";", close)
+            if brace < 0 or (0 <= semicolon < brace):
+                continue  # a call or a declaration, not the definition
+            end = matching_brace(code, brace)
+            if end < 0:
+                return None
+            body = code[brace + 1 : end]
+            first_newline = body.find("\n")
+            if first_newline >= 0 and not body[:first_newline].strip():
+                body = body[first_newline + 1 :]
+            body = body.rstrip(" \t")
+            return body if not body or body.endswith("\n") else body + "\n"
+        return None
+    keyword = r"def" if block == "indent" else r"(?:def|function)"
+    lines = code.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        match = re.match(rf"([ \t]*){keyword}\s+{re.escape(name)}\b", line)
+        if not match:
+            continue
+        indent = match.group(1)
+        body = []
+        for later in lines[i + 1 :]:
+            stripped = later.strip()
+            depth = len(later) - len(later.lstrip(" \t"))
+            if block == "end" and stripped.startswith("end") and re.match(r"end\b", stripped) and depth <= len(indent):
+                return "".join(body)
+            if block == "indent" and stripped and depth <= len(indent):
+                break
+            body.append(later[len(indent) :] if later.startswith(indent) else later)
+        return "".join(body) if block == "indent" else None
+    return None
+
+
+def _closing_paren(text: str, open_at: int) -> int:
+    """The index of the ``)`` closing the ``(`` at ``open_at`` (plain nesting), or -1."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1

@@ -261,6 +261,7 @@ class Julia(Language):
     completion_suffix = "end\n"
     return_template = "    return {}\n"
     comment_prefix = "#"
+    block = "end"
     reserved_words = _KEYWORDS
     scalar_type_names = {
         IntType: "Int64",

@@ -356,6 +356,7 @@ class Lua(Language):
     completion_suffix = ""
     return_template = "    return {}\nend\n"
     comment_prefix = "--"
+    block = "end"
     reserved_words = _RESERVED
     scalar_type_names = {
         IntType: "integer",

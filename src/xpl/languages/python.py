@@ -176,6 +176,7 @@ class Python(Language):
     completion_suffix = ""
     return_template = "    return {}\n"
     comment_prefix = "#"
+    block = "indent"
     reserved_words = _KEYWORDS
     scalar_type_names = {
         IntType: "int",

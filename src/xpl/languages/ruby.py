@@ -201,6 +201,7 @@ class Ruby(Language):
     completion_suffix = "end\n"
     return_template = "  return {}\n"
     comment_prefix = "#"
+    block = "end"
     reserved_words = _KEYWORDS
     scalar_type_names = {
         IntType: "Integer",
