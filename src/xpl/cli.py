@@ -413,7 +413,7 @@ def corpus_translate(
     source: str = typer.Option("python", "--from", help="The PL whose solutions are translated."),
     to: str = typer.Option("rust,go,java,javascript", "--to", help="Comma-separated target PLs."),
     chat: Optional[bool] = typer.Option(None, "--chat/--completion", help="Prompt style (default: chat for an instruct model with a chat template)."),
-    prefill: str = typer.Option("prompt", "--prefill", help="Chat: open the answer with the target PL's prompt (the model writes the body) or with the fence alone (the whole function)."),
+    prefill: str = typer.Option("prompt", "--prefill", help="Chat: open the answer with the target PL's prompt (prompt: the model writes the body), with the fence alone (fence: the whole function), or the first then, where nothing was kept, the second (both)."),
     n: int = typer.Option(4, "--n", help="Samples per problem and PL; the first that passes is kept."),
     temperature: float = typer.Option(0.8, "--temperature", help="0 = greedy (then --n must be 1)."),
     top_p: float = typer.Option(0.95, "--top-p"),

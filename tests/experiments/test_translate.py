@@ -133,7 +133,7 @@ def test_bad_requests_are_one_line_errors(problems, tmp_path):
         TranslateRequest("m", "python", ["python", "go"]).validate()
     with pytest.raises(ValueError, match="n must be 1"):
         TranslateRequest("m", temperature=0.0, n=4).validate()
-    with pytest.raises(ValueError, match="prefill must be prompt or fence"):
+    with pytest.raises(ValueError, match="prefill must be prompt, fence or both"):
         TranslateRequest("m", prefill="half").validate()
     result = CliRunner().invoke(app, ["corpus", "translate", "--model", "m", "--to", "klingon", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "klingon" in result.output and "Traceback" not in result.output
@@ -215,3 +215,31 @@ def test_function_body_reads_the_body_out_of_a_whole_function():
     assert function_body(ruby, "f", "end") == "  if x\n    1\n  end\n"
     assert function_body("function g(x) { return x; }", "f", "brace") is None
     assert function_body("def g(x)\n  1\nend\n", "f", "end") is None
+
+
+def test_both_asks_again_with_the_fence_where_the_target_prompt_kept_nothing(problems, tmp_path, engine):
+    """A stand-in that answers a body-prompt with a wrong body and a fence-prompt with the
+    whole function: with prefill both, every problem is kept from its second sample."""
+    from xpl.corpus import chat_answer
+
+    index = {p.name: i for i, p in enumerate(problems)}
+    seen = []
+
+    def sampler(prompts):
+        seen.append([bool(pr.prefill) for pr in prompts])
+        out = []
+        for pr in prompts:
+            p = problems[index[pr.problem]]
+            out.append([chat_answer(p, "javascript")[len(pr.prefill) :].removesuffix("```")] if pr.prefill else ["    return null;\n"])
+        return out
+
+    request = TranslateRequest("scripted", "python", ["javascript"], style="chat", n=1, prefill="both")
+    summary = translate(request, problems, tmp_path / "tr", sampler=sampler, tokenizer=ChatTemplate())
+    assert seen == [[False] * 6, [True] * 6]  # the target prompt for all, then the fence for the misses
+    row = summary["languages"][0]
+    assert (row["kept"], row["samples"], row["passing_samples"]) == (6, 12, 6)
+    attempts = [json.loads(line) for line in (tmp_path / "tr" / "attempts.jsonl").read_text().splitlines()]
+    assert all(a["kept"] == 1 and a["statuses"][1] == "ok" and a["body_statuses"] == [None, "ok"] for a in attempts)
+    written, _ = read_problems(tmp_path / "tr" / "problems.jsonl")
+    jobs = [Job("javascript", p.solution_program("javascript"), len(p.tests), expected=p.expected_results("javascript")) for p in written]
+    assert len(jobs) == 6 and all(r.ok for r in engine.run(jobs))

@@ -12,7 +12,9 @@ A kept translation is stored as a solution body, like the family's, so that
   model writes the whole function, the reply's code is run as ``xpl eval`` runs chat replies
   (the PL's header, the reply's code, the harness), and a reply that passes has its
   function's body read out (``chat.function_body``) and run again after the completion
-  prompt, kept only when that passes too (a body that needs the reply's helpers is not);
+  prompt, kept only when that passes too (a body that needs the reply's helpers is not).
+  ``prefill: both`` asks with the target prompt first and, where no sample was kept, again
+  with the fence alone (small models fail the two in different PLs);
 - completion style: the source program as line comments in the target PL, then the target
   prompt; the completion is the body.
 
@@ -64,7 +66,7 @@ class TranslateRequest:
     max_new_tokens: int = 384
     batch_size: int = 16
     seed: int = 0
-    prefill: str = "prompt"  # chat: open the answer with the target prompt, or the fence alone
+    prefill: str = "prompt"  # chat: open the answer with the target prompt, the fence alone, or both in turn
     chunk: int = 16  # problems sampled and run between two writes of attempts.jsonl
     workers: int | None = None
 
@@ -75,8 +77,8 @@ class TranslateRequest:
             raise ValueError(f"{where}: name at least one target PL")
         if src in targets:
             raise ValueError(f"{where}: the source PL {src} is also a target")
-        if self.prefill not in ("prompt", "fence"):
-            raise ValueError(f"{where}: prefill must be prompt or fence, got {self.prefill!r}")
+        if self.prefill not in ("prompt", "fence", "both"):
+            raise ValueError(f"{where}: prefill must be prompt, fence or both, got {self.prefill!r}")
         if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1 or self.chunk < 1:
             raise ValueError(f"{where}: n, batch_size, max_new_tokens and chunk must be >= 1")
         if self.temperature < 0 or (self.temperature == 0 and self.n > 1):
@@ -197,6 +199,15 @@ def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Seq
     return attempts
 
 
+def _then(a: Attempt, b: Attempt) -> Attempt:
+    """Attempt ``a`` (nothing kept) followed by ``b`` on the same problem and PL, as one."""
+    def pad(x: Attempt) -> list[str | None]:
+        return x.body_statuses or [None] * len(x.statuses)
+
+    kept = len(a.statuses) + b.kept if b.kept is not None else None
+    return Attempt(a.problem, a.language, kept, a.statuses + b.statuses, b.solution, a.samples + b.samples, pad(a) + pad(b))
+
+
 Sampler = Callable[[list[TranslationPrompt]], list[list[str]]]
 
 
@@ -234,7 +245,7 @@ def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path,
             if (p.name, lang) in done:
                 continue
             try:
-                todo.append(translation_prompt(p, src, lang, style, tokenizer, request.prefill))
+                todo.append(translation_prompt(p, src, lang, style, tokenizer, "prompt" if request.prefill == "both" else request.prefill))
             except UnsupportedError:
                 unsupported[lang] += 1
     engine = Engine(workers=request.workers, store=out / "results.sqlite")
@@ -246,6 +257,12 @@ def translate(request: TranslateRequest, problems: Sequence[Problem], out: Path,
             chunk = todo[start : start + step]
             completions = sampler(chunk)
             attempts = run_attempts(chunk, completions, by_name, engine)
+            if style == "chat" and request.prefill == "both":
+                retry = [i for i, a in enumerate(attempts) if a.kept is None]
+                again = [translation_prompt(by_name[attempts[i].problem], src, attempts[i].language, style, tokenizer, "fence") for i in retry]
+                if again:
+                    for i, b in zip(retry, run_attempts(again, sampler(again), by_name, engine)):
+                        attempts[i] = _then(attempts[i], b)
             with attempts_path.open("a", encoding="utf-8") as fh:
                 for a in attempts:
                     fh.write(json.dumps(a.to_dict()) + "\n")
@@ -351,9 +368,10 @@ def render_yield(summary: dict[str, Any]) -> str:
         "",
         f"{summary['problems']} problems; {s['n']} samples per problem and PL at temperature {s['temperature']:g} "
         f"({summary['style']} prompts"
-        + ({"prompt": ", the answer opened with the target prompt", "fence": ", the answer opened with the fence alone"}.get(summary.get("prefill") or "", ""))
+        + ({"prompt": ", the answer opened with the target prompt", "fence": ", the answer opened with the fence alone",
+            "both": ", the answer opened with the target prompt, then with the fence alone where nothing was kept"}.get(summary.get("prefill") or "", ""))
         + "); the first sample that passes the problem's tests is kept"
-        + (" (its function's body, read out of the reply, must pass on its own too)." if summary.get("prefill") == "fence" else "."),
+        + (" (a whole function's body, read out of the reply, must pass on its own too)." if summary.get("prefill") in ("fence", "both") else "."),
         "",
         "| PL | problems tried | kept | yield | passing samples | rejected samples by status | passing, body not kept |",
         "|---|---:|---:|---:|---:|---|---|",
