@@ -101,14 +101,13 @@ def translation_prompt(problem: Problem, source: str, target: str, style: str, t
     code = program_text(problem, src.name).rstrip("\n")
     target_prompt = problem.prompt(tgt)  # raises UnsupportedError
     if style == "chat":
-        signature = tgt.prompt(problem.signature, "").splitlines()[-1].strip().rstrip("{").rstrip()
         message = (
             f"Translate this {src.display_name} function to {tgt.display_name}.\n"
             f"{FENCE}{src.name}\n{code}\n{FENCE}\n"
-            f"Answer with the {tgt.display_name} function `{signature}` in a single {FENCE}{tgt.name} code block."
+            f"Answer with the {tgt.display_name} function `{tgt.chat_signature(problem.signature)}` in a single {FENCE}{tgt.name} code block."
         )
         opened = tokenizer.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False)
-        fence = f"{FENCE}{tgt.name}\n"
+        fence = problem.render_chat(tgt).prefill  # the opened code fence, as evaluation opens it
         if prefill == "fence":
             return TranslationPrompt(problem.name, tgt.name, opened + fence, (FENCE,), fence)
         return TranslationPrompt(problem.name, tgt.name, opened + fence + target_prompt, (*tgt.stop_sequences, FENCE))
@@ -159,15 +158,13 @@ def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Seq
         p = problems[prompt.problem]
         return Job(prompt.language, program, len(p.tests), id=ident, expected=p.expected_results(prompt.language))
 
+    # chat (whole functions): the reply is run as evaluation runs a chat reply; otherwise the
+    # completion is a body after the PL's completion prompt
+    rendered = [problems[pr.problem].render_as(pr.language, "chat" if pr.prefill else "completion") for pr in prompts]
     first, owner = [], []
     for i, (prompt, comps) in enumerate(zip(prompts, completions, strict=True)):
-        p, lang = problems[prompt.problem], get_language(prompt.language)
         for k, completion in enumerate(comps):
-            if prompt.prefill:
-                program = lang.chat_program(p.signature, prompt.prefill + completion, lang.harness(p.signature, p.tests))
-            else:
-                program = p.render(lang).program(completion)
-            first.append(job(prompt, program, f"{prompt.problem}#{prompt.language}#{k}"))
+            first.append(job(prompt, rendered[i].program(completion), f"{prompt.problem}#{prompt.language}#{k}"))
             owner.append((i, k))
     statuses: list[list[str]] = [[] for _ in prompts]
     for (i, _), res in zip(owner, engine.run(first) if first else []):
@@ -182,7 +179,7 @@ def run_attempts(prompts: Sequence[TranslationPrompt], completions: Sequence[Seq
         for k, completion in enumerate(comps):
             if statuses[i][k] != "ok":
                 continue
-            body = function_body(extract_code(prompt.prefill + completion, lang.fence_tags), lang.identifier(p.signature.name), lang.block)
+            body = function_body(extract_code(rendered[i].reply(completion), lang.fence_tags), lang.identifier(p.signature.name), lang.block)
             if body is None:
                 body_statuses[i][k] = "no_body"
                 continue

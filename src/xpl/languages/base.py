@@ -366,12 +366,15 @@ class Language(ABC):
         """Markdown info strings that name this PL (```rust, ```rs ...), lower case."""
         return tuple(dict.fromkeys(t.lower() for t in (self.name, *self.aliases, self.extension, self.display_name)))
 
+    def chat_signature(self, sig: Signature) -> str:
+        """The function's signature line as a user message names it (no opening brace)."""
+        return self.prompt(sig, "").splitlines()[-1].strip().rstrip("{").rstrip()
+
     def chat_message(self, sig: Signature, docstring: str) -> str:
         """The user turn asking an instruct model for the function (see ``xpl.languages.chat``)."""
         from xpl.languages.chat import user_message
 
-        signature = self.prompt(sig, "").splitlines()[-1].strip().rstrip("{").rstrip()
-        return user_message(self.display_name, self.name, signature, docstring)
+        return user_message(self.display_name, self.name, self.chat_signature(sig), docstring)
 
     def chat_header(self, sig: Signature) -> str:
         """What the completion prompt supplies before the function (package clause, imports,

@@ -92,7 +92,7 @@ def translate(item: HumanEvalItem) -> Problem:
     annotations MultiPL-E's originals give them by hand (``ANNOTATIONS``), and helper functions
     the prompt defines are carried into every PL where they are translated (``HELPERS``).
     """
-    tree = ast.parse(item.prompt + "    ...\n")
+    tree = ast.parse(_closed(item.prompt))
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     entry = [f for f in funcs if f.name == item.entry_point]
     if len(entry) != 1 or funcs[-1] is not entry[0]:
@@ -299,11 +299,16 @@ def _typed_problem(
         raise Untranslatable(str(exc)) from None
 
 
+def _closed(prompt: str) -> str:
+    """A prompt (ending in the entry point's docstring) made a parsable module."""
+    return prompt + "    ...\n"
+
+
 def _docstring_and_rest(item: HumanEvalItem, fn: ast.FunctionDef) -> tuple[str, str]:
     """The function's docstring, wherever it sits among the prompt's statements (HumanEval/115
     imports math before it), and those other statements as body lines: the canonical solution
     continues them."""
-    source = item.prompt + "    ...\n"  # what ``translate`` parsed: the prompt, closed
+    source = _closed(item.prompt)  # what ``translate`` parsed
     doc, rest = "", []
     for stmt in fn.body:
         constant = stmt.value.value if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) else None
