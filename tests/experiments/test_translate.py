@@ -113,6 +113,9 @@ def test_translate_keeps_the_first_passing_sample_writes_everything_and_resumes(
         raise AssertionError("sampled again")
 
     assert translate(request, problems, out, sampler=refuse)["languages"] == summary["languages"]
+    # A rerun on the first 2 problems counts those 2 only, not every attempt in the file.
+    rows = {r["language"]: r for r in translate(request, problems[:2], out, sampler=refuse)["languages"]}
+    assert all((rows[lang]["tried"], rows[lang]["kept"]) == (2, 1) for lang in TARGETS)
 
 
 def test_a_killed_run_resumes_where_it_stopped(problems, tmp_path):

@@ -313,8 +313,9 @@ def write_outputs(request: TranslateRequest, problems: Sequence[Problem], target
     write_problems(out / "problems.jsonl", translated)
     _write_pairs(out / "pairs", pairs)
     rows = []
+    names = {p.name for p in problems}  # a rerun with a smaller --limit counts only its problems
     for lang in targets:
-        mine = [a for (name, l), a in done.items() if l == lang]
+        mine = [a for (name, l), a in done.items() if l == lang and name in names]
         rejects = Counter(s for a in mine for s in a.statuses if s != "ok")
         kept = sum(a.solution is not None for a in mine)
         rows.append({
