@@ -51,11 +51,16 @@ def _progress() -> Progress:
 def langs(
     install: bool = typer.Option(False, "--install", help="apt-get install the toolchains that are missing (needs root)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
+    refresh: bool = typer.Option(False, "--refresh", help="Probe every toolchain again instead of reusing the cached probe."),
 ) -> None:
-    """List every supported PL: toolchain path, version, whether it is usable here."""
+    """List every supported PL: toolchain path, version, whether it is usable here. Probes
+    are cached (``$XPL_CACHE/toolchains.json``) while the executables they found are unchanged."""
     from xpl.execution import sandbox as sbx
     from xpl.languages import all_languages
+    from xpl.languages.base import clear_toolchain_cache
 
+    if install or refresh:
+        clear_toolchain_cache()
     if install:
         _install_toolchains()
     rows = []

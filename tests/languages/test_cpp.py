@@ -182,7 +182,7 @@ def test_precompiled_header_build_survives_a_race(tmp_path):
         "lang = get_language('cpp')\n"
         "print(lang.precompiled_header_dir(lang.require()))\n"
     )
-    env = {**os.environ, "XPL_CACHE_DIR": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "XPL_CACHE": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)
     ]

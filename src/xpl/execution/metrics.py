@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Mapping
-
-import numpy as np
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -16,7 +15,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
     if n - c < k:
         return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
 def pass_at_k_table(outcomes: Mapping[str, Iterable[bool]], ks: Iterable[int] = (1, 10, 100)) -> dict[str, dict]:
@@ -31,5 +30,5 @@ def pass_at_k_table(outcomes: Mapping[str, Iterable[bool]], ks: Iterable[int] = 
         if k > n_min:
             continue
         values = {p: pass_at_k(len(v), sum(v), k) for p, v in per_problem.items()}
-        table[f"pass@{k}"] = {"mean": float(np.mean(list(values.values()))), "per_problem": values}
+        table[f"pass@{k}"] = {"mean": math.fsum(values.values()) / len(values), "per_problem": values}
     return table

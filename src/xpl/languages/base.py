@@ -168,7 +168,7 @@ class Language(ABC):
     # ----------------------------------------------------------------- toolchain
     @functools.cached_property
     def toolchain(self) -> Toolchain:
-        return self.detect()
+        return _cached_detect(self)
 
     def detect(self) -> Toolchain:
         """Find every tool, resolve symlinks and shims, read the version. Never raises."""
@@ -453,6 +453,129 @@ def _prefix_run(prefix: str, run: RunSpec) -> RunSpec:
         return s.replace(BUILD + "/", BUILD + "/" + prefix)
 
     return RunSpec([fix(a) for a in run.argv], dict(run.env), fix(run.python_inline) if run.python_inline else None)
+
+
+def cache_dir() -> Path:
+    """xpl's cache directory for toolchain artefacts: ``$XPL_CACHE`` (the models' cache too),
+    else ``$XPL_CACHE_DIR`` (its older name), else ``~/.cache/xpl``."""
+    return Path(os.environ.get("XPL_CACHE") or os.environ.get("XPL_CACHE_DIR") or Path.home() / ".cache" / "xpl")
+
+
+# Probing a toolchain runs its tools (`javac -version`, `tsc --version`, `node -p ...`): about
+# 2 s for the 12 PLs, paid by every CLI call before this cache. A probe is kept in
+# toolchains.json and reused while every executable it found (on PATH and after refinement)
+# is the same file (path, size, mtime) and the PL's module is unchanged. A probe that ended on
+# another binary than the one PATH gave (a shim of rustup, pyenv, asdf, volta or juliaup
+# resolved) also depends on what version managers choose by: their environment variables,
+# the version files in the working directory and its parents, and their global settings.
+# XPL_TOOLCHAIN_CACHE=0 turns the cache off; `xpl langs --refresh` probes again.
+TOOLCHAIN_CACHE_ENV = "XPL_TOOLCHAIN_CACHE"
+_SHIM_ENV = ("RUSTUP_TOOLCHAIN", "RUSTUP_HOME", "CARGO_HOME", "PYENV_VERSION", "PYENV_ROOT", "ASDF_DATA_DIR",
+             "ASDF_DEFAULT_TOOL_VERSIONS_FILENAME", "VOLTA_HOME", "NODENV_VERSION", "NODE_VERSION", "JULIAUP_CHANNEL",
+             "JULIAUP_DEPOT_PATH")
+_SHIM_FILES = ("rust-toolchain", "rust-toolchain.toml", ".python-version", ".tool-versions", ".node-version", ".nvmrc")
+_SHIM_SETTINGS = ("~/.rustup/settings.toml", "~/.pyenv/version", "~/.tool-versions", "~/.volta/tools/user/platform.json",
+                  "~/.julia/juliaup/juliaup.json")
+
+
+def _shim_state() -> list[Any]:
+    """What version managers pick a binary by, here and now."""
+    env = [[k, os.environ[k]] for k in _SHIM_ENV if k in os.environ]
+    files = []
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        files.extend(s for s in (_file_stamp(str(folder / f)) for f in _SHIM_FILES) if s)
+    files.extend(s for s in (_file_stamp(os.path.expanduser(f)) for f in _SHIM_SETTINGS) if s)
+    return [env, files]
+
+
+def _file_stamp(path: str) -> list[Any] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [path, st.st_size, st.st_mtime_ns]
+
+
+def _toolchain_key(lang: "Language") -> dict[str, Any] | None:
+    """What a cached probe of ``lang`` depends on, or None when a tool is not on PATH (a
+    missing tool is found missing without running anything)."""
+    import inspect
+
+    from xpl import __version__
+
+    found = []
+    for key, names, _ in lang.tools:
+        path = next((p for p in (shutil.which(n) for n in names) if p), None)
+        if path is None:
+            return None
+        found.append([key, _file_stamp(os.path.realpath(path))])
+    return {"xpl": __version__, "module": _file_stamp(inspect.getfile(type(lang))), "base": _file_stamp(__file__), "found": found}
+
+
+def _toolchain_cache_file() -> Path:
+    return cache_dir() / "toolchains.json"
+
+
+def _read_toolchain_cache() -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(_toolchain_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _cached_detect(lang: "Language") -> Toolchain:
+    """``lang.detect()``, reused from the toolchain cache when nothing it depends on changed."""
+    import json
+
+    if os.environ.get(TOOLCHAIN_CACHE_ENV, "1") == "0":
+        return lang.detect()
+    key = _toolchain_key(lang)
+    if key is None:
+        return lang.detect()
+    entry = _read_toolchain_cache().get(lang.name)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        try:
+            tc, stamps = entry["toolchain"], entry["stamps"]
+            if entry.get("shims") is not None and entry["shims"] != _shim_state():
+                raise KeyError("shims")  # a version manager may pick another binary now
+            if stamps and all(_file_stamp(s[0]) == s for s in stamps):
+                return Toolchain(lang.name, True, dict(tc["paths"]), str(tc["version"]), tuple(tc["roots"]))
+        except (KeyError, TypeError, IndexError):
+            pass  # an entry this version cannot read: probe again and overwrite it
+    tc = lang.detect()
+    found = {k: stamp[0] for k, stamp in key["found"]}
+    if tc.available:
+        shimmed = any(tc.paths.get(k) != path for k, path in found.items())
+        stamps = [_file_stamp(p) for p in sorted(set(tc.paths.values()))]
+        if all(stamps):
+            data = _read_toolchain_cache()
+            data[lang.name] = {
+                "key": key,
+                "shims": _shim_state() if shimmed else None,
+                "stamps": stamps,
+                "toolchain": {"paths": tc.paths, "version": tc.version, "roots": list(tc.roots)},
+            }
+            path = _toolchain_cache_file()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}")
+                tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only home: probe every time
+    return tc
+
+
+def clear_toolchain_cache() -> None:
+    """Forget every cached probe (``xpl langs --refresh``)."""
+    try:
+        _toolchain_cache_file().unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _command_output(argv: list[str], timeout: float = 30.0) -> str | None:

@@ -13,7 +13,7 @@ program is therefore compiled with that header *pre-included* (``-include bits/s
 from a precompiled header (PCH), which cuts the CPU time of a small program with its harness
 from about 1.3 s to 0.4 s (compile and link). The PCH is built once per compiler, flag set and
 library version, in the host process at plan time (its only input is the standard library,
-never a candidate), into ``$XPL_CACHE_DIR/cpp-pch/<key>/bits/`` next to a copy of the header it
+never a candidate), into ``$XPL_CACHE/cpp-pch/<key>/bits/`` next to a copy of the header it
 was made from. That directory is a toolchain root, which the sandbox mounts read-only. g++
 searches it first (``-I``), so the pre-include finds ``stdc++.h.gch`` and the prompt's own
 ``#include<bits/stdc++.h>`` finds the copy (every header it includes is already in, so it
@@ -54,6 +54,7 @@ from xpl.languages.chat import rename_entry_point
 
 from xpl.languages.base import (
     BUILD,
+    cache_dir,
     BuildPlan,
     Language,
     RunSpec,
@@ -452,7 +453,7 @@ class _CxxEscape:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("XPL_CACHE_DIR", Path.home() / ".cache" / "xpl")) / "cpp-pch"
+    return cache_dir() / "cpp-pch"
 
 
 _pch_lock = threading.Lock()

@@ -29,14 +29,13 @@ references each of them once so that a solution using none of them still compile
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Sequence
 
 from xpl.languages.chat import hoist_lines, rename_entry_point
 
-from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, escape_string
+from xpl.languages.base import BUILD, BuildPlan, Language, RunSpec, Toolchain, cache_dir, escape_string
 from xpl.languages.types import (
     AnyType,
     BoolType,
@@ -280,7 +279,7 @@ def _language_version(tc: Toolchain) -> str:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("XPL_CACHE_DIR", Path.home() / ".cache" / "xpl")) / "go"
+    return cache_dir() / "go"
 
 
 class _GoUnicodeEscape:
