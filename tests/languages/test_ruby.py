@@ -157,3 +157,17 @@ def test_batch_runs_each_candidate_as_its_own_program():
     assert broken.exit_code != 0 and "@@xpl" not in broken.stdout
     assert RUBY.looks_like("syntax", broken.stderr + broken.stdout)
     assert half.exit_code == 1 and "@@xpl - 0 fail" in half.stdout and "@@xpl - 1 pass" in half.stdout
+
+
+@needs_ruby
+def test_programs_run_without_rubygems_but_load_every_gem(execute):
+    """The engine runs `ruby --disable-gems` with every gem's folder on RUBYLIB: bundled gems
+    (prime), default gems (set, json) and the standard library load as under plain `ruby`;
+    only the Gem module itself is gone (what docs/languages.md says)."""
+    loads = 'require "prime"\nrequire "set"\nrequire "json"\nrequire "bigdecimal"\nputs Prime.first(3).sum + Set[1, 1].size, JSON.generate([BigDecimal("1.5").to_f])\n'
+    res = execute("ruby", loads)
+    assert res.status.value == "ok" and res.stdout.split() == ["11", "[1.5]"], (res.status, res.stderr)
+    res = execute("ruby", "puts defined?(Gem).inspect\n")
+    assert res.stdout.strip() == "nil"
+    # The peer's way (MultiPL-E: plain `ruby file.rb`) still has RubyGems.
+    assert run_one("ruby", "puts defined?(Gem).inspect\n").stdout.strip() == '"constant"'
