@@ -1027,6 +1027,18 @@ def flex(
     _experiment_command(load_flex, quick, run_flex, config, out, quick_mode)
 
 
+@app.command()
+def bts(
+    config: Optional[Path] = typer.Argument(None, help="BTS experiment YAML (default: the embedded bts configuration)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
+    quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: two experts, two PLs, few problems and steps."),
+) -> None:
+    """Branch-Train-Stitch: experts continually pretrained on one PL group each, joined frozen by stitch layers; vs soup, BTX, BTM."""
+    from xpl.experiments.bts import load_bts, quick, run_bts
+
+    _experiment_command(load_bts, quick, run_bts, config, out, quick_mode)
+
+
 scaling_app = typer.Typer(no_args_is_help=True, help="Multilingual scaling laws: sweep a grid of tiny pretrainings, fit the laws, allocate a budget.")
 app.add_typer(scaling_app, name="scaling")
 

@@ -147,7 +147,7 @@ def embedded_config_path(name: str = "default") -> Path:
     return Path(str(resources.files("xpl.experiments") / "configs" / f"{name}.yaml"))
 
 
-OTHER_EXPERIMENTS = {"flex": "xpl flex"}  # embedded configurations (NAME or NAME-*) of other experiments, and their verb
+OTHER_EXPERIMENTS = {"flex": "xpl flex", "bts": "xpl bts"}  # embedded configurations (NAME or NAME-*) of other experiments, and their verb
 
 
 def other_experiment(name: str) -> str | None:
