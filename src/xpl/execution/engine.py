@@ -257,7 +257,10 @@ class Engine:
             for cands in by_lang.values():
                 lang = cands[0].lang
                 if lang.compiled:
-                    size = max(1, min(lang.batch_size, math.ceil(len(cands) / self.workers)))
+                    # As few rounds of batches as the batch size allows, the same size each, so
+                    # every worker gets the same share (150 on 2 workers: 4 x 38, not 64+64+22).
+                    rounds = math.ceil(len(cands) / (self.workers * lang.batch_size))
+                    size = max(1, math.ceil(len(cands) / (self.workers * rounds)))
                     for chunk in _chunks(cands, size):
                         self._put(_Compile(lang, chunk, single=len(chunk) == 1))
                 else:

@@ -80,7 +80,10 @@ _KEYWORDS = frozenset(
 )
 
 # Default rustc settings (opt-level 0, no debuginfo) plus the edition; warnings are noise here.
-_RUSTC_FLAGS = ("--edition", "2021", "-A", "warnings")
+# One codegen unit: the engine already runs one compiler per core, and LLVM's parallel codegen
+# only competes with it (a 60-program batch: 4.3 s instead of 5.3 s on 2 busy cores); it
+# changes how code is partitioned for LLVM, never what the program does.
+_RUSTC_FLAGS = ("--edition", "2021", "-A", "warnings", "-C", "codegen-units=1")
 # Constructs whose meaning differs between a crate root and a module of the batch crate.
 _CRATE_SENSITIVE = re.compile(r"\bcrate::|\$crate|\bsuper::|#!\s*\[|\bextern\s+crate\b")
 # Constructs that are global to a crate, so one candidate's can clash with another's.
