@@ -121,6 +121,11 @@ STANDALONE = {
     "exits": _main("\tos.Exit(3 + helper())\n", 'import "os"\n\n'),
     "broken": _main("\tx := helper()\n"),  # declared and not used
     "args": _main('\tfmt.Print(len(os.Args), os.Getenv("XPL_BATCH_ENTRY"))\n', 'import (\n\t"fmt"\n\t"os"\n)\n\n'),
+    # Package-level initialisation keeps a candidate out of the shared executable: its init
+    # must run in its own run only, as alone.
+    "init": _main('\tprint("main")\n', 'func init() { print("init ") }\n\n'),
+    "pkgvar": _main("\tos.Exit(counter)\n", 'import "os"\n\nvar counter = helper() + 4\n\n'),
+    "braces": _main('\tvar s = "}{"\n\tprint(s, `{`, \'}\')\n'),  # a local var, braces in literals
 }
 
 
@@ -143,3 +148,23 @@ def test_batch_behaves_like_standalone_and_blames_the_broken_candidate(tmp_path)
         alone = run_one("go", STANDALONE[name])
         assert _run(plan, tmp_path / "rest", i) == (alone.stdout, alone.exit_code), name
     assert _run(plan, tmp_path / "rest", names.index("panics"))[1] == 2
+    # Only the candidates that initialise something at package level have executables of their own.
+    own = {name for i, name in enumerate(names) if plan.runs[i].argv[0].endswith(f"/bin/c{i}")}
+    assert own == {"init", "pkgvar"}
+
+
+def test_which_candidates_share_one_executable():
+    from xpl.languages.go import _as_package
+
+    assert _as_package(STANDALONE["prints"], "c4").startswith("package c4\n")
+    assert "func XplMain() {" in _as_package(STANDALONE["prints"], "c4")
+    assert _as_package(STANDALONE["braces"], "c0") is not None
+    assert _as_package(STANDALONE["init"], "c0") is None and _as_package(STANDALONE["pkgvar"], "c0") is None
+    blank = "package main\n\nimport \"sort\"\n\nvar _, _ = sort.Ints, sort.Strings\n\nfunc main() {}\n"
+    assert _as_package(blank, "c0") is not None  # the harness's line: no call, nothing initialised
+    grouped = "package main\n\nvar (\n\tx = 1\n)\n\nfunc main() {}\n"
+    assert _as_package(grouped, "c0") is None
+    assert _as_package("package main\nfunc main() { }\nfunc main() { }\n", "c0") is None  # not one plain main
+    # A failure in the shared form is final unless the renaming could be its cause.
+    sources = [STANDALONE["broken"], STANDALONE["broken"].replace("helper()", "XplMain()"), STANDALONE["broken"] + "// main\n"]
+    assert [GO.batch_failure_is_final(sources, i) for i in range(3)] == [True, False, False]
