@@ -1,113 +1,416 @@
-"""Execution throughput: the engine vs. one process per program, compile then run.
+"""Execution throughput as a user sees it: ``xpl exec`` vs. MultiPL-E's evaluator, same workers.
 
-For each PL, N programs (60% correct, 20% wrong answer, 20% compile/syntax error; each a
-different program so nothing is deduplicated) are evaluated
+For each PL, N programs made from the parallel program family (``xpl.problems.family``, whose
+solutions are written in every PL) are evaluated three ways, each as one CLI call in a
+subprocess, timed by the wall clock from start to exit (interpreter and CLI start included):
 
-  (a) the way MultiPL-E's evaluator does: one at a time, a fresh directory, compiler, then
-      the program, no sandbox (``xpl.execution.baseline.run_one``), and
-  (b) by the engine in one call: batched compiles, sandboxed runs, all cores.
+  (a) the MultiPL-E peer, ``benchmarks/multiple_peer.py --max-workers W`` (MultiPL-E's
+      evaluator re-implemented: temporary file, the PL's compiler with MultiPL-E's flags, the
+      program, verdict by exit status and its status rules, 0.1 s polling, a thread pool);
+  (b) the same peer with ``--max-workers 1``;
+  (c) ``xpl exec jobs.jsonl --workers W -o out.jsonl`` (sandboxed, batched compiles).
 
-Run:  .venv/bin/python benchmarks/execution.py [--n 48] [--repeat 2] [--langs rust,java] [--markdown out.md]
+W defaults to the number of cores. The peer finds each PL's tools on PATH, as MultiPL-E does,
+with the directories of the binaries xpl resolved put first (xpl looks through version
+managers' shims, e.g. pyenv's ``python3``, which costs the peer up to 1.5 s a call otherwise).
+
+The programs (each different, nothing is deduplicated): 60% correct solutions; 20% wrong
+answers (alternately the solution of another family problem with the same signature, and a
+body returning the zero value of the return type, which the family's tests always reject);
+20% that do not compile or parse (a stray ``)`` line opening the body). xpl gets each program
+with its harness and expected values (``Language.program``, ``expected_results``); the peer
+gets the self-checking form MultiPL-E judges (``Language.check_program``), fitted to the two
+evaluators whose contract is not an exit status: Go's is ``go test`` (the file gets ``import "testing"`` and a test calling ``main``),
+C#'s is a failed ``Debug.Assert`` on stderr (one is added before the exit).
+
+Every timed run gets the programs with a last comment line naming the run, so a build cache
+keyed by the source (Go's) serves nothing from an earlier run; the PLs' caches of their
+standard libraries stay warm, as on a machine where MultiPL-E or xpl has run before.
+
+Both sides' verdict (pass = the peer's ``OK``, xpl's ``ok``) must agree on every program; the
+table says how many do, and each disagreement is listed with both statuses and output.
+CLI start is measured too: ``xpl langs --json``, ``xpl exec`` on one Python job, and the peer
+on one Python program (the fastest of 5 runs each). Each side is warmed up (two programs,
+not timed) before a PL is timed; timings are the best of ``--repeat`` runs.
+
+Rerun (11 PLs, 150 programs each):
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/execution.py \\
+        --markdown /tmp/execution.md --json /tmp/execution.json
+
+That took 67 minutes on 2 cores shared with other jobs, nearly all of it the peer's (its
+TypeScript, Java and C++ above all; xpl's share was under 5 minutes). ``--no-serial`` leaves out
+the 1-worker peer (about half of it); ``--langs python,rust,go --n 30`` takes a few minutes.
+Scratch files go to a temporary folder that is removed at the end (``--keep DIR`` keeps them).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
-from xpl.execution import Engine, Job, Limits
-from xpl.execution.verdict import Expected
-from xpl.execution.baseline import run_one
-from xpl.languages import get_language
-from xpl.languages.demo import DEMO_DOC, DEMO_SIG, examples
-from xpl.languages.types import TestCase
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-DEFAULT_LANGS = "python,rust,go,java,cpp,csharp,typescript,javascript"
-LIMITS = Limits(timeout_s=30.0)
+from xpl.languages import get_language  # noqa: E402
+from xpl.languages.types import UnsupportedError  # noqa: E402
+from xpl.problems.family import build  # noqa: E402
+from xpl.problems.problem import Problem  # noqa: E402
+
+DEFAULT_LANGS = "python,javascript,typescript,rust,go,java,cpp,csharp,php,ruby,lua"
+PEER = Path(__file__).resolve().parent / "multiple_peer.py"
+STRAY = ")"  # a line of its own: a syntax error in every PL here
+CS_EXIT = "System.Environment.Exit(__xplFailed == 0 ? 0 : 1);"
 
 
-def programs(lang_name: str, n: int) -> list[tuple[str, str, str, Expected]]:
-    """(kind, program for the engine, its expected values, the self-checking program that
-    MultiPL-E's way of evaluating judges by exit status) for ``n`` programs."""
+@dataclass
+class Program:
+    id: str
+    kind: str  # correct | wrong | broken
+    problem: str
+    engine: str  # what xpl runs (harness + expected values)
+    expected: dict
+    num_tests: int
+    check: str  # the self-checking program the peer runs
+
+
+# --------------------------------------------------------------------------- programs
+
+
+def family(n: int, seed: int) -> list[Problem]:
+    """``n`` family problems with a solution in every PL that has a renderer (not executed:
+    the family's solutions are verified by ``xpl problems generate``)."""
+    return build(n, seed=seed, check=False, test_fraction=0).problems
+
+
+def for_peer(lang: str, program: str) -> str:
+    """The self-checking program in the form MultiPL-E's evaluator of ``lang`` judges."""
+    if lang == "go":  # eval_go runs `go test` on a _test.go file: the checks must be a test
+        if "import (\n" in program:
+            program = program.replace("import (\n", 'import (\n\t"testing"\n', 1)
+        else:
+            head, _, rest = program.partition("\n")
+            program = f'{head}\nimport "testing"\n{rest}'
+        return program + "\nfunc TestXplChecks(t *testing.T) { main() }\n"
+    if lang == "csharp":  # eval_cs ignores mono's exit status; a failed Debug.Assert is seen
+        if CS_EXIT not in program:
+            raise RuntimeError("the C# check harness no longer ends with the expected exit; update for_peer")
+        return program.replace(CS_EXIT, "System.Diagnostics.Debug.Assert(__xplFailed == 0);\n        " + CS_EXIT, 1)
+    return program
+
+
+def broken(body: str) -> str:
+    """``body`` with a stray token on a line of its own before it (the first line's indent)."""
+    first = body.splitlines()[0] if body.strip() else ""
+    indent = first[: len(first) - len(first.lstrip())]
+    return f"{indent}{STRAY}\n{body}"
+
+
+def programs(lang_name: str, problems: list[Problem], n: int) -> list[Program]:
+    """``n`` programs in ``lang_name``: per five, three correct, one wrong, one broken."""
     lang = get_language(lang_name)
-    ex = examples(lang_name)
-    out = []
-    for i in range(n):
-        kind = "add" if i % 5 < 3 else ("add_wrong" if i % 5 == 3 else "broken")
-        tests = [TestCase((i, 1), i + 1), TestCase((i, 0), i), TestCase((-i, i), 0)]
-        out.append(
-            (
-                kind,
-                lang.program(DEMO_SIG, DEMO_DOC, ex[kind], tests),
-                lang.expected_results(DEMO_SIG, tests),
-                lang.check_program(DEMO_SIG, DEMO_DOC, ex[kind], tests),
-            )
-        )
+    usable = [p for p in problems if lang.name in p.solutions]
+    if len(usable) < n:
+        raise SystemExit(f"{lang.name}: only {len(usable)} family problems have a solution; lower --n")
+    by_sig: dict[tuple, list[Problem]] = {}
+    for p in usable:
+        by_sig.setdefault(_sig_key(p), []).append(p)
+    out: list[Program] = []
+    wrong = 0
+    for i, p in enumerate(usable[:n]):
+        kind = ("correct", "correct", "correct", "wrong", "broken")[i % 5]
+        body = p.solutions[lang.name]
+        if kind == "wrong":
+            others = [q for q in by_sig[_sig_key(p)] if q.name != p.name]
+            if wrong % 2 == 0 and others:
+                body = others[(i // 5) % len(others)].solutions[lang.name]
+            else:
+                body = lang.dummy_body(p.signature)
+            wrong += 1
+        elif kind == "broken":
+            body = broken(body)
+        try:
+            engine = lang.program(p.signature, p.description, body, p.tests)
+            check = for_peer(lang.name, lang.check_program(p.signature, p.description, body, p.tests))
+        except UnsupportedError as exc:  # pragma: no cover - family problems render everywhere
+            raise SystemExit(f"{lang.name}: {p.name}: {exc}") from None
+        expected = p.expected_results(lang).to_json()
+        out.append(Program(f"{i:04d}-{kind}", kind, p.name, engine, expected, len(p.tests), check))
+    if len({x.engine for x in out}) != n or len({x.check for x in out}) != n:
+        raise SystemExit(f"{lang.name}: two programs are the same; every program must differ")
     return out
 
 
-def bench(lang_name: str, n: int, workers: int, repeat: int) -> dict:
-    """Best of ``repeat`` timings for each side (the machine is shared: the minimum is the
-    least disturbed run)."""
-    progs = programs(lang_name, n)
-    t_base = t_engine = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        base = [run_one(lang_name, check, timeout=60) for _, _, _, check in progs]
-        t_base = min(t_base, time.perf_counter() - t0)
-        engine = Engine(workers=workers)
-        t0 = time.perf_counter()
-        res = engine.run([Job(lang_name, p, 3, LIMITS, expected=e) for _, p, e, _ in progs])
-        t_engine = min(t_engine, time.perf_counter() - t0)
-        engine.close()
-    agree = sum(b.ok == r.ok for b, r in zip(base, res))
+def _sig_key(p: Problem) -> tuple:
+    sig = p.signature
+    return (tuple((q.name, q.type.annotation()) for q in sig.params), sig.returns.annotation())
+
+
+def write_inputs(progs: list[Program], lang: str, where: Path, tag: str) -> tuple[Path, Path]:
+    """The peer's folder of programs and xpl's jobs file for ``progs``, each program ending in
+    a comment naming ``tag``. Every timed run gets its own tag: a build cache keyed by the
+    source (Go's, which the peer's runs share) can then serve nothing from an earlier run, as
+    nothing is served when new programs are evaluated."""
+    note = get_language(lang).comment(f"xpl execution benchmark, run {tag}")
+    folder = where / "programs"
+    folder.mkdir(parents=True)
+    jobs = where / "jobs.jsonl"
+    with jobs.open("w", encoding="utf-8") as fh:
+        for x in progs:
+            (folder / x.id).write_text(_ended(x.check) + note, encoding="utf-8")
+            job = {"id": x.id, "language": lang, "program": _ended(x.engine) + note, "num_tests": x.num_tests, "expected": x.expected}
+            fh.write(json.dumps(job) + "\n")
+    return folder, jobs
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def xpl_command() -> list[str]:
+    script = Path(sys.executable).parent / "xpl"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "xpl.cli"]
+
+
+def peer_cmd(lang: str, folder: Path, workers: int, out: Path, tmp: Path) -> list[str]:
+    return [sys.executable, str(PEER), "--lang", lang, "--programs", str(folder), "--max-workers", str(workers), "--out", str(out), "--tmpdir", str(tmp)]
+
+
+def xpl_cmd(jobs: Path, workers: int, out: Path) -> list[str]:
+    return [*xpl_command(), "exec", str(jobs), "--workers", str(workers), "-o", str(out)]
+
+
+def peer_env(lang: str) -> dict[str, str]:
+    """The environment of the peer: the directories of the binaries xpl resolved for ``lang``
+    first on PATH. The peer runs ``python3``, ``rustc``, ... from PATH as MultiPL-E does; xpl runs
+    the real binaries behind shims, and a shim is no part of either evaluator (pyenv's
+    ``python3`` shim costs 0.4-1.5 s a call on the machine this was written on)."""
+    dirs = dict.fromkeys(str(Path(p).parent) for p in get_language(lang).toolchain.paths.values())
+    return {**os.environ, "PATH": os.pathsep.join([*dirs, os.environ.get("PATH", "")])}
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall-clock seconds of ``cmd`` from start to exit; a failing command stops the benchmark."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+# --------------------------------------------------------------------------- one PL
+
+
+def bench(lang: str, progs: list[Program], workers: int, repeat: int, where: Path, serial: bool = True) -> dict:
+    tmp = where / "peer-tmp"
+    tmp.mkdir(parents=True)
+
+    def run(side: str, tag: str, subset: list[Program]) -> tuple[float, dict[str, dict]]:
+        d = where / tag
+        folder, jobs = write_inputs(subset, lang, d, tag)
+        out = d / "results.jsonl"
+        if side == "xpl":
+            seconds = timed(xpl_cmd(jobs, workers, out))
+        else:
+            seconds = timed(peer_cmd(lang, folder, 1 if side == "peer1" else workers, out, tmp), peer_env(lang))
+        return seconds, {r["id"]: r for r in read_jsonl(out)}
+
+    # Warm-up (not timed): toolchains, page cache and the PLs' own caches of their standard
+    # libraries serve every side alike afterwards.
+    warm = [progs[0], progs[min(4, len(progs) - 1)]]
+    run("peer", "warm-peer", warm)
+    run("xpl", "warm-xpl", warm)
+    sides = ("xpl", "peer", "peer1") if serial else ("xpl", "peer")
+    best = {side: float("inf") for side in sides}
+    results: dict[str, dict[str, dict]] = {}
+    for r in range(repeat):
+        for side in sides:
+            seconds, results[side] = run(side, f"{r}-{side}", progs)
+            best[side] = min(best[side], seconds)
+    peer, peer1, mine = results["peer"], results.get("peer1", results["peer"]), results["xpl"]
+    disagreements, unexpected = [], []
+    for x in progs:
+        p, p1, m = peer[x.id], peer1[x.id], mine[x.id]
+        p_ok, x_ok = p["status"] == "OK", m["status"] == "ok"
+        if p_ok != x_ok:
+            disagreements.append(
+                {
+                    "id": x.id,
+                    "kind": x.kind,
+                    "problem": x.problem,
+                    "peer": p["status"],
+                    "peer_exit_code": p["exit_code"],
+                    "peer_1_worker": p1["status"],
+                    "xpl": m["status"],
+                    "peer_output": _tail((p.get("stderr") or "") + " " + (p.get("stdout") or "")),
+                    "xpl_output": _tail(" | ".join(m[k] for k in ("detail", "compile_output", "stderr") if m.get(k))),
+                }
+            )
+        elif p_ok != (p1["status"] == "OK"):
+            unexpected.append({"id": x.id, "problem": x.problem, "why": f"the peer with 1 worker said {p1['status']}, with W {p['status']}; xpl agrees with W"})
+        elif p_ok != (x.kind == "correct"):
+            unexpected.append({"id": x.id, "problem": x.problem, "why": f"a {x.kind} program {'passed' if p_ok else 'failed'} on both sides"})
+    n = len(progs)
     return {
-        "lang": lang_name,
+        "lang": lang,
         "n": n,
-        "baseline_s": t_base,
-        "engine_s": t_engine,
-        "baseline_pps": n / t_base,
-        "engine_pps": n / t_engine,
-        "speedup": t_base / t_engine,
-        "agree": agree,
-        "sandbox": engine.sandbox.kind,
+        "kinds": dict(Counter(x.kind for x in progs)),
+        "peer1_s": best.get("peer1"),
+        "peer_s": best["peer"],
+        "xpl_s": best["xpl"],
+        "speedup_vs_peer": best["peer"] / best["xpl"],
+        "speedup_vs_peer1": best["peer1"] / best["xpl"] if serial else None,
+        "agree": n - len(disagreements),
+        "passed": {"peer": sum(r["status"] == "OK" for r in peer.values()), "xpl": sum(r["status"] == "ok" for r in mine.values())},
+        "statuses": {"peer": dict(Counter(r["status"] for r in peer.values())), "xpl": dict(Counter(r["status"] for r in mine.values()))},
+        "disagreements": disagreements,
+        "unexpected": unexpected,
     }
+
+
+def _tail(text: str, width: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else "..." + text[-width:]
+
+
+# --------------------------------------------------------------------------- CLI start
+
+
+def cli_start(workers: int, where: Path, problems: list[Problem]) -> dict:
+    """Fastest of 5 runs: ``xpl langs --json``; ``xpl exec`` and the peer on one Python program."""
+    folder, jobs = write_inputs(programs("python", problems[:1], 1), "python", where, "start")
+    tmp = where / "peer-tmp"
+    tmp.mkdir()
+    runs = {
+        "xpl_langs_json_s": ([*xpl_command(), "langs", "--json"], None),
+        "xpl_exec_1_job_s": (xpl_cmd(jobs, workers, where / "xpl.jsonl"), None),
+        "peer_1_program_s": (peer_cmd("python", folder, workers, where / "peer.jsonl", tmp), peer_env("python")),
+    }
+    return {name: min(timed(cmd, env) for _ in range(5)) for name, (cmd, env) in runs.items()}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(rows: list[dict], start: dict, args: argparse.Namespace, sandbox: str) -> str:
+    w = args.workers
+    lines = [
+        f"{args.n} programs per PL (60% correct, 20% wrong answer, 20% compile/syntax error; family problems, seed {args.seed}); "
+        f"wall clock of the whole CLI call, best of {args.repeat}; W = {w} workers; {os.cpu_count()} cores; "
+        f"{platform.python_implementation()} {platform.python_version()}; xpl sandbox: {sandbox}",
+        "",
+        f"| PL | programs | peer 1 worker s | peer {w} workers s | xpl s | speed-up vs peer at {w} | speed-up vs 1 worker | verdicts agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(_row(r["lang"], r["n"], r["peer1_s"], r["peer_s"], r["xpl_s"], r["agree"]))
+    if len(rows) > 1:
+        serial = all(r["peer1_s"] is not None for r in rows)
+        lines.append(
+            _row(
+                "all",
+                sum(r["n"] for r in rows),
+                sum(r["peer1_s"] for r in rows) if serial else None,
+                sum(r["peer_s"] for r in rows),
+                sum(r["xpl_s"] for r in rows),
+                sum(r["agree"] for r in rows),
+            )
+        )
+    if start:
+        lines += [
+            "",
+            f"CLI start (fastest of 5): `xpl langs --json` {start['xpl_langs_json_s']:.2f} s; "
+            f"`xpl exec` on 1 Python job {start['xpl_exec_1_job_s']:.2f} s; the peer on 1 Python program {start['peer_1_program_s']:.2f} s.",
+        ]
+    if any(r["disagreements"] or r["unexpected"] for r in rows):
+        lines.append("")
+    for r in rows:
+        for d in r["disagreements"]:
+            timed_out = " (a time limit of the evaluator ran out)" if d["peer_exit_code"] == -1 else ""
+            lines.append(
+                f"- disagreement {r['lang']} {d['id']} ({d['problem']}): peer {d['peer']}, exit {d['peer_exit_code']}{timed_out}; "
+                f"peer with 1 worker {d['peer_1_worker']}; xpl {d['xpl']}"
+            )
+            lines.append(f"  - peer output: {d['peer_output'] or '(none)'}")
+            lines.append(f"  - xpl output: {d['xpl_output'] or '(none)'}")
+        for u in r["unexpected"]:
+            lines.append(f"- note {r['lang']} {u['id']}: {u['why']}")
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, n: int, peer1: float | None, peer: float, xpl: float, agree: int) -> str:
+    one = "-" if peer1 is None else f"{peer1:.1f}"
+    vs_one = "-" if peer1 is None else f"{peer1 / xpl:.1f}x"
+    return f"| {name} | {n} | {one} | {peer:.1f} | {xpl:.1f} | {peer / xpl:.1f}x | {vs_one} | {agree}/{n} |"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=48, help="programs per PL")
-    ap.add_argument("--langs", default=DEFAULT_LANGS)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeat", type=int, default=2, help="timings per side; the best is kept")
-    ap.add_argument("--markdown", help="also write the table to this file")
+    ap.add_argument("--n", type=int, default=150, help="programs per PL")
+    ap.add_argument("--langs", default=DEFAULT_LANGS, help="comma-separated PLs")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="W: the peer's --max-workers and xpl's --workers")
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs per side; the fastest is kept")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the family problems")
+    ap.add_argument("--markdown", type=Path, help="also write the table to this file")
+    ap.add_argument("--json", type=Path, help="write the raw numbers (and every disagreement) to this file")
+    ap.add_argument("--keep", type=Path, help="keep the programs, jobs and results in this folder")
+    ap.add_argument("--no-start", action="store_true", help="skip the CLI start measurements")
+    ap.add_argument("--no-serial", action="store_true", help="skip the 1-worker peer (b), the slowest part")
     args = ap.parse_args()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    names = [get_language(x).name for x in args.langs.split(",")]
-    rows = []
-    for name in names:
-        if not get_language(name).toolchain.available:
-            print(f"skipping {name}: {get_language(name).toolchain.problem}", file=sys.stderr)
+    names = []
+    for x in args.langs.split(","):
+        lang = get_language(x.strip())
+        if not lang.toolchain.available:
+            print(f"skipping {lang.name}: {lang.toolchain.problem} (see `xpl langs`)", file=sys.stderr)
             continue
-        print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-        rows.append(bench(name, args.n, args.workers, args.repeat))
-    header = (
-        f"{args.n} programs per PL (60% correct, 20% wrong, 20% broken), best of {args.repeat}; {os.cpu_count()} cores; "
-        f"{platform.python_implementation()} {platform.python_version()}; sandbox: {rows[0]['sandbox'] if rows else '?'}\n\n"
-        "| PL | baseline programs/s | engine programs/s | speedup | verdicts agree |\n"
-        "|---|---:|---:|---:|---:|\n"
-    )
-    body = "".join(
-        f"| {r['lang']} | {r['baseline_pps']:.2f} | {r['engine_pps']:.2f} | {r['speedup']:.1f}x | {r['agree']}/{r['n']} |\n"
-        for r in rows
-    )
-    print(header + body)
+        names.append(lang.name)
+    # A few spare problems, in case a PL cannot render some (the family renders in all).
+    problems = family(args.n + 10, args.seed)
+    scratch = Path(tempfile.mkdtemp(prefix="xpl-exec-bench-")) if args.keep is None else args.keep
+    scratch.mkdir(parents=True, exist_ok=True)
+    sandbox = json.loads(subprocess.run([*xpl_command(), "langs", "--json"], capture_output=True, text=True).stdout or "{}").get("sandbox", "?")
+    rows: list[dict] = []
+    try:
+        start = {} if args.no_start else cli_start(args.workers, scratch / "start", problems)
+        for name in names:
+            print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            row = bench(name, programs(name, problems, args.n), args.workers, args.repeat, scratch / name, not args.no_serial)
+            rows.append(row)
+            print(
+                f"  {name}: peer1 {row['peer1_s'] or 0:.1f}s peer{args.workers} {row['peer_s']:.1f}s xpl {row['xpl_s']:.1f}s "
+                f"agree {row['agree']}/{row['n']} ({time.perf_counter() - t0:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    text = report(rows, start, args, sandbox)
+    print(text)
     if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(header + body)
+        args.markdown.write_text(text, encoding="utf-8")
+    if args.json:
+        raw = {"n": args.n, "workers": args.workers, "repeat": args.repeat, "seed": args.seed, "cores": os.cpu_count(), "sandbox": sandbox, "cli_start": start, "rows": rows}
+        args.json.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
