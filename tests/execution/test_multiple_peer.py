@@ -101,3 +101,29 @@ def test_fitted_programs_are_judged_right_by_the_peer(lang, tmp_path):
         path.write_text(program)
         verdicts.append(evaluate(path)["status"])
     assert verdicts[0] == "OK" and verdicts[1] != "OK"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["go", "csharp"])
+def test_exported_multipl_e_records_are_judged_right_by_multipl_e_s_evaluators(lang, tmp_path):
+    """`xpl problems export` in the two PLs whose MultiPL-E evaluators do not read the exit
+    status: Go's runs `go test` on a *_test.go file (the record says `go_test.go`), C#'s reads a
+    failed Debug.Assert on stderr. A right completion must come out OK, a wrong one not."""
+    from xpl.problems.family import generate, solve
+    from xpl.problems.io import to_multipl_e
+
+    if not get_language(lang).toolchain.available:
+        pytest.skip(f"no {lang} toolchain")
+    problem, failures = solve(generate(1, seed=3, levels=(1,))[0], [lang])
+    assert not failures
+    rec = to_multipl_e(problem, lang)
+    assert rec["language"] == {"go": "go_test.go", "csharp": "cs"}[lang]
+    evaluate, suffix = peer.EVALUATORS[lang]
+    suffix = "_test.go" if lang == "go" else suffix
+    wrong = get_language(lang).return_template.format(get_language(lang).render_value(problem.tests[0].expected, problem.signature.returns))
+    verdicts = {}
+    for name, body in (("right", problem.solutions[lang]), ("wrong", wrong)):
+        path = tmp_path / f"{name}{suffix}"
+        path.write_text(rec["prompt"] + body + rec["tests"])
+        verdicts[name] = evaluate(path)["status"]
+    assert verdicts["right"] == "OK" and verdicts["wrong"] != "OK", verdicts

@@ -354,6 +354,13 @@ class Language(ABC):
             body += "\n"
         return self.prompt(sig, docstring) + body + self.completion_suffix + self.harness(sig, tests)
 
+    def multipl_e_form(self, prompt: str, tests: str) -> tuple[str, str, str]:
+        """(MultiPL-E's language name, prompt, tests) of a MultiPL-E record whose program is
+        ``prompt + completion + tests`` and ``tests`` is the self-checking harness. Default:
+        the first alias, both unchanged; PLs whose MultiPL-E evaluator judges something else
+        than the exit status override it."""
+        return (self.aliases[0] if self.aliases else self.name), prompt, tests
+
     def check_program(self, sig: Signature, docstring: str, body: str, tests: Sequence[TestCase]) -> str:
         """As ``program``, with the self-checking harness (``check_harness``)."""
         if body and not body.endswith("\n"):

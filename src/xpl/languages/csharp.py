@@ -412,6 +412,9 @@ __XPL_TESTS__        };
         }
         System.Console.Out.Write("\\n@@xpl " + __xplNonce + " done\\n");
         System.Console.Out.Flush();
+        // MultiPL-E's C# evaluator builds with /d:DEBUG and ignores the exit status: a failed
+        // Debug.Assert (written to stderr) is what it reads. Without DEBUG this is no call at all.
+        System.Diagnostics.Debug.Assert(__xplFailed == 0, "xpl: a test failed");
         System.Environment.Exit(__xplFailed == 0 ? 0 : 1);
     }
 """

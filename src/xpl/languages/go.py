@@ -394,7 +394,7 @@ class _GoUnicodeEscape:
 class Go(Language):
     name = "go"
     display_name = "Go"
-    aliases = ("go", "golang")
+    aliases = ("go", "golang", "go_test.go")  # the last: MultiPL-E's name of its Go datasets
     extension = "go"
     compiled = True
     tools = (("go", ("go",), ("version",)),)
@@ -704,6 +704,15 @@ class Go(Language):
             fields = "; b.WriteByte(','); ".join(f"{self._encoder(e)}(b, v.F{k})" for k, e in enumerate(typ.elems))
             return f"func(b xplOut, v {t}) {{ b.WriteByte('['); {fields}; b.WriteByte(']') }}"
         raise self.unsupported(f"type {typ!r}")
+
+    def multipl_e_form(self, prompt: str, tests: str) -> tuple[str, str, str]:
+        # MultiPL-E runs Go programs as `go test FILE_test.go` (its language name says so) and
+        # judges by "FAIL" in the output, never running main: the prompt imports "testing" and
+        # a test calls the harness's main, whose os.Exit(1) on a failed check fails it.
+        if '\nimport (\n' not in prompt:
+            raise self.unsupported("the prompt has no import block to add \"testing\" to")
+        prompt = prompt.replace('\nimport (\n', '\nimport (\n\t"testing"\n', 1)
+        return "go_test.go", prompt, tests + "\nfunc TestXplChecks(t *testing.T) { main() }\n"
 
     def check_harness(self, sig: Signature, tests: Sequence[TestCase]) -> str:
         self.refuse_any_result(sig)

@@ -72,10 +72,11 @@ def to_multipl_e(problem: Problem, language: str) -> dict[str, Any]:
     rendered = problem.render(lang)
     # MultiPL-E programs judge themselves (exit status): the self-checking harness.
     tests = lang.completion_suffix + lang.check_harness(problem.signature, problem.tests)
+    name, prompt, tests = lang.multipl_e_form(rendered.prompt, tests)
     return {
         "name": problem.name,
-        "language": lang.aliases[0] if lang.aliases else lang.name,
-        "prompt": rendered.prompt,
+        "language": name,
+        "prompt": prompt,
         "doctests": "keep",
         "original": problem.source,
         "prompt_terminology": "verbatim",
