@@ -37,8 +37,11 @@ $(STAMP): requirements.lock pyproject.toml
 toolchains: setup
 	$(BIN)/xpl langs --install > /dev/null
 
+# xpl exec against the MultiPL-E peer, 11 PLs x 150 programs: most of its time (tens of
+# minutes on 2 cores) is the peer's TypeScript, Java and C++, the 1-worker peer above all
+# (`--no-serial` leaves it out; `--langs python,rust,go --n 30` takes a few minutes).
 bench: setup toolchains
-	$(BIN)/python benchmarks/execution.py
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/execution.py
 
 # The shipped tiny base (`model: organism`, src/xpl/models/organism/): a pool of family
 # problems from other seeds with every behaviour of the default set's held-out problems
