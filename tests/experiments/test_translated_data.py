@@ -6,7 +6,7 @@ engine, and the files hold exactly the kept counts that RESULTS.md reports.
 The files (tests/data/translations/, only the problems with at least one kept translation):
 family-prompt (100 held-out family problems, answer opened with the target prompt),
 family-fence (the first 50, answer opened with the fence alone), family-both (the first 48,
-`--prefill both`), humaneval-fence (HumanEval, the fence, the problems run so far)."""
+`--prefill both`), humaneval-fence (HumanEval, the fence, the first 112 problems)."""
 
 from __future__ import annotations
 
