@@ -163,6 +163,20 @@ def embedded_configs(experiment: str | None = None) -> list[str]:
     return sorted(n for n in names if n.split("-", 1)[0] == experiment)
 
 
+def load_other_experiment(cls, experiment: str, title: str, path: str | Path | None = None):
+    """A ``cls`` configuration of another experiment (``flex``, ``bts``) from ``path`` (a YAML
+    file, or the name of one of its embedded configurations), or its embedded default named
+    ``experiment``; validated. ``title`` names the experiment in errors."""
+    source = Path(path) if path else embedded_config_path(experiment)
+    if path and not source.exists() and str(path) in embedded_configs(experiment):
+        source = embedded_config_path(str(path))
+    elif not source.exists():
+        raise ConfigError(f"{path}: no such file, and not an embedded {title} configuration ({', '.join(embedded_configs(experiment))})")
+    config = from_dict(cls, load_yaml(source), source.name)
+    config.validate()
+    return config
+
+
 def load_experiment(path: str | Path | None = None) -> ExperimentConfig:
     """The experiment in ``path`` (a YAML file, or the name of an embedded configuration such
     as ``smollm2``), or the embedded default; validated."""

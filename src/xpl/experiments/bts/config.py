@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xpl.corpus import CorpusError, Descriptions, check_descriptions, check_proportions
-from xpl.experiments.config import from_dict, load_yaml
 from xpl.experiments.spec import ProblemsConfig, check_common
 from xpl.languages import UnknownLanguage, get_language
 from xpl.training.bts import LoopConfig
@@ -200,16 +199,9 @@ def seed_layers(config: BTSExperimentConfig) -> int | None:
 def load_bts(path: str | Path | None = None) -> BTSExperimentConfig:
     """The BTS experiment in ``path`` (a YAML file or the name of an embedded ``bts``
     configuration), or the embedded ``bts`` configuration; validated."""
-    from xpl.experiments.spec import embedded_config_path, embedded_configs
+    from xpl.experiments.spec import load_other_experiment
 
-    source = Path(path) if path else embedded_config_path("bts")
-    if path and not source.exists() and str(path) in embedded_configs("bts"):
-        source = embedded_config_path(str(path))
-    elif not source.exists():
-        raise ConfigError(f"{path}: no such file, and not an embedded BTS configuration ({', '.join(embedded_configs('bts'))})")
-    config = from_dict(BTSExperimentConfig, load_yaml(source), source.name)
-    config.validate()
-    return config
+    return load_other_experiment(BTSExperimentConfig, "bts", "BTS", path)
 
 
 def quick(config: BTSExperimentConfig) -> BTSExperimentConfig:

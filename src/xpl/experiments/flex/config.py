@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from xpl.experiments.config import from_dict, load_yaml
 from xpl.experiments.spec import ProblemsConfig, check_common
 from xpl.experiments.stages import quick_family
 from xpl.languages import get_language
@@ -118,16 +117,9 @@ class FlexExperimentConfig:
 def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:
     """The FLeX experiment in ``path`` (a YAML file, or the name of an embedded FLeX
     configuration such as ``flex-ortho``), or the embedded ``flex`` configuration."""
-    from xpl.experiments.spec import embedded_config_path, embedded_configs
+    from xpl.experiments.spec import load_other_experiment
 
-    source = Path(path) if path else embedded_config_path("flex")
-    if path and not source.exists() and str(path) in embedded_configs("flex"):
-        source = embedded_config_path(str(path))
-    elif not source.exists():
-        raise ConfigError(f"{path}: no such file, and not an embedded FLeX configuration ({', '.join(embedded_configs('flex'))})")
-    config = from_dict(FlexExperimentConfig, load_yaml(source), source.name)
-    config.validate()
-    return config
+    return load_other_experiment(FlexExperimentConfig, "flex", "FLeX", path)
 
 
 def quick(config: FlexExperimentConfig) -> FlexExperimentConfig:
