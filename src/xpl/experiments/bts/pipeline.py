@@ -256,8 +256,8 @@ def stage_eval(config: BTSExperimentConfig, out: Path, seed: int, label: str, lo
                report: Report, pass_at_1: bool = True) -> None:
     """Held-out loss (and pass@1, greedy) of one model in every evaluation PL, one file per PL
     written when complete; BTS models also get their gates per PL."""
-    from xpl.corpus import completion_text, program_text
-    from xpl.experiments.flex.pipeline import completion_losses
+    from xpl.corpus import program_text
+    from xpl.experiments.flex.pipeline import held_out_losses
     from xpl.models.generation import evaluate
     from xpl.models.stitch import StitchedModel, greedy_generate
 
@@ -273,10 +273,8 @@ def stage_eval(config: BTSExperimentConfig, out: Path, seed: int, label: str, lo
     tokenizer.padding_side = "right"
     for lang in todo:
         name = f"seed {seed}: {label} on {get_language(lang).display_name}"
-        held = [p for p in test if lang in p.solutions]
-        held = held[: ev.loss_problems] if ev.loss_problems else held
         report(name, 0, None, "held-out loss")
-        losses = completion_losses(model, tokenizer, [p.render(lang).prompt for p in held], [completion_text(p, lang) for p in held], ev.batch_size)
+        held, losses = held_out_losses(model, tokenizer, test, lang, ev.loss_problems, ev.batch_size)
         record: dict[str, Any] = {"seed": seed, "model": label, "language": lang, "loss_problems": [p.name for p in held], "loss": losses}
         if pass_at_1:
             problems = eval_problems(config, test, lang)

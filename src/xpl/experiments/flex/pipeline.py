@@ -66,6 +66,16 @@ def load_variant(base: Path, record: dict, variant: str):
     return model, tokenizer
 
 
+def held_out_losses(model, tokenizer, test, lang: str, loss_problems: int, batch_size: int):
+    """(the held-out problems with a ``lang`` solution, the first ``loss_problems`` of them
+    when that is set; the loss per token of each reference solution given its prompt)."""
+    from xpl.corpus import completion_text
+
+    held = [p for p in test if lang in p.solutions]
+    held = held[:loss_problems] if loss_problems else held
+    return held, completion_losses(model, tokenizer, [p.render(lang).prompt for p in held], [completion_text(p, lang) for p in held], batch_size)
+
+
 def completion_losses(model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 32) -> list[float]:
     """Mean next-token loss (nats per token) of each completion (and the end-of-sequence token
     after it) given its prompt, tokenised as SFT tokenises them."""
@@ -103,7 +113,6 @@ def completion_losses(model, tokenizer, prompts: list[str], completions: list[st
 def stage_eval(config: FlexExperimentConfig, out: Path, seed: int, label: str, load, test: list[Problem], languages: list[str], engine, report: Report) -> None:
     """pass@1 and held-out loss of one model in every evaluation PL, one file per PL (written
     when complete, so a killed evaluation redoes only the PLs it had not finished)."""
-    from xpl.corpus import completion_text
     from xpl.models.generation import SamplingConfig
 
     folder = out / f"seed{seed}" / "eval" / label
@@ -116,10 +125,8 @@ def stage_eval(config: FlexExperimentConfig, out: Path, seed: int, label: str, l
     sampling = SamplingConfig(ev.samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed)
     for lang in todo:
         name = f"seed {seed}: {label} on {get_language(lang).display_name}"
-        held = [p for p in test if lang in p.solutions]
-        held = held[: ev.loss_problems] if ev.loss_problems else held
         report(name, 0, None, "held-out loss")
-        losses = completion_losses(model, tokenizer, [p.render(lang).prompt for p in held], [completion_text(p, lang) for p in held], ev.batch_size)
+        held, losses = held_out_losses(model, tokenizer, test, lang, ev.loss_problems, ev.batch_size)
         result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, name, report)
         record = {
             "seed": seed,
