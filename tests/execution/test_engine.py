@@ -259,3 +259,29 @@ def test_a_dead_runner_costs_only_its_own_program():
     assert [r.status for r in res] == [Status.OK, Status.SANDBOX_ERROR, Status.OK, Status.OK], [r.describe() for r in res]
     assert [r.stdout.strip() for r in (res[0], res[2], res[3])] == ["0", "1", "2"]
     assert "runner failed" in res[1].detail
+
+
+@pytest.mark.parametrize("split, sizes", [(True, [2, 2]), (False, [4])])
+def test_split_compiles_spreads_or_shares_a_pls_compiler_calls(monkeypatch, split, sizes):
+    """By default a PL's programs are spread over the workers (shortest wall time); with
+    ``split_compiles=False`` (``xpl serve``'s lanes) they share one compiler call."""
+    if not get_language("cpp").toolchain.available:
+        pytest.skip("cpp: no toolchain here")
+    import xpl.execution.engine as engine_module
+
+    seen: list[int] = []
+    original = engine_module.Engine._do_compile
+
+    def record(self, slot, task):
+        seen.append(len(task.cands))
+        return original(self, slot, task)
+
+    monkeypatch.setattr(engine_module.Engine, "_do_compile", record)
+    jobs = [Job("cpp", f"#include <cstdio>\nint main() {{ std::printf(\"{i}\\n\"); }}\n") for i in range(4)]
+    engine = Engine(workers=2, split_compiles=split)
+    try:
+        results = engine.run(jobs)
+    finally:
+        engine.close()
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(4)]
+    assert sorted(seen) == sizes

@@ -613,3 +613,34 @@ def test_concurrent_requests_share_a_batch():
         _until(lambda: _health(url)["pending_jobs"] == 0)  # answers stream before their batch ends
         stats = _health(url)["stats"]
         assert stats["jobs_run"] == 6 and stats["batches"] == 1  # six requests, one compiler call's batch
+
+
+def test_batches_group_each_compiled_language():
+    """A free lane takes the oldest request and every queued request whose compiled PLs are
+    among its own (interpreted-only requests always fit): one compiler call per PL and batch,
+    FIFO across PLs, the batch size cap kept."""
+    import asyncio
+
+    from xpl.execution.job import Job
+    from xpl.execution.service import Batcher
+
+    async def scenario() -> list[list[list[str]]]:
+        batcher = Batcher([None], ServeConfig(max_batch=4))  # (a lane that never runs: batches are only taken)
+        order = [["rust"], ["python"], ["go"], ["rust"], ["cpp"], ["javascript"], ["rust", "go"], ["rust"], ["rust"], ["rust"]]
+        for langs in order:
+            batcher.submit([Job(lang, "x") for lang in langs], [None] * len(langs))
+        taken = []
+        while batcher._queue:
+            batch, size = batcher._take_batch()
+            assert size == sum(len(t.jobs) for t in batch) <= 4 or len(batch) == 1
+            taken.append([[job.language for job in t.jobs] for t in batch])
+        assert batcher.queued_jobs == 0
+        return taken
+
+    assert asyncio.run(scenario()) == [
+        [["rust"], ["python"], ["rust"], ["javascript"]],  # the cap (4 jobs) stops it
+        [["go"]],  # the mixed request needs Rust too: not Go's batch
+        [["cpp"]],
+        [["rust", "go"], ["rust"], ["rust"]],  # a mixed request takes what fits in its PLs
+        [["rust"]],
+    ]

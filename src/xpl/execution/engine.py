@@ -156,6 +156,7 @@ class Engine:
         sandbox: str = "auto",
         runs_per_sandbox: int = 32,
         tmp_dir: str | Path | None = None,
+        split_compiles: bool = True,
     ):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.store = Store(store) if isinstance(store, (str, Path)) else store
@@ -165,6 +166,10 @@ class Engine:
             raise ValueError(f"at most {sbx.UidBlock.SPAN} workers")
         self.runs_per_sandbox = max(1, runs_per_sandbox)
         self.tmp_dir = Path(tmp_dir) if tmp_dir else None
+        # Spread each PL's compiles over the workers (the shortest wall time on idle cores).
+        # Off, a PL's programs share as few compiler calls as its batch size allows: the least
+        # CPU, for a caller that keeps the cores busy by itself (``xpl serve``'s lanes).
+        self.split_compiles = split_compiles
         self._procs: set[subprocess.Popen] = set()
         self._procs_lock = threading.Lock()
 
@@ -259,8 +264,9 @@ class Engine:
                 if lang.compiled:
                     # As few rounds of batches as the batch size allows, the same size each, so
                     # every worker gets the same share (150 on 2 workers: 4 x 38, not 64+64+22).
-                    rounds = math.ceil(len(cands) / (self.workers * lang.batch_size))
-                    size = max(1, math.ceil(len(cands) / (self.workers * rounds)))
+                    spread = self.workers if self.split_compiles else 1
+                    rounds = math.ceil(len(cands) / (spread * lang.batch_size))
+                    size = max(1, math.ceil(len(cands) / (spread * rounds)))
                     for chunk in _chunks(cands, size):
                         self._put(_Compile(lang, chunk, single=len(chunk) == 1))
                 else:

@@ -415,6 +415,15 @@ def parse_jobs(body: Any, config: ServeConfig, usable: Usable | None = None) -> 
 
 
 # ---------------------------------------------------------------------------- batching
+def _compiled_language(name: str) -> str | None:
+    """The PL's name if its programs are compiled (batches group them), else None."""
+    try:
+        lang = get_language(name)
+    except UnknownLanguage:
+        return name  # (a cluster's PL unknown here: its own group)
+    return lang.name if lang.compiled else None
+
+
 @dataclass(eq=False)
 class _Ticket:
     """One request's jobs, from arrival to answer (touched on the event loop only)."""
@@ -426,10 +435,12 @@ class _Ticket:
     results: list[Result | None] = field(default_factory=list)
     fetched: list[dict[str, bytes]] = field(default_factory=list)
     missing: int = 0
+    compiled: frozenset[str] = frozenset()  # the compiled PLs among its jobs
     dispatched: bool = False
     cancelled: bool = False
 
     def __post_init__(self) -> None:
+        self.compiled = frozenset(_compiled_language(job.language) for job in self.jobs) - {None}
         self.results = [None] * len(self.jobs)
         self.fetched = [{} for _ in self.jobs]
         self.missing = len(self.jobs)
@@ -516,18 +527,33 @@ class Batcher:
                 if wait > 0 and self.queued_jobs < self.config.max_batch:
                     await asyncio.sleep(wait)  # let concurrent requests join the batch
                     continue
-                batch: list[_Ticket] = []
-                size = 0
-                while self._queue and (not batch or size + len(self._queue[0].jobs) <= self.config.max_batch):
-                    ticket = self._queue.popleft()
-                    ticket.dispatched = True
-                    batch.append(ticket)
-                    size += len(ticket.jobs)
-                self.queued_jobs -= size
+                batch, size = self._take_batch()
                 engine = self._free.pop()
                 task = loop.create_task(self._run_batch(engine, batch))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
+
+    def _take_batch(self) -> tuple[list[_Ticket], int]:
+        """The next batch: the oldest request, and every queued request whose compiled PLs are
+        among the oldest one's (requests in interpreted PLs only always fit), up to
+        ``max_batch`` jobs. A compiled PL's programs then share one compiler call per batch
+        instead of every batch paying that PL's compiler start-up for a handful of them; the
+        oldest request always goes, so no PL waits behind the others for long."""
+        first = self._queue[0]
+        batch: list[_Ticket] = []
+        keep: deque[_Ticket] = deque()
+        size = 0
+        for ticket in self._queue:
+            fits = not batch or size + len(ticket.jobs) <= self.config.max_batch
+            if fits and (ticket is first or ticket.compiled <= first.compiled):
+                ticket.dispatched = True
+                batch.append(ticket)
+                size += len(ticket.jobs)
+            else:
+                keep.append(ticket)
+        self._queue = keep
+        self.queued_jobs -= size
+        return batch, size
 
     async def _run_batch(self, engine: Engine, batch: list[_Ticket]) -> None:
         loop = asyncio.get_running_loop()
@@ -601,7 +627,8 @@ def create_app(config: ServeConfig, ray_engine: RayEngine | None = None) -> _Tok
             engines = [cluster] * config.lanes  # the lanes share its executors (each runs `lanes` batches)
             state.update(usable=cluster_usable(cluster), cluster=cluster)
         else:
-            engines = [Engine(workers=config.workers, sandbox=config.sandbox) for _ in range(config.lanes)]
+            # The lanes keep the cores busy: each PL of a batch compiles in as few calls as it can.
+            engines = [Engine(workers=config.workers, sandbox=config.sandbox, split_compiles=config.lanes == 1) for _ in range(config.lanes)]
         if not engines[0].sandbox.isolated:
             log.warning("xpl serve: WARNING: %s", engines[0].sandbox.detail)
         batcher = Batcher(engines, config)
