@@ -261,12 +261,19 @@ def test_a_dead_runner_costs_only_its_own_program():
     assert "runner failed" in res[1].detail
 
 
-@pytest.mark.parametrize("split, sizes", [(True, [2, 2]), (False, [4])])
-def test_split_compiles_spreads_or_shares_a_pls_compiler_calls(monkeypatch, split, sizes):
+_PRINT = {
+    "rust": 'fn main() {{ println!("{}"); }}\n',
+    "cpp": '#include <cstdio>\nint main() {{ std::printf("{}\\n"); }}\n',
+}
+
+
+@pytest.mark.parametrize("language, split, sizes", [("rust", True, [2, 2]), ("rust", False, [4]), ("cpp", False, [2, 2])])
+def test_split_compiles_spreads_or_shares_a_pls_compiler_calls(monkeypatch, language, split, sizes):
     """By default a PL's programs are spread over the workers (shortest wall time); with
-    ``split_compiles=False`` (``xpl serve``'s lanes) they share one compiler call."""
-    if not get_language("cpp").toolchain.available:
-        pytest.skip("cpp: no toolchain here")
+    ``split_compiles=False`` (``xpl serve``'s lanes) they share one compiler call, unless the
+    PL's programs share no compiler work anyway (C++: one translation unit each)."""
+    if not get_language(language).toolchain.available:
+        pytest.skip(f"{language}: no toolchain here")
     import xpl.execution.engine as engine_module
 
     seen: list[int] = []
@@ -277,7 +284,7 @@ def test_split_compiles_spreads_or_shares_a_pls_compiler_calls(monkeypatch, spli
         return original(self, slot, task)
 
     monkeypatch.setattr(engine_module.Engine, "_do_compile", record)
-    jobs = [Job("cpp", f"#include <cstdio>\nint main() {{ std::printf(\"{i}\\n\"); }}\n") for i in range(4)]
+    jobs = [Job(language, _PRINT[language].format(i)) for i in range(4)]
     engine = Engine(workers=2, split_compiles=split)
     try:
         results = engine.run(jobs)

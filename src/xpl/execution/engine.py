@@ -264,7 +264,7 @@ class Engine:
                 if lang.compiled:
                     # As few rounds of batches as the batch size allows, the same size each, so
                     # every worker gets the same share (150 on 2 workers: 4 x 38, not 64+64+22).
-                    spread = self.workers if self.split_compiles else 1
+                    spread = self.workers if self.split_compiles or not lang.shared_compile else 1
                     rounds = math.ceil(len(cands) / (spread * lang.batch_size))
                     size = max(1, math.ceil(len(cands) / (spread * rounds)))
                     for chunk in _chunks(cands, size):

@@ -146,6 +146,10 @@ class Language(ABC):
     apt_packages: ClassVar[tuple[str, ...]] = ()  # Debian packages that provide the toolchain
     install_hint: ClassVar[str] = ""  # shown when the toolchain is missing
     batch_size: ClassVar[int] = 1  # candidates per compiler invocation (1 = no batching)
+    # Whether a batch's programs share compiler work (start-up, the standard library, one
+    # link). False: each compiles on its own anyway, so a batch split over workers costs no
+    # more CPU than one call (the engine then splits it even with ``split_compiles=False``).
+    shared_compile: ClassVar[bool] = True
     # Regexes over stderr (+stdout) that classify a failed run.
     syntax_error_patterns: ClassVar[tuple[str, ...]] = ()
     assertion_patterns: ClassVar[tuple[str, ...]] = ()

@@ -472,6 +472,7 @@ class Cpp(Language):
     # saves sandbox start-ups and reports every broken candidate at once. 32 programs take
     # about 15 s of CPU, well inside the compile timeout.
     batch_size = 32
+    shared_compile = False
     assertion_patterns = (r"Assertion `.*' failed\.",)
     # operator new failing (caught by the harness, or uncaught), or the loader unable to map
     # libstdc++ under the memory limit.
