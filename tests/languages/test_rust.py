@@ -162,3 +162,44 @@ def test_a_chat_reply_that_declares_the_enum_itself_still_compiles():
         assert program.count("enum StrOrInt") == 1
         res = run_one("rust", program)
         assert res.exit_code == 0 and 'value "0b11"' in res.stdout and "value -1" in res.stdout, res.stdout + res.stderr
+
+
+# Value-protocol programs (the engine's form) of several return types, for the shared prelude.
+SHARED_CASES = [
+    ("pair", "Tuple[int, str]", "    (n, n.to_string())\n"),
+    ("triple", "List[Tuple[int, bool, float]]", "    vec![(n, n > 0, 0.5)]\n"),
+    ("single", "Tuple[int]", "    (n,)\n"),
+    ("pair_again", "Tuple[int, str]", "    (n + 1, String::new())\n"),
+    ("either", "Union[str, int]", "    if n > 0 { StrOrInt::Int(n) } else { StrOrInt::Str(\"neg\".to_string()) }\n"),
+    ("mentions", "int", "    // xpl_report and XplJson are only words here\n    n * 2\n"),
+    ("broken", "int", "    n +\n"),
+]
+
+
+@needs_rust
+def test_batch_shares_the_value_prelude_without_changing_any_program(tmp_path):
+    """The batch compiles one copy of the value harness's prelude (XplJson and its impls,
+    tuple impls of every arity used, xpl_report) in the crate root; each program's output is
+    the same as alone, a candidate mentioning the prelude's names keeps its own copy, and a
+    broken candidate is still the only one blamed."""
+    programs = []
+    for name, returns, body in SHARED_CASES:
+        sig = Signature.parse(name, [("n", "int")], returns)
+        tests = [TestCase((3,), None), TestCase((-2,), None)]
+        programs.append(RUST.program(sig, "Doc.", body, tests))
+    plan = RUST.plan_batch(programs, RUST.toolchain)
+    main = plan.files["main.rs"]
+    assert main.startswith("mod xpl_prelude {") and main.count("XplJson for (A0, A1)") == 1
+    assert "XplJson for (A0,)" in main and "XplJson for (A0, A1, A2)" in main
+    uses = [("use crate::xpl_prelude::" in plan.files[f"c{i}.rs"]) for i in range(len(programs))]
+    assert uses == [True, True, True, True, True, False, True]
+    broken = len(programs) - 1
+    proc = build_plan(plan, tmp_path / "all")
+    assert proc.returncode != 0 and RUST.blame(proc.stdout + proc.stderr, plan) == {broken}
+    plan = RUST.plan_batch(programs[:broken], RUST.toolchain)
+    proc = build_plan(plan, tmp_path / "rest")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for i, source in enumerate(programs[:broken]):
+        alone = run_one("rust", source)
+        assert alone.exit_code == 0 and "@@xpl - 1 value" in alone.stdout, alone.stderr
+        assert _run(plan, tmp_path / "rest", i) == (alone.stdout, alone.exit_code), SHARED_CASES[i][0]
