@@ -24,9 +24,13 @@ and the checks of ``language`` are then the cluster's.
 
 Requests from all clients are gathered into batches: a request waits at most ``batch_ms``
 for others to join it, then its jobs go to the engine together, so compiled PLs build many
-programs with one compiler call. ``lanes`` batches run at once, each on its own ``Engine``
-with ``workers`` sandboxes; a request is answered as soon as its own jobs are done, not when
-its batch is. At most ``max_pending`` jobs are accepted and unfinished at any time: beyond
+programs with one compiler call. A free lane takes the oldest request and every queued
+request whose compiled PLs are among its own (interpreted PLs join any batch): each
+compiled PL's programs then share one compiler call per batch, rather than every batch
+paying every PL's compiler start-up for a few programs each. ``lanes`` batches run at once,
+each on its own ``Engine`` with ``workers`` sandboxes (which, with more than one lane, does
+not split a PL's compile over its workers: the lanes keep the cores busy); a request is
+answered as soon as its own jobs are done, not when its batch is. At most ``max_pending`` jobs are accepted and unfinished at any time: beyond
 that a request is answered 503 with ``Retry-After`` at once. Every request has a hard
 deadline (504 past it); a client that disconnects gets its queued jobs dropped. Malformed
 requests get a 4xx whose ``detail`` names the field (``{"detail": "run_timeout: must be a
