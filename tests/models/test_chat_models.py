@@ -137,6 +137,22 @@ def test_xpl_eval_samples_scores_and_resumes(folders, tmp_path):
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and (out / "replies_python.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "summary.json").read_text())["languages"][0]["pass_at_1"] == row["pass_at_1"]
+    # Fewer problems: a subset of the same replies; more problems: only the new ones sampled.
+    first = json.loads((out / "replies_python.json").read_text())
+    fewer = CliRunner().invoke(app, [*args, "--max-problems", "2"])
+    assert fewer.exit_code == 0 and (out / "replies_python.json").stat().st_mtime_ns == stamp
+    assert len(json.loads((out / "generations_python.json").read_text())) == 2
+    first["completions"][0] = ["not sampled again"]  # a reply no sampling would give
+    (out / "replies_python.json").write_text(json.dumps(first))
+    problems, _ = _problems_file(tmp_path, n=6)
+    grown = CliRunner().invoke(app, args)
+    assert grown.exit_code == 0, grown.output
+    replies = json.loads((out / "replies_python.json").read_text())
+    assert len(replies["problems"]) == 6 and replies["completions"][:4] == first["completions"]
+    assert json.loads((out / "summary.json").read_text())["languages"][0]["problems"] == 6
+    # Replies of another setting are never scored as this run's.
+    other = CliRunner().invoke(app, [*args, "--max-new-tokens", "32"])
+    assert other.exit_code == 2 and "max_new_tokens 16 (this run: 32)" in other.output and "Traceback" not in other.output
 
 
 def test_xpl_eval_scores_generations_files_in_both_styles(tmp_path):

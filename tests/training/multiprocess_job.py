@@ -9,8 +9,9 @@ Two probes make the test catch the races of several processes sharing one output
 * every call of a stage's ``mark_done`` is logged (rank and stage) to ``OUT_DIR/marks.log``,
   so the test can check that one process wrote each stage's marker.
 
-Each process prints one JSON line at the end: its rank, the distributed set-up the Trainer
-used and the steps of the two stages."""
+Each process writes ``OUT_DIR/rank<N>.json`` at the end: its rank, the distributed set-up the
+Trainer used and the steps of the two stages (a file each: two processes printing to one pipe
+can run their lines together)."""
 
 import json
 import os
@@ -66,4 +67,4 @@ if __name__ == "__main__":
         "pretrain_steps": pre["steps"],
         "sft_steps": tuned["steps"],
     }
-    print(json.dumps(line), flush=True)
+    (out / f"rank{state.process_index}.json").write_text(json.dumps(line))

@@ -39,7 +39,7 @@ def test_pretrain_then_sft_with_two_cpu_processes(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
 
-    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    lines = [json.loads(f.read_text()) for f in sorted(out.glob("rank*.json"))]
     assert sorted(x["rank"] for x in lines) == [0, 1], proc.stdout
     for line in lines:
         assert line["world_size"] == 2 and line["backend"] == "gloo", line

@@ -10,8 +10,10 @@ chat style), sampled ``n`` times, and run through the engine. Per PL it writes
     results_<pl>.jsonl      one row per sample: problem, sample, status, tests, timings
 
 and, over all PLs, ``summary.json`` and ``report.md`` (pass@1 with a bootstrap 95% CI over
-problems, pass@k where ``n >= k``, statuses). A PL whose generations file exists is not
-sampled again and finished jobs come from the results store, so a killed run resumes.
+problems, pass@k where ``n >= k``, statuses). A PL's replies are written once its sampling
+ends; a rerun samples only the problems its replies file lacks (a larger ``max_problems``)
+and finished jobs come from the results store, so a killed run resumes. Replies made with
+another model or sampling setting are refused, never scored as this run's.
 """
 
 from __future__ import annotations
@@ -121,10 +123,9 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
             problems = problems_for(benchmark, lang, request.max_problems)
             replies_path = out / f"replies_{lang}.json"
             seconds: dict[str, float] = {}
-            if replies_path.is_file():
-                saved = json.loads(replies_path.read_text())
-                completions, lang_style = saved["completions"], saved["style"]
-            else:
+            replies, lang_style = saved_replies(replies_path, request)
+            todo = [p for p in problems if p.name not in replies]
+            if todo:
                 if loaded is None:
                     if request.backend == "vllm":
                         tokenizer = load_tokenizer(request.model)
@@ -132,21 +133,61 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
                     else:
                         loaded = load_model(request.model)
                     style = resolve_prompt_style(request.style, loaded[1], str(resolve(request.model)))
-                lang_style = style
+                lang_style = lang_style or style
                 started = time.perf_counter()
-                completions = sample_problems(
-                    *loaded, problems, lang, sampling, progress=lambda d, t: progress(f"{lang}: sampling", d, t), style=lang_style
+                sampled = sample_problems(
+                    *loaded, todo, lang, sampling, progress=lambda d, t: progress(f"{lang}: sampling", d, t), style=lang_style
                 )
                 seconds["sampling"] = round(time.perf_counter() - started, 1)
-                write_json(replies_path, {"model": request.model, "style": lang_style, "problems": [p.name for p in problems], "completions": completions})
-                rendered = [p.render_as(lang, lang_style) for p in problems]
-                write_generations(out / f"generations_{lang}.json", rendered, completions)
+                replies.update({p.name: c for p, c in zip(todo, sampled, strict=True)})
+                write_json(
+                    replies_path,
+                    {"model": request.model, "style": lang_style, "sampling": sampling_key(request),
+                     "problems": list(replies), "completions": list(replies.values())},
+                )
+            completions = [replies[p.name] for p in problems]
+            rendered = [p.render_as(lang, lang_style) for p in problems]
+            write_generations(out / f"generations_{lang}.json", rendered, completions)
             rows.append(score(problems, lang, completions, lang_style, engine, out, seconds, progress))
     finally:
         engine.close()
         if loaded is not None and isinstance(loaded[0], VLLMSampler):
             loaded[0].close()
     return write_summary(out, request, rows)
+
+
+def sampling_key(request: EvalRequest) -> dict[str, Any]:
+    """What makes a model's replies what they are, besides the model (the batch size and the
+    backend do not)."""
+    benchmark = request.benchmark if request.benchmark == "humaneval" else str(Path(request.benchmark).resolve())
+    return {"benchmark": benchmark, "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
+            "max_new_tokens": request.max_new_tokens, "seed": request.seed}
+
+
+def saved_replies(path: Path, request: EvalRequest) -> tuple[dict[str, list[str]], str | None]:
+    """The replies an earlier run of the same request left in ``path`` (problem name ->
+    completions) and their prompt style; empty when there is no file. A rerun with more
+    problems (a larger ``--max-problems``) samples only the new ones. Replies of another model,
+    sampling or style are refused in one line rather than scored as this request's."""
+    if not path.is_file():
+        return {}, None
+    try:
+        saved = json.loads(path.read_text())
+        replies = dict(zip(saved["problems"], saved["completions"], strict=True))
+        model, style, sampling = saved["model"], saved["style"], saved.get("sampling")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a replies file of xpl eval ({exc}); delete it or use another --out") from None
+    wanted = sampling_key(request)
+    differs = [
+        f"{name} {theirs!r} (this run: {ours!r})"
+        for name, theirs, ours in [("model", model, request.model), *[(k, (sampling or {}).get(k), v) for k, v in wanted.items()]]
+        if theirs != ours
+    ]
+    if request.style not in ("auto", style):
+        differs.append(f"style {style!r} (this run: {request.style!r})")
+    if differs:
+        raise ValueError(f"{path.parent}: holds replies made with another setting: {'; '.join(differs)}; use another --out")
+    return replies, style
 
 
 def write_generations(path: Path, rendered, completions: Sequence[Sequence[str]]) -> None:
