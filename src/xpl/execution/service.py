@@ -30,8 +30,9 @@ compiled PL's programs then share one compiler call per batch, rather than every
 paying every PL's compiler start-up for a few programs each. ``lanes`` batches run at once,
 each on its own ``Engine`` with ``workers`` sandboxes (which, with more than one lane, does
 not split a PL's compile over its workers: the lanes keep the cores busy); a request is
-answered as soon as its own jobs are done, not when its batch is. At most ``max_pending`` jobs are accepted and unfinished at any time: beyond
-that a request is answered 503 with ``Retry-After`` at once. Every request has a hard
+answered as soon as its own jobs are done, not when its batch is. At most ``max_pending``
+jobs are accepted and unfinished at any time: beyond that a request is answered 503 with
+``Retry-After`` at once. Every request has a hard
 deadline (504 past it); a client that disconnects gets its queued jobs dropped. Malformed
 requests get a 4xx whose ``detail`` names the field (``{"detail": "run_timeout: must be a
 positive number, got -1", "field": "run_timeout"}``).

@@ -142,7 +142,7 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
                 replies.update({p.name: c for p, c in zip(todo, sampled, strict=True)})
                 write_json(
                     replies_path,
-                    {"model": request.model, "style": lang_style, "sampling": sampling_key(request),
+                    {"model": request.model, "style": lang_style, "setting": reply_setting(request),
                      "problems": list(replies), "completions": list(replies.values())},
                 )
             completions = [replies[p.name] for p in problems]
@@ -156,7 +156,7 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
     return write_summary(out, request, rows)
 
 
-def sampling_key(request: EvalRequest) -> dict[str, Any]:
+def reply_setting(request: EvalRequest) -> dict[str, Any]:
     """What makes a model's replies what they are, besides the model (the batch size and the
     backend do not)."""
     benchmark = request.benchmark if request.benchmark == "humaneval" else str(Path(request.benchmark).resolve())
@@ -174,13 +174,15 @@ def saved_replies(path: Path, request: EvalRequest) -> tuple[dict[str, list[str]
     try:
         saved = json.loads(path.read_text())
         replies = dict(zip(saved["problems"], saved["completions"], strict=True))
-        model, style, sampling = saved["model"], saved["style"], saved.get("sampling")
+        model, style, setting = saved["model"], saved["style"], saved.get("setting")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a replies file of xpl eval ({exc}); delete it or use another --out") from None
-    wanted = sampling_key(request)
+    if setting is None:
+        raise ValueError(f"{path}: written by an older xpl eval, without the setting its replies were sampled with; delete it to sample again, or use another --out")
+    wanted = reply_setting(request)
     differs = [
         f"{name} {theirs!r} (this run: {ours!r})"
-        for name, theirs, ours in [("model", model, request.model), *[(k, (sampling or {}).get(k), v) for k, v in wanted.items()]]
+        for name, theirs, ours in [("model", model, request.model), *[(k, setting.get(k), v) for k, v in wanted.items()]]
         if theirs != ours
     ]
     if request.style not in ("auto", style):
