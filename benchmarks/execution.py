@@ -19,9 +19,10 @@ answers (alternately the solution of another family problem with the same signat
 body returning the zero value of the return type, which the family's tests always reject);
 20% that do not compile or parse (a stray ``)`` line opening the body). xpl gets each program
 with its harness and expected values (``Language.program``, ``expected_results``); the peer
-gets the self-checking form MultiPL-E judges (``Language.check_program``), fitted to the two
-evaluators whose contract is not an exit status: Go's is ``go test`` (the file gets ``import "testing"`` and a test calling ``main``),
-C#'s is a failed ``Debug.Assert`` on stderr (one is added before the exit).
+gets the program MultiPL-E judges: the record ``xpl problems export`` writes for it (the
+self-checking harness; for Go a ``go test`` file, whose prompt imports ``testing`` and whose
+test calls ``main``; for C# a harness ending in a ``Debug.Assert``, which is what MultiPL-E's
+C# evaluator reads) completed with the body.
 
 Every timed run gets the programs with a last comment line naming the run, so a build cache
 keyed by the source (Go's) serves nothing from an earlier run; the PLs' caches of their
@@ -64,12 +65,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from xpl.languages import get_language  # noqa: E402
 from xpl.languages.types import UnsupportedError  # noqa: E402
 from xpl.problems.family import build  # noqa: E402
+from xpl.problems.io import to_multipl_e  # noqa: E402
 from xpl.problems.problem import Problem  # noqa: E402
 
 DEFAULT_LANGS = "python,javascript,typescript,rust,go,java,cpp,csharp,php,ruby,lua"
 PEER = Path(__file__).resolve().parent / "multiple_peer.py"
 STRAY = ")"  # a line of its own: a syntax error in every PL here
-CS_EXIT = "System.Environment.Exit(__xplFailed == 0 ? 0 : 1);"
 
 
 @dataclass
@@ -92,20 +93,12 @@ def family(n: int, seed: int) -> list[Problem]:
     return build(n, seed=seed, check=False, test_fraction=0).problems
 
 
-def for_peer(lang: str, program: str) -> str:
-    """The self-checking program in the form MultiPL-E's evaluator of ``lang`` judges."""
-    if lang == "go":  # eval_go runs `go test` on a _test.go file: the checks must be a test
-        if "import (\n" in program:
-            program = program.replace("import (\n", 'import (\n\t"testing"\n', 1)
-        else:
-            head, _, rest = program.partition("\n")
-            program = f'{head}\nimport "testing"\n{rest}'
-        return program + "\nfunc TestXplChecks(t *testing.T) { main() }\n"
-    if lang == "csharp":  # eval_cs ignores mono's exit status; a failed Debug.Assert is seen
-        if CS_EXIT not in program:
-            raise RuntimeError("the C# check harness no longer ends with the expected exit; update for_peer")
-        return program.replace(CS_EXIT, "System.Diagnostics.Debug.Assert(__xplFailed == 0);\n        " + CS_EXIT, 1)
-    return program
+def for_peer(problem: Problem, lang: str, body: str) -> str:
+    """The program MultiPL-E's evaluator of ``lang`` judges: the record ``xpl problems export``
+    writes (``to_multipl_e``: the self-checking harness in the form that evaluator reads, e.g.
+    a ``go test`` file for Go) completed with ``body``."""
+    record = to_multipl_e(problem, lang)
+    return record["prompt"] + body + ("" if not body or body.endswith("\n") else "\n") + record["tests"]
 
 
 def broken(body: str) -> str:
@@ -140,7 +133,7 @@ def programs(lang_name: str, problems: list[Problem], n: int) -> list[Program]:
             body = broken(body)
         try:
             engine = lang.program(p.signature, p.description, body, p.tests)
-            check = for_peer(lang.name, lang.check_program(p.signature, p.description, body, p.tests))
+            check = for_peer(p, lang.name, body)
         except UnsupportedError as exc:  # pragma: no cover - family problems render everywhere
             raise SystemExit(f"{lang.name}: {p.name}: {exc}") from None
         expected = p.expected_results(lang).to_json()

@@ -76,16 +76,14 @@ def test_broken_body_keeps_the_indent():
 def _check_programs(lang: str):
     problem = family(4, 0)[0]
     lang_ = get_language(lang)
-    good = lang_.check_program(problem.signature, problem.description, problem.solutions[lang], problem.tests)
-    bad = lang_.check_program(problem.signature, problem.description, lang_.dummy_body(problem.signature), problem.tests)
-    return for_peer(lang, good), for_peer(lang, bad)
+    return for_peer(problem, lang, problem.solutions[lang]), for_peer(problem, lang, lang_.dummy_body(problem.signature))
 
 
 def test_go_checks_become_a_test_and_csharp_failures_an_assert():
     go, _ = _check_programs("go")
     assert '\t"testing"\n' in go and "func TestXplChecks(t *testing.T) { main() }" in go
     cs, _ = _check_programs("csharp")
-    assert "System.Diagnostics.Debug.Assert(__xplFailed == 0);" in cs
+    assert cs.count('System.Diagnostics.Debug.Assert(__xplFailed == 0, "xpl: a test failed");') == 1
 
 
 @pytest.mark.slow
