@@ -847,8 +847,31 @@ def eval_(
         _fail(str(exc))
     from xpl.experiments.evaluation import render_table
 
-    console.print(render_table(summary))
+    console.print(render_table(summary), markup=False, soft_wrap=True)
     console.print(f"wrote {out / 'summary.json'}, {out / 'report.md'} and per-PL generations and results")
+
+
+@app.command()
+def compare(
+    before: Path = typer.Argument(..., help="An `xpl eval --out` folder (e.g. the starting model)."),
+    after: Path = typer.Argument(..., help="Another one on the same benchmark (e.g. the trained model)."),
+    langs: Optional[str] = typer.Option(None, "--langs", "-l", help="Comma-separated PLs (default: every PL both folders scored)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the comparison (with the problems that went up or down) here."),
+) -> None:
+    """Paired pass@1 difference of two `xpl eval` folders per PL, with 95% bootstrap CIs over the shared problems."""
+    from xpl.experiments.evaluation import compare_evals, render_comparison
+    from xpl.languages import UnknownLanguage
+
+    try:
+        result = compare_evals(before, after, [x for x in langs.split(",") if x.strip()] if langs else None)
+    except (UnknownLanguage, ValueError) as exc:
+        _fail(str(exc))
+    console.print(render_comparison(result), markup=False, soft_wrap=True)
+    if json_out is not None:
+        from xpl.io import write_json
+
+        write_json(json_out, result)
+        console.print(f"wrote {json_out}")
 
 
 @app.command()

@@ -192,3 +192,40 @@ def test_xpl_eval_errors_are_one_line(folders, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (extra, result.output)
         assert message in result.output and "Traceback" not in result.output, (extra, result.output)
+
+
+def test_xpl_compare_pairs_two_eval_folders(tmp_path):
+    if not get_language("python").toolchain.available:
+        pytest.skip("no python3 toolchain")
+    problems, items = _problems_file(tmp_path, n=8)
+    right = [[p.render("python").prompt + p.solutions["python"]] for p in items]
+    # After: the first six problems answered wrongly (`return None` fails every test).
+    wrong = [[p.render("python").prompt + "    return None\n"] if i < 6 else r for i, (p, r) in enumerate(zip(items, right))]
+    runner = CliRunner()
+    for name, data in (("before", right), ("after", wrong)):
+        gen = tmp_path / f"{name}.json"
+        gen.write_text(json.dumps(data))
+        result = runner.invoke(app, ["eval", "--generations", str(gen), "--benchmark", str(problems), "--langs", "py", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "cmp.json"
+    result = runner.invoke(app, ["compare", str(tmp_path / "before"), str(tmp_path / "after"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text())["languages"][0]
+    assert row["problems"] == 8 and row["before"]["mean"] == 1.0 and row["after"]["mean"] == 0.25
+    assert row["difference"]["mean"] == -0.75 and row["difference"]["high"] < 0
+    assert row["down"] == sorted(p.name for p in items[:6]) and row["up"] == []
+    assert "| Python | 8 | 1.000 [1.000, 1.000] | 0.250" in result.output
+    # One-line errors: not an eval folder, another benchmark, a PL one side lacks.
+    (tmp_path / "empty").mkdir()
+    other, _ = _problems_file(tmp_path / "empty", n=3)
+    gen = tmp_path / "other.json"
+    gen.write_text(json.dumps(right[:3]))
+    assert runner.invoke(app, ["eval", "--generations", str(gen), "--benchmark", str(other), "--langs", "py", "--out", str(tmp_path / "other")]).exit_code == 0
+    cases = [
+        ([str(tmp_path / "empty"), str(tmp_path / "after")], "no summary.json"),
+        ([str(tmp_path / "before"), str(tmp_path / "other")], "a paired comparison needs the same problems"),
+        ([str(tmp_path / "before"), str(tmp_path / "after"), "--langs", "rs"], "has no Rust results"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["compare", *args])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, (args, result.output)

@@ -290,3 +290,119 @@ def render_table(summary: dict[str, Any]) -> str:
     backend = " with vLLM" if s.get("backend") == "vllm" else ""
     lines += ["", f"Sampling{backend}: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def _eval_folder(path: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads((Path(path) / "summary.json").read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no summary.json (not an `xpl eval --out` folder)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}/summary.json: unreadable ({exc})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("languages"), list):
+        raise ValueError(f"{path}/summary.json: not an `xpl eval` summary (no `languages` list)")
+    return summary
+
+
+def per_problem_scores(folder: Path, language: str) -> dict[str, float]:
+    """``{problem: fraction of its samples that passed}`` from an eval folder's results file."""
+    path = Path(folder) / f"results_{language}.jsonl"
+    passed: dict[str, list[bool]] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ValueError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            name, status = row["problem"], row["status"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(f"{path}:{i}: not a result row (needs `problem` and `status`)") from None
+        passed.setdefault(name, []).append(status == "ok")
+    return {name: float(np.mean(v)) for name, v in passed.items()}
+
+
+def compare_evals(before: Path, after: Path, languages: Sequence[str] | None = None, reps: int = 2000) -> dict[str, Any]:
+    """Paired pass@1 difference ``after - before`` of two ``xpl eval`` folders, per PL, on the
+    problems both scored: per problem the fraction of samples that passed, a bootstrap 95% CI
+    over problems (the same resampled problems for both), and which problems went up or down.
+
+    The folders must be of the same benchmark; a sampling setting that differs is reported
+    (comparing greedy with sampled pass@1 is legitimate but should be visible)."""
+    a, b = _eval_folder(before), _eval_folder(after)
+    if a.get("benchmark") != b.get("benchmark"):
+        raise ValueError(f"{before} is on {a.get('benchmark')!r} but {after} on {b.get('benchmark')!r}: a paired comparison needs the same problems")
+    langs_a = [r["language"] for r in a["languages"]]
+    langs_b = {r["language"] for r in b["languages"]}
+    wanted = [get_language(x).name for x in languages] if languages else [x for x in langs_a if x in langs_b]
+    for lang in wanted:
+        for folder, have in ((before, langs_a), (after, langs_b)):
+            if lang not in have:
+                raise ValueError(f"{folder} has no {get_language(lang).display_name} results (it has: {', '.join(sorted(have)) or 'none'})")
+    if not wanted:
+        raise ValueError(f"{before} and {after} share no PL")
+    rows = []
+    for lang in wanted:
+        sa, sb = per_problem_scores(before, lang), per_problem_scores(after, lang)
+        shared = [name for name in sa if name in sb]
+        if not shared:
+            raise ValueError(f"{before} and {after} share no {get_language(lang).display_name} problem")
+        x = np.asarray([[sa[k] for k in shared]])
+        y = np.asarray([[sb[k] for k in shared]])
+        rows.append({
+            "language": lang,
+            "problems": len(shared),
+            "only_before": len(sa) - len(shared),
+            "only_after": len(sb) - len(shared),
+            "before": bootstrap(x, reps).to_dict(),
+            "after": bootstrap(y, reps).to_dict(),
+            "difference": bootstrap(y - x, reps).to_dict(),
+            "up": sorted(k for k in shared if sb[k] > sa[k]),
+            "down": sorted(k for k in shared if sb[k] < sa[k]),
+        })
+    return {
+        "before": {"folder": str(before), "model": a.get("model") or a.get("generations"), "sampling": a.get("sampling")},
+        "after": {"folder": str(after), "model": b.get("model") or b.get("generations"), "sampling": b.get("sampling")},
+        "benchmark": a.get("benchmark"),
+        "languages": rows,
+    }
+
+
+def render_comparison(result: dict[str, Any]) -> str:
+    before, after = result["before"], result["after"]
+    lines = [
+        f"# xpl compare on {result['benchmark']}",
+        "",
+        f"before: {before['model']} ({before['folder']})  ",
+        f"after: {after['model']} ({after['folder']})",
+        "",
+        "| PL | problems | before | after | after - before (paired, 95% CI) | problems up / down |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for r in result["languages"]:
+        diff = fmt(r["difference"], signed=True)
+        if r["difference"]["low"] > 0 or r["difference"]["high"] < 0:
+            diff = f"**{diff}**"
+        lines.append(
+            f"| {get_language(r['language']).display_name} | {r['problems']} | {fmt(r['before'])} | {fmt(r['after'])} | {diff} | "
+            f"{len(r['up'])} / {len(r['down'])} |"
+        )
+    notes = []
+    sa, sb = before.get("sampling") or {}, after.get("sampling") or {}
+    keys = ("n", "temperature", "top_p", "max_new_tokens")
+    if any(sa.get(k) != sb.get(k) for k in keys):
+        show = lambda s: ", ".join(f"{k} {s.get(k)}" for k in keys)  # noqa: E731
+        notes.append(f"The two sampled differently (before: {show(sa)}; after: {show(sb)}).")
+    for r in result["languages"]:
+        if r["only_before"] or r["only_after"]:
+            notes.append(
+                f"{get_language(r['language']).display_name}: compared on the {r['problems']} problems both scored "
+                f"({r['only_before']} only before, {r['only_after']} only after)."
+            )
+    notes.append("pass@1 per problem is the fraction of its samples that passed; intervals are a bootstrap over problems, paired.")
+    return "\n".join(lines + [""] + notes) + "\n"
