@@ -152,6 +152,25 @@ def test_status_classification_without_harness(engine):
     assert res[4].exit_code == 3
 
 
+def test_forked_python_program_ends_like_the_interpreter(engine):
+    """A Python program runs in a child forked from the runner, and must end as `python -I -S
+    file.py` ends: non-daemon threads joined, atexit handlers run, an uncaught exception printed
+    as a traceback from the program's own frame."""
+    threads = (
+        "import atexit, threading, time\n"
+        "atexit.register(lambda: print('atexit ran', flush=True))\n"
+        "def late():\n    time.sleep(0.2)\n    print('thread done', flush=True)\n"
+        "threading.Thread(target=late).start()\n"
+        "print('main done', flush=True)\n"
+    )
+    crash = "def f():\n    raise KeyError('boom')\nf()\n"
+    ok, err = engine.run([Job("python", threads, limits=Limits(timeout_s=10)), Job("python", crash, limits=Limits(timeout_s=10))])
+    assert ok.status == Status.OK and ok.stdout.split() == ["main", "done", "thread", "done", "atexit", "ran"], ok.describe()
+    assert err.status == Status.RUNTIME_ERROR and err.exit_code == 1, err.describe()
+    assert err.stderr.startswith("Traceback (most recent call last):") and "KeyError: 'boom'" in err.stderr, err.stderr
+    assert "runner.py" not in err.stderr, err.stderr
+
+
 def test_harness_that_stops_early_is_runtime_error(engine):
     lang = get_language("python")
     body = "    import os\n    if a == 0:\n        os._exit(0)\n    return a + b\n"

@@ -154,7 +154,7 @@ class Engine:
         workers: int | None = None,
         store: Store | str | Path | None = None,
         sandbox: str = "auto",
-        runs_per_sandbox: int = 32,
+        runs_per_sandbox: int = 64,
         tmp_dir: str | Path | None = None,
         split_compiles: bool = True,
     ):
@@ -301,7 +301,11 @@ class Engine:
     def _chunk_size(self, n: int) -> int:
         if self.sandbox.isolated and not self.sandbox.switch_users:
             return 1  # without per-program uids, each program gets a sandbox of its own
-        return max(1, min(self.runs_per_sandbox, math.ceil(n / self.workers)))
+        # As few sandboxes as the cap allows, in equal chunks that fill every worker: 150 runs
+        # on 2 workers with a cap of 64 are 4 chunks of 38, not 64 + 64 + 22 (one worker
+        # would run 86 while the other ran 64).
+        rounds = math.ceil(n / (self.workers * self.runs_per_sandbox))
+        return max(1, math.ceil(n / (rounds * self.workers)))
 
     def _new_build(self, plan: BuildPlan) -> _Build:
         path = Path(tempfile.mkdtemp(prefix="b", dir=self._root))

@@ -33,7 +33,6 @@ Not for import by the rest of xpl except for the constants below and ``main``.
 from __future__ import annotations
 
 import atexit
-import base64
 import json
 import os
 import re
@@ -43,13 +42,14 @@ import shutil
 import signal
 import stat
 import sys
-import threading
 import time
-import traceback
 import types
 
 # Imported here, once, rather than in every forked Python program: what the forked child
 # needs to start and end like `python -I -S file.py` (and `math`, used by the harness).
+# ``traceback`` (a third of this file's start-up) is imported by ``main`` only for chunks of
+# Python programs, which print their uncaught exceptions with it; ``base64`` only when a run
+# has files or input.
 import builtins  # noqa: E402
 import math  # noqa: E402,F401
 
@@ -102,6 +102,8 @@ def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: 
         os.execve(run["argv"][0], run["argv"], env)
     except BaseException:  # noqa: BLE001 - report anything, then die
         try:
+            import traceback
+
             os.write(2, ("xpl runner: could not start program: " + traceback.format_exc()).encode())
         finally:
             os._exit(127)
@@ -117,6 +119,8 @@ def _exec_python(path: str, env: dict) -> None:
     # The runner's own stdout object now points at the program's pipe (fd 1 was replaced).
     sys.stdout = os.fdopen(1, "w", buffering=-1, encoding="utf-8", errors="backslashreplace", closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    import traceback  # imported before the fork by `main` (a chunk of Python programs)
+
     code = 0
     try:
         with open(path, "rb") as fh:
@@ -134,8 +138,9 @@ def _exec_python(path: str, env: dict) -> None:
         traceback.print_exception(type(exc), exc, tb.tb_next if tb and tb.tb_next else tb)
         code = 1
     try:
-        if hasattr(threading, "_shutdown"):
-            threading._shutdown()  # join non-daemon threads as interpreter exit does
+        threading = sys.modules.get("threading")  # as at interpreter exit: only if imported
+        if threading is not None and hasattr(threading, "_shutdown"):
+            threading._shutdown()  # join non-daemon threads
         atexit._run_exitfuncs()
     except SystemExit as exc:
         code = _exit_status(exc)
@@ -527,6 +532,8 @@ def _relative(path: object) -> str:
 def _put_files(workdir: str, files: list, uid: int | None, gid: int | None) -> None:
     """Write the run's input files (``[path, base64 content]``) into its work directory, owned
     by the run's uid so that the program may change them as its own."""
+    import base64
+
     for rel, content in files:
         target = os.path.join(workdir, _relative(rel))
         parent = os.path.dirname(target)
@@ -548,6 +555,8 @@ def _put_files(workdir: str, files: list, uid: int | None, gid: int | None) -> N
 def _stdin_file(work_root: str, content: str) -> int:
     """A read-only descriptor of a file holding the run's standard input (base64 ``content``),
     already unlinked: nothing of it is left once the run ends."""
+    import base64
+
     path = os.path.join(work_root, "stdin-" + os.urandom(4).hex())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -561,6 +570,8 @@ def _fetch_files(workdir: str, paths: list, cap: int) -> dict:
     """The files of ``paths`` that the run left in its work directory (all its processes are
     dead by now), base64-encoded: regular files only, never through a symbolic link that
     leads out of it, at most ``cap`` bytes each. Missing ones are left out."""
+    import base64
+
     root = os.path.realpath(workdir)
     found = {}
     for rel in paths:
@@ -612,7 +623,9 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     status = None
     rusage = None
     deadline = start + lim["timeout_s"]
-    next_watch = start
+    # The first look is one period in: before that the child is this runner's copy on its
+    # way to exec, and a run that ends sooner is measured by its rusage.
+    next_watch = start + WATCHDOG_S
     open_fds = [out_r, err_r]
     peak_rss = 0
     meter.seen_pids.add(pid)
@@ -701,12 +714,16 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as fh:
         manifest = json.load(fh)
+    if any(run.get("python_inline") for run in manifest["runs"]):
+        __import__("traceback")  # once, rather than in each forked program that raises
     ident = {"uid": manifest.get("uid"), "gid": manifest.get("gid"), "sweep_uid": manifest.get("sweep_uid", True)}
     out = sys.stdout
     for run in manifest["runs"]:
         try:
             result = execute(run, ident, manifest["work_root"])
         except Exception:  # noqa: BLE001 - report a runner fault for this run, go on
+            import traceback
+
             result = {"id": run["id"], "runner_error": traceback.format_exc()}
         out.write(json.dumps(result) + "\n")
         out.flush()
