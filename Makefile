@@ -24,7 +24,11 @@ test: setup toolchains
 test-fast: setup toolchains
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -m "not slow"
 
+# Bytecode for xpl's own sources, refreshed on every target (only changed files): with
+# PYTHONDONTWRITEBYTECODE set, as on the CI machine, Python would otherwise compile them on
+# every `xpl` call (about 0.1 s of each start).
 setup: $(STAMP)
+	@$(BIN)/python -m compileall -q src/xpl > /dev/null
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
