@@ -24,8 +24,9 @@ self-checking harness; for Go a ``go test`` file, whose prompt imports ``testing
 test calls ``main``; for C# a harness ending in a ``Debug.Assert``, which is what MultiPL-E's
 C# evaluator reads) completed with the body.
 
-Every timed run gets the programs with a last comment line naming the run, so a build cache
-keyed by the source (Go's) serves nothing from an earlier run; the PLs' caches of their
+Every timed run gets the programs with a last comment line naming the run and this invocation
+(a random tag), so a build cache keyed by the source (Go's) serves nothing from an earlier run,
+of this invocation or of another; the PLs' caches of their
 standard libraries stay warm, as on a machine where MultiPL-E or xpl has run before.
 
 Both sides' verdict (pass = the peer's ``OK``, xpl's ``ok``) must agree on every program; the
@@ -148,12 +149,17 @@ def _sig_key(p: Problem) -> tuple:
     return (tuple((q.name, q.type.annotation()) for q in sig.params), sig.returns.annotation())
 
 
+# Part of every program's last line: runs of an earlier invocation (the same tags, the same
+# programs) must not be served from a build cache either (Go's persists in the xpl cache).
+INVOCATION = os.urandom(4).hex()
+
+
 def write_inputs(progs: list[Program], lang: str, where: Path, tag: str) -> tuple[Path, Path]:
     """The peer's folder of programs and xpl's jobs file for ``progs``, each program ending in
     a comment naming ``tag``. Every timed run gets its own tag: a build cache keyed by the
     source (Go's, which the peer's runs share) can then serve nothing from an earlier run, as
     nothing is served when new programs are evaluated."""
-    note = get_language(lang).comment(f"xpl execution benchmark, run {tag}")
+    note = get_language(lang).comment(f"xpl execution benchmark, run {tag} {INVOCATION}")
     folder = where / "programs"
     folder.mkdir(parents=True)
     jobs = where / "jobs.jsonl"
