@@ -327,6 +327,15 @@ def per_problem_scores(folder: Path, language: str) -> dict[str, float]:
     return {name: float(np.mean(v)) for name, v in passed.items()}
 
 
+def _same_benchmark(a: Any, b: Any) -> bool:
+    """``humaneval`` or a problems file, however its path was written (relative, absolute)."""
+    if a == b:
+        return True
+    if not isinstance(a, str) or not isinstance(b, str) or "humaneval" in (a, b):
+        return False
+    return Path(a).resolve() == Path(b).resolve()
+
+
 def compare_evals(before: Path, after: Path, languages: Sequence[str] | None = None, reps: int = 2000) -> dict[str, Any]:
     """Paired pass@1 difference ``after - before`` of two ``xpl eval`` folders, per PL, on the
     problems both scored: per problem the fraction of samples that passed, a bootstrap 95% CI
@@ -335,11 +344,11 @@ def compare_evals(before: Path, after: Path, languages: Sequence[str] | None = N
     The folders must be of the same benchmark; a sampling setting that differs is reported
     (comparing greedy with sampled pass@1 is legitimate but should be visible)."""
     a, b = _eval_folder(before), _eval_folder(after)
-    if a.get("benchmark") != b.get("benchmark"):
+    if not _same_benchmark(a.get("benchmark"), b.get("benchmark")):
         raise ValueError(f"{before} is on {a.get('benchmark')!r} but {after} on {b.get('benchmark')!r}: a paired comparison needs the same problems")
     langs_a = [r["language"] for r in a["languages"]]
     langs_b = {r["language"] for r in b["languages"]}
-    wanted = [get_language(x).name for x in languages] if languages else [x for x in langs_a if x in langs_b]
+    wanted = list(dict.fromkeys(get_language(x).name for x in languages)) if languages else [x for x in langs_a if x in langs_b]
     for lang in wanted:
         for folder, have in ((before, langs_a), (after, langs_b)):
             if lang not in have:
@@ -396,7 +405,9 @@ def render_comparison(result: dict[str, Any]) -> str:
     sa, sb = before.get("sampling") or {}, after.get("sampling") or {}
     keys = ("n", "temperature", "top_p", "max_new_tokens")
     if any(sa.get(k) != sb.get(k) for k in keys):
-        show = lambda s: ", ".join(f"{k} {s.get(k)}" for k in keys)  # noqa: E731
+        def show(setting: dict) -> str:
+            return ", ".join(f"{k} {setting.get(k)}" for k in keys)
+
         notes.append(f"The two sampled differently (before: {show(sa)}; after: {show(sb)}).")
     for r in result["languages"]:
         if r["only_before"] or r["only_after"]:
