@@ -194,7 +194,7 @@ def test_xpl_eval_errors_are_one_line(folders, tmp_path):
         assert message in result.output and "Traceback" not in result.output, (extra, result.output)
 
 
-def test_xpl_compare_pairs_two_eval_folders(tmp_path):
+def test_xpl_compare_pairs_two_eval_folders(tmp_path, monkeypatch):
     if not get_language("python").toolchain.available:
         pytest.skip("no python3 toolchain")
     problems, items = _problems_file(tmp_path, n=8)
@@ -215,6 +215,13 @@ def test_xpl_compare_pairs_two_eval_folders(tmp_path):
     assert row["difference"]["mean"] == -0.75 and row["difference"]["high"] < 0
     assert row["down"] == sorted(p.name for p in items[:6]) and row["up"] == []
     assert "| Python | 8 | 1.000 [1.000, 1.000] | 0.250" in result.output
+    # The same problems file named by a relative path (from another directory) is the same benchmark.
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["eval", "--generations", "after.json", "--benchmark", problems.name, "--langs", "py", "--out", "relative"]).exit_code == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = runner.invoke(app, ["compare", str(tmp_path / "before"), str(tmp_path / "relative")])
+    assert result.exit_code == 0 and "| Python | 8 |" in result.output, result.output
     # One-line errors: not an eval folder, another benchmark, a PL one side lacks.
     (tmp_path / "empty").mkdir()
     other, _ = _problems_file(tmp_path / "empty", n=3)

@@ -156,11 +156,16 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
     return write_summary(out, request, rows)
 
 
+def benchmark_id(benchmark: str) -> str:
+    """``humaneval``, or the absolute path of a problems file: the same benchmark however its
+    path was written, and wherever the command was run from."""
+    return benchmark if benchmark == "humaneval" else str(Path(benchmark).resolve())
+
+
 def reply_setting(request: EvalRequest) -> dict[str, Any]:
     """What makes a model's replies what they are, besides the model (the batch size and the
     backend do not)."""
-    benchmark = request.benchmark if request.benchmark == "humaneval" else str(Path(request.benchmark).resolve())
-    return {"benchmark": benchmark, "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
+    return {"benchmark": benchmark_id(request.benchmark), "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
             "max_new_tokens": request.max_new_tokens, "seed": request.seed}
 
 
@@ -253,6 +258,7 @@ def write_summary(out: Path, request: EvalRequest, rows: list[dict[str, Any]], g
         "model": request.model,
         "generations": generations,
         "benchmark": request.benchmark,
+        "benchmark_id": benchmark_id(request.benchmark),
         "sampling": {
             "n": request.n,
             "temperature": request.temperature,
@@ -327,15 +333,6 @@ def per_problem_scores(folder: Path, language: str) -> dict[str, float]:
     return {name: float(np.mean(v)) for name, v in passed.items()}
 
 
-def _same_benchmark(a: Any, b: Any) -> bool:
-    """``humaneval`` or a problems file, however its path was written (relative, absolute)."""
-    if a == b:
-        return True
-    if not isinstance(a, str) or not isinstance(b, str) or "humaneval" in (a, b):
-        return False
-    return Path(a).resolve() == Path(b).resolve()
-
-
 def compare_evals(before: Path, after: Path, languages: Sequence[str] | None = None, reps: int = 2000) -> dict[str, Any]:
     """Paired pass@1 difference ``after - before`` of two ``xpl eval`` folders, per PL, on the
     problems both scored: per problem the fraction of samples that passed, a bootstrap 95% CI
@@ -344,7 +341,8 @@ def compare_evals(before: Path, after: Path, languages: Sequence[str] | None = N
     The folders must be of the same benchmark; a sampling setting that differs is reported
     (comparing greedy with sampled pass@1 is legitimate but should be visible)."""
     a, b = _eval_folder(before), _eval_folder(after)
-    if not _same_benchmark(a.get("benchmark"), b.get("benchmark")):
+    # Summaries written before ``benchmark_id`` existed: their benchmarks as they were written.
+    if a.get("benchmark_id", a.get("benchmark")) != b.get("benchmark_id", b.get("benchmark")):
         raise ValueError(f"{before} is on {a.get('benchmark')!r} but {after} on {b.get('benchmark')!r}: a paired comparison needs the same problems")
     langs_a = [r["language"] for r in a["languages"]]
     langs_b = {r["language"] for r in b["languages"]}
