@@ -262,12 +262,8 @@ class Engine:
             for cands in by_lang.values():
                 lang = cands[0].lang
                 if lang.compiled:
-                    # As few rounds of batches as the batch size allows, the same size each, so
-                    # every worker gets the same share (150 on 2 workers: 4 x 38, not 64+64+22).
                     spread = self.workers if self.split_compiles or not lang.shared_compile else 1
-                    rounds = math.ceil(len(cands) / (spread * lang.batch_size))
-                    size = max(1, math.ceil(len(cands) / (spread * rounds)))
-                    for chunk in _chunks(cands, size):
+                    for chunk in _chunks(cands, _equal_share(len(cands), spread, lang.batch_size)):
                         self._put(_Compile(lang, chunk, single=len(chunk) == 1))
                 else:
                     self._prepare_interpreted(lang, cands)
@@ -301,11 +297,7 @@ class Engine:
     def _chunk_size(self, n: int) -> int:
         if self.sandbox.isolated and not self.sandbox.switch_users:
             return 1  # without per-program uids, each program gets a sandbox of its own
-        # As few sandboxes as the cap allows, in equal chunks that fill every worker: 150 runs
-        # on 2 workers with a cap of 64 are 4 chunks of 38, not 64 + 64 + 22 (one worker
-        # would run 86 while the other ran 64).
-        rounds = math.ceil(n / (self.workers * self.runs_per_sandbox))
-        return max(1, math.ceil(n / (rounds * self.workers)))
+        return _equal_share(n, self.workers, self.runs_per_sandbox)
 
     def _new_build(self, plan: BuildPlan) -> _Build:
         path = Path(tempfile.mkdtemp(prefix="b", dir=self._root))
@@ -785,6 +777,15 @@ def _artefact_exists(run: RunSpec, build_path) -> bool:
     if not exe.startswith(BUILD + "/"):
         return True  # an interpreter or a system tool: nothing the build had to write
     return os.path.exists(os.path.join(str(build_path), exe[len(BUILD) + 1 :]))
+
+
+def _equal_share(n: int, workers: int, cap: int) -> int:
+    """The size of the chunks ``n`` items are cut into: as few rounds as ``cap`` (items per
+    chunk) allows, every chunk the same size, so every worker gets the same share. 150 items on
+    2 workers with a cap of 64 are 4 chunks of 38, not 64 + 64 + 22 (one worker would do 86
+    while the other did 64)."""
+    rounds = math.ceil(n / (workers * cap))
+    return max(1, math.ceil(n / (workers * rounds))) if rounds else 1
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
