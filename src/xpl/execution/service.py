@@ -566,14 +566,25 @@ class Batcher:
         jobs = [t.jobs[i] for t, i in owners]
         ios = [t.ios[i] for t, i in owners]
 
-        def on_result(k: int, result: Result, fetched: dict[str, bytes]) -> None:  # engine thread
+        finished = [False] * len(jobs)
+
+        def finish(k: int, result: Result, fetched: dict[str, bytes]) -> None:  # event loop
+            # A job stops counting as pending when its answer is delivered, not when the
+            # engine's run returns: the engine still cleans up after its last result, and a
+            # client that got its answer may send the next request at once.
+            if not finished[k]:
+                finished[k] = True
+                self.pending_jobs -= 1
             ticket, i = owners[k]
-            loop.call_soon_threadsafe(ticket.deliver, i, result, fetched)
+            ticket.deliver(i, result, fetched)
+
+        def on_result(k: int, result: Result, fetched: dict[str, bytes]) -> None:  # engine thread
+            loop.call_soon_threadsafe(finish, k, result, fetched)
 
         try:
             results = await loop.run_in_executor(self._threads, lambda: engine.run(jobs, io=ios, on_result=on_result))
-            for (ticket, i), result in zip(owners, results):  # any not streamed yet
-                ticket.deliver(i, result, {})
+            for k, result in enumerate(results):  # any not streamed yet
+                finish(k, result, {})
         except Exception as exc:  # noqa: BLE001 - an engine failure fails its batch, not the server
             log.error("xpl serve: a batch of %d jobs failed: %s", len(jobs), exc)
             self.stats["batches_failed"] += 1
@@ -581,7 +592,7 @@ class Batcher:
                 if not ticket.future.done():
                     ticket.future.set_exception(HTTPError(500, f"execution engine failed: {str(exc)[-500:]}"))
         finally:
-            self.pending_jobs -= len(jobs)
+            self.pending_jobs -= finished.count(False)
             self.stats["batches"] += 1
             self.stats["jobs_run"] += len(jobs)
             self._finished.append((time.monotonic(), len(jobs)))
