@@ -91,6 +91,14 @@ def main() -> None:
         help="run GRPO on only the first N train problems, the probe set (default: all train problems)",
     )
     ap.add_argument("--grpo-mixed", action="store_true", help="run GRPO on the train problems the SFT model passes sometimes but not always")
+    ap.add_argument(
+        "--grpo-pool",
+        type=Path,
+        help="run GRPO on these problems (JSONL) instead of the train split, e.g. `xpl problems generate --exclude "
+        "WORK/problems/test.jsonl`; with --grpo-mixed, on those of them the SFT model passes sometimes",
+    )
+    ap.add_argument("--grpo-beta", type=float, default=None, help="GRPO's KL penalty to the SFT model (default: the default experiment's, 0)")
+    ap.add_argument("--grpo-generations", type=int, default=8, help="completions per prompt, the GRPO group (default: 8)")
     ap.add_argument("--grpo-seed", type=int, default=None, help="GRPO's seed (default: the default experiment's)")
     ap.add_argument("--probe", type=int, default=64, help="train problems in the GRPO probe set")
     ap.add_argument("--samples", type=int, default=4)
@@ -160,10 +168,12 @@ def main() -> None:
     rl.probe_problems = args.probe
     if args.grpo_reward or not organism:
         rl.reward = args.grpo_reward or "fraction"
-    rl.num_generations = 8
-    prompts = args.grpo_prompts or (rl.train.batch_size // 8 if organism else 4)
+    rl.num_generations = args.grpo_generations
+    prompts = args.grpo_prompts or (rl.train.batch_size // args.grpo_generations if organism else 4)
     steps = args.grpo_steps or (rl.train.max_steps if organism else 40)
-    rl.train = replace(rl.train, max_steps=steps, batch_size=8 * prompts, save_steps=10)
+    rl.train = replace(rl.train, max_steps=steps, batch_size=args.grpo_generations * prompts, save_steps=10)
+    if args.grpo_beta is not None:
+        rl.beta = args.grpo_beta
     if args.grpo_lr:
         rl.train = replace(rl.train, learning_rate=args.grpo_lr)
     if args.grpo_temperature:
@@ -180,10 +190,23 @@ def main() -> None:
         grpo_name += f"-{args.grpo_reward}"
     if args.grpo_temperature:
         grpo_name += f"-t{rl.temperature:g}"
+    if args.grpo_beta:
+        grpo_name += f"-beta{rl.beta:g}"
+    if args.grpo_generations != 8:
+        grpo_name += f"-g{args.grpo_generations}"
     if args.grpo_seed is not None:
         grpo_name += f"-seed{args.grpo_seed}"
     rl_problems = train
-    if args.grpo_problems:
+    if args.grpo_pool:
+        rl_problems, bad = read_problems(args.grpo_pool)
+        if bad or not rl_problems:
+            raise SystemExit(f"training_effect: --grpo-pool {args.grpo_pool}: {bad[0] if bad else 'no problems'}")
+        held_out = {p.name for p in test} | {p.prompt for p in test}
+        clash = [p.name for p in rl_problems if p.name in held_out or p.prompt in held_out]
+        if clash:
+            raise SystemExit(f"training_effect: --grpo-pool {args.grpo_pool} holds held-out problems ({', '.join(clash[:3])}); generate it with --exclude")
+        grpo_name += f"-pool-{args.grpo_pool.parent.name or args.grpo_pool.stem}"
+    if args.grpo_problems and not args.grpo_pool:
         # RL on a small fixed set, seen many times: the probe (its first problems) is then the
         # reward over the problems GRPO trains on, as a training curve on a fixed set would be.
         rl_problems = train[: args.grpo_problems]
@@ -221,6 +244,7 @@ def main() -> None:
         "pass_at_1": {name: est(bootstrap(s)) for name, s in scores.items()},
         "sft_minus_pretrained": est(bootstrap_difference(scores["sft"], scores["pretrained"])),
         "grpo_minus_sft": est(bootstrap_difference(scores["grpo"], scores["sft"])),
+        "grpo_changed": changed_by_template(test, scores["sft"][0], scores["grpo"][0]),
         "probe": {
             "problems": probe["problems"],
             "before": probe["reward_before"],
@@ -243,6 +267,9 @@ def main() -> None:
         "grpo": {
             "problems": rl_record["problems"],
             "pool": rl_record.get("pool"),
+            "pool_file": str(args.grpo_pool) if args.grpo_pool else None,
+            "group": rl.num_generations,
+            "beta": rl.beta,
             "reward": rl.reward,
             "prompts_per_step": prompts,
             "temperature": rl.temperature,
@@ -332,6 +359,17 @@ def plot_grpo(work: Path, grpo_name: str, path: Path) -> None:
     plt.close(fig)
 
 
+def changed_by_template(problems, before, after) -> dict[str, dict[str, int]]:
+    """Per family template (the problem name's last part), how many problems' pass rates went
+    up and down: whether a difference is spread over templates or is one template flipping."""
+    out: dict[str, dict[str, int]] = {}
+    for problem, b, a in zip(problems, before, after, strict=True):
+        if a != b:
+            counts = out.setdefault(problem.name.rsplit("-", 1)[-1], {"up": 0, "down": 0})
+            counts["up" if a > b else "down"] += 1
+    return out
+
+
 def markdown(r: dict) -> str:
     def ci(e: dict) -> str:
         return f"{e['mean']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
@@ -346,9 +384,12 @@ def markdown(r: dict) -> str:
         ("Base: the shipped organism (no pretraining here). " if shipped else "")
         + f"Problems: {r['problems']['train']} train / {r['problems']['test']} held-out (levels {r['problems']['levels']}); "
         f"steps: pretrain {r['steps']['pretrain']}, SFT {r['steps']['sft']}, GRPO {r['steps']['grpo']} "
-        f"(learning rate {r['grpo_learning_rate']:g}, {g['prompts_per_step']} prompts x 8 completions per step, "
-        f"{g.get('reward', 'fraction')} reward, temperature {g['temperature']:g}, on {g['problems']} train problems, seed {g['seed']}); "
-        f"wall {r['wall_s'] / 60:.1f} min.",
+        f"(learning rate {r['grpo_learning_rate']:g}, {g['prompts_per_step']} prompts x {g.get('group', 8)} completions per step, "
+        f"{g.get('reward', 'fraction')} reward, temperature {g['temperature']:g}"
+        + (f", KL beta {g['beta']:g}" if g.get("beta") else "")
+        + f", on {g['problems']} " + (f"problems of {g['pool_file']}" if g.get("pool_file") else "train problems")
+        + (" (mixed pool)" if g.get("pool") else "")
+        + f", seed {g['seed']}); wall {r['wall_s'] / 60:.1f} min.",
         "",
         "| measure | value (95% CI) |",
         "|---|---|",
@@ -362,6 +403,10 @@ def markdown(r: dict) -> str:
         f"| probe after - before | {diff(probe['after_minus_before'])} |",
         f"| GRPO batch reward, first -> last quarter of {curve['steps']} steps | {curve['first_quarter']:.3f} -> {curve['last_quarter']:.3f} |",
     ]
+    changed = r.get("grpo_changed")
+    if changed is not None:
+        where = ", ".join(f"{t} {c['up']} up / {c['down']} down" for t, c in sorted(changed.items())) or "none"
+        lines += ["", f"Held-out problems whose pass rate GRPO changed, by template: {where}."]
     return "\n".join(lines) + "\n"
 
 
