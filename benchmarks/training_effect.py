@@ -399,7 +399,7 @@ def markdown(r: dict) -> str:
         f"| Python pass@1, SFT then GRPO | {ci(p['grpo'])} |",
         f"| SFT - pretrained | {diff(r['sft_minus_pretrained'])} |",
         f"| GRPO - SFT | {diff(r['grpo_minus_sft'])} |",
-        f"| GRPO probe reward ({probe['problems']} train problems), before -> after | {probe['before']:.3f} -> {probe['after']:.3f} |",
+        f"| GRPO probe reward ({probe['problems']} of GRPO's problems), before -> after | {probe['before']:.3f} -> {probe['after']:.3f} |",
         f"| probe after - before | {diff(probe['after_minus_before'])} |",
         f"| GRPO batch reward, first -> last quarter of {curve['steps']} steps | {curve['first_quarter']:.3f} -> {curve['last_quarter']:.3f} |",
     ]
