@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,11 @@ from tests.slow import slow
 
 LIMITS = Limits(timeout_s=3.0, memory_mb=256, max_output_kb=256, max_file_mb=8, disk_mb=16, max_processes=64)
 SLACK_S = 2.0  # time allowed beyond the limit for the kill and the report
+# Attacks whose expected end is another limit get more time, so that a slow moment of the
+# machine reads as what it is: a hoarder the memory watchdog misses finishes (status ok) long
+# before 10 s, and one it catches ends as memory_limit; only a stalled one meets the deadline.
+# (A clean clone's suite once saw Python's memfd hoarder killed at 3 s, never reproduced.)
+LIMITS_FOR = {"memfd_hoard": replace(LIMITS, timeout_s=10.0)}
 
 
 def _processes_with(marker: str) -> list[str]:
@@ -103,7 +109,7 @@ def test_adversarial_programs_are_contained(lang_name, tmp_path, engine):
                 .replace("@SECRET@", str(secret))
                 .replace("@MARKER@", marker)
             )
-            jobs.append(Job(lang_name, program, limits=LIMITS, id=attack))
+            jobs.append(Job(lang_name, program, limits=LIMITS_FOR.get(attack, LIMITS), id=attack))
         jobs.append(Job(lang_name, _canary(lang_name) + "\n", limits=LIMITS, id="canary-last"))
         results = engine.run(jobs)
     finally:
@@ -114,8 +120,8 @@ def test_adversarial_programs_are_contained(lang_name, tmp_path, engine):
         expected = {"ok"} if job.id.startswith("canary") else EXPECTED[job.id]
         if res.status.value not in expected:
             problems.append(f"{job.id}: expected {sorted(expected)}, got {res.describe()}")
-        if res.run_s > LIMITS.timeout_s + SLACK_S:
-            problems.append(f"{job.id}: ran {res.run_s:.1f} s, limit {LIMITS.timeout_s} s")
+        if res.run_s > job.limits.timeout_s + SLACK_S:
+            problems.append(f"{job.id}: ran {res.run_s:.1f} s, limit {job.limits.timeout_s} s")
     by_id = {j.id: r for j, r in zip(jobs, results)}
     if "network" in by_id:
         assert "CONNECTED" not in by_id["network"].stdout
