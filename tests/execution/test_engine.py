@@ -17,7 +17,7 @@ import pytest
 from xpl.execution import Engine, Job, Limits, Status, Store
 from xpl.languages import all_languages, get_language
 from xpl.languages.demo import DEMO_DOC, DEMO_SIG, DEMO_TESTS, examples
-from tests.slow import by_toolchain
+from tests.slow import by_toolchain, slow
 
 LIMITS = Limits(timeout_s=20.0)
 COMPILED = [lang.name for lang in all_languages() if lang.compiled]
@@ -311,3 +311,46 @@ def test_split_compiles_spreads_or_shares_a_pls_compiler_calls(monkeypatch, lang
         engine.close()
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(4)]
     assert sorted(seen) == sizes
+
+
+@slow
+def test_a_compile_that_times_out_is_not_repeated_by_halving(monkeypatch):
+    """A batch past the compile timeout names no culprit. The engine used to halve it, paying
+    the timeout again at every level on the half holding the slow program (a SmolLM2 reply
+    whose unclosed nesting sends javac's error recovery into minutes cost six 120 s timeouts
+    in a 60-problem evaluation); now each of its programs compiles alone."""
+    java = get_language("java")
+    if not java.toolchain.available:
+        pytest.skip("Java: no toolchain here")
+    import xpl.execution.engine as engine_module
+
+    timeouts: list[int] = []
+    original = engine_module.Engine._invoke
+
+    def record(self, slot, runs, *args, **kwargs):
+        raws, problem = original(self, slot, runs, *args, **kwargs)
+        if kwargs.get("compile"):
+            timeouts.extend(len(runs) for r in raws if r.get("timed_out"))
+        return raws, problem
+
+    monkeypatch.setattr(engine_module.Engine, "_invoke", record)
+    good = 'class Problem {{\n    public static void main(String[] a) {{ System.out.println("{}"); }}\n}}\n'
+    # 12 unclosed levels: about a minute of javac on this machine, far past the 5 s allowed.
+    slow_program = (
+        "import java.util.regex.Pattern;\nclass Problem {\n    static int f(String s) {\n"
+        "        return g(s, Pattern.newBuilder()\n               .Builder(" + "Pattern.newBuilder(" * 12 + "\n    }\n"
+        '    public static void main(String[] a) { System.out.println("x"); }\n}\n'
+    )
+    limits = Limits(compile_timeout_s=5.0)
+    jobs = [Job("java", good.format(i), limits=limits) for i in range(7)]
+    jobs.insert(3, Job("java", slow_program, limits=limits))
+    engine = Engine(workers=2)
+    try:
+        results = engine.run(jobs)
+    finally:
+        engine.close()
+    statuses = [r.status for r in results]
+    assert statuses[3] == Status.TIMEOUT and "compiler exceeded 5 s" in results[3].detail
+    assert statuses[:3] + statuses[4:] == [Status.OK] * 7
+    assert [r.stdout for r in results[:3] + results[4:]] == [f"{i}\n" for i in range(7)]
+    assert len(timeouts) <= 2, timeouts  # the batch holding it, then itself alone

@@ -423,7 +423,15 @@ class Engine:
                 status, detail = Status.COMPILE_ERROR, ""
             self._finish(c, Result(status, lang.name, total=c.job.num_tests or 1, compile_output=diagnostics[-8000:], compile_s=c.compile_s, detail=detail))
             return
-        blamed = lang.blame(diagnostics, plan) if not failed.get("timed_out") else set()
+        if failed.get("timed_out"):
+            # A batch past the compile timeout names no culprit. Halving would pay the whole
+            # timeout again at every level on the half that holds it (one reply that sends
+            # javac's error recovery into minutes cost six 120 s timeouts on 60 programs):
+            # compile each alone instead, so only the slow one times out, once.
+            for c in cands:
+                self._put(_Compile(lang, [c], single=True))
+            return
+        blamed = lang.blame(diagnostics, plan)
         if blamed:
             rest = [c for i, c in enumerate(cands) if i not in blamed]
             self._isolate(lang, cands, sources, blamed, diagnostics, plan)
