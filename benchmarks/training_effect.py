@@ -108,6 +108,10 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.grpo_pool and args.grpo_problems:
+        ap.error("--grpo-pool and --grpo-problems choose GRPO's problems two ways: give one")
+    if args.grpo_generations < 2:
+        ap.error(f"--grpo-generations must be at least 2 (GRPO compares completions within a group), got {args.grpo_generations}")
 
     import numpy as np
 
@@ -206,7 +210,7 @@ def main() -> None:
         if clash:
             raise SystemExit(f"training_effect: --grpo-pool {args.grpo_pool} holds held-out problems ({', '.join(clash[:3])}); generate it with --exclude")
         grpo_name += f"-pool-{args.grpo_pool.parent.name or args.grpo_pool.stem}"
-    if args.grpo_problems and not args.grpo_pool:
+    if args.grpo_problems:
         # RL on a small fixed set, seen many times: the probe (its first problems) is then the
         # reward over the problems GRPO trains on, as a training curve on a fixed set would be.
         rl_problems = train[: args.grpo_problems]
