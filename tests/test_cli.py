@@ -210,6 +210,17 @@ def test_problems_generate_rejects_bad_options(tmp_path):
         assert message in res.output and "Traceback" not in res.output
 
 
+def test_problems_generate_asked_for_more_behaviours_than_exist_is_a_one_line_error(tmp_path, monkeypatch):
+    from xpl.problems.family import generator
+
+    # Level 1 has about 930 behaviours; a short stall limit keeps the search brief.
+    monkeypatch.setattr(generator, "STALL_DRAWS", 3000)
+    res = runner.invoke(app, ["problems", "generate", "--n", "5000", "--levels", "1", "--no-verify", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2, res.output
+    assert "asked for 5000 problems of levels 1" in res.output and "--n" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "x" / "problems.jsonl").exists()
+
+
 def test_a_pool_generated_with_exclude_then_merged(tmp_path):
     """The organism's data commands: pools that exclude another set's test split, joined
     with repeated behaviours dropped."""

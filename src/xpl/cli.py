@@ -504,7 +504,7 @@ def problems_generate(
 ) -> None:
     """Generate the built-in family of parallel programs: problems, a verified solution per PL, splits."""
     from xpl.languages import UnknownLanguage, get_language
-    from xpl.problems.family import build
+    from xpl.problems.family import NotEnoughBehaviours, build
 
     if n < 1:
         _fail(f"--n must be at least 1, got {n}")
@@ -536,7 +536,10 @@ def problems_generate(
             bar.update(tasks[stage], completed=done, total=total)
 
         excluded = _read_problem_file(exclude, "--exclude") if exclude else ()
-        built = build(n, seed, out, lang_list, test_fraction, level_list, check, workers, on_progress, excluded)
+        try:
+            built = build(n, seed, out, lang_list, test_fraction, level_list, check, workers, on_progress, excluded)
+        except NotEnoughBehaviours as exc:
+            _fail(str(exc))
     if built.excluded:
         console.print(f"dropped {built.excluded} generated problems that behave like one in {exclude}")
     v = built.verification
@@ -893,6 +896,7 @@ def _experiment_command(load, make_quick, execute, config: Optional[Path], out: 
     from xpl.corpus import CorpusError
     from xpl.languages import UnknownLanguage
     from xpl.models.loading import ModelNotFound
+    from xpl.problems.family import NotEnoughBehaviours
     from xpl.training.common import ConfigError, limit_threads
 
     limit_threads()
@@ -915,7 +919,7 @@ def _experiment_command(load, make_quick, execute, config: Optional[Path], out: 
 
         try:
             results = execute(cfg, target, report)
-        except (ConfigError, ModelNotFound, CorpusError, UnknownLanguage) as exc:
+        except (ConfigError, ModelNotFound, CorpusError, UnknownLanguage, NotEnoughBehaviours) as exc:
             _fail(str(exc))
     console.print((target / "report.md").read_text(), markup=False, highlight=False)
     console.print(f"report: {target / 'report.md'}; every number: {target / 'results.json'}; total {results['seconds'] / 60:.1f} min")

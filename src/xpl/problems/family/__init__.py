@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from xpl.io import write_json
 from xpl.languages import get_language
-from xpl.problems.family.generator import LEVELS, Generated, function_of, generate
+from xpl.problems.family.generator import LEVELS, Generated, NotEnoughBehaviours, function_of, generate
 from xpl.problems.family.render import rendered_languages
 from xpl.problems.family.split import assign_splits, behaves_like_any
 from xpl.problems.family.verify import Verification, solve, verify
@@ -122,4 +122,4 @@ def write_outputs(built: Built, out: Path, **params: Any) -> None:
     write_json(out / "verification.json", report, indent=2)
 
 
-__all__ = ["Built", "Generated", "build", "function_of", "generate", "verify", "assign_splits", "write_outputs"]
+__all__ = ["Built", "Generated", "NotEnoughBehaviours", "build", "function_of", "generate", "verify", "assign_splits", "write_outputs"]

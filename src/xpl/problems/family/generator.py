@@ -767,6 +767,15 @@ def function_of(name: str) -> str | None:
     return match.group("function") if match else None
 
 
+class NotEnoughBehaviours(ValueError):
+    """More problems were asked for than the levels' templates have distinct behaviours."""
+
+
+# Drawing stops when this many drafts in a row repeat behaviours already drawn: the templates
+# are exhausted (near their limit a new behaviour still turns up every few hundred draws).
+STALL_DRAWS = 50_000
+
+
 def generate(n: int, seed: int = 0, levels: tuple[int, ...] = LEVELS) -> list[Generated]:
     """``n`` problems with pairwise different behaviour, deterministic in ``(n, seed)``.
 
@@ -780,13 +789,14 @@ def generate(n: int, seed: int = 0, levels: tuple[int, ...] = LEVELS) -> list[Ge
     r = random.Random(seed)
     out: list[Generated] = []
     seen: set[str] = set()
-    attempts = 0
+    attempts = since_new = 0
     while len(out) < n:
         attempts += 1
-        if attempts > 200 * (n + 10):
-            raise RuntimeError(
-                f"could only generate {len(out)} distinct problems of levels {list(levels)}; "
-                "the templates do not have enough distinct behaviours for more"
+        since_new += 1
+        if attempts > 200 * (n + 10) or since_new > STALL_DRAWS:
+            raise NotEnoughBehaviours(
+                f"asked for {n} problems of levels {','.join(map(str, levels))}, but their templates gave only "
+                f"{len(out)} distinct behaviours ({attempts:,} draws); ask for fewer (--n) or add levels (--levels)"
             )
         level = levels[len(out) % len(levels)]
         draft = r.choice(TEMPLATES[level])(r)
@@ -798,6 +808,7 @@ def generate(n: int, seed: int = 0, levels: tuple[int, ...] = LEVELS) -> list[Ge
         if tests is None:
             continue
         seen.add(digest)
+        since_new = 0
         problem = Problem(
             name=f"family-s{seed}-{len(out):05d}-{draft.fn.name}",
             source=SOURCE,
