@@ -111,6 +111,9 @@ def test_bad_experiment_configs_name_the_key(tmp_path):
         ("pretrain: {proportions: {python: 0.9}}\n", "sum to 1"),
         ("pretrain: {bogus: 1}\n", "bogus"),
         ("model: meta-llama/Llama-3.1-8B\n", "huggingface-cli download"),
+        ("rl_problems: {n: 100, seed: 0}\n", "rl_problems.seed must differ from problems.seed"),
+        ("rl_problems: {n: 100, keep: some}\n", "rl_problems.keep"),
+        ("rl_problems: {n: -1}\n", "rl_problems.n"),
     ]:
         cfg = tmp_path / "bad.yaml"
         cfg.write_text(text)

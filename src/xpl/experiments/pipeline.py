@@ -3,6 +3,8 @@
 Stages, each resumable and skipped once finished (see ``xpl.training.common``):
 
     problems/                      generated + verified family problems, train/test splits
+    rl_problems/                   GRPO's own problems when ``rl_problems.n`` > 0: new ones in
+                                   the source PL, none behaving like a held-out problem
     base/                          pretraining of a tiny model (when the model is tiny:<preset>)
     seed<S>/sft, seed<S>/sft_rl    SFT on the source PL, then GRPO on it
     seed<S>/parallel_sft, .../parallel_sft_rl
@@ -45,15 +47,79 @@ def quick(config: ExperimentConfig) -> ExperimentConfig:
     c.parallel_sft.parallel_languages = ["python", "javascript"]
     c.grpo.num_generations, c.grpo.max_completion_length = 2, 32
     c.grpo.train = replace(c.grpo.train, batch_size=4, max_steps=2, save_steps=2, logging_steps=1)
+    if c.rl_problems.n:
+        c.rl_problems.n = 48
     return c
 
 
 # ----------------------------------------------------------------------------- stages
 
 
-def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Path, train: list[Problem], report: Report) -> tuple[Path, Path, dict]:
+def stage_rl_problems(config: ExperimentConfig, out: Path, test: list[Problem], base: Path, report: Report) -> list[Problem] | None:
+    """GRPO's own problems (``rl_problems``), or None when GRPO runs on the train split: new
+    family problems of another seed in the source PL, generated and verified, with every one
+    that behaves like a held-out problem dropped (``test``: the whole held-out split); with
+    ``keep: mixed``, only those the base model passes in some but not all of its samples."""
+    from xpl.problems import read_problems, write_problems
+    from xpl.problems.family import build
+
+    spec = config.rl_problems
+    if not spec.n:
+        return None
+    folder = out / "rl_problems"
+    if not stage_done(folder):
+        built = build(
+            spec.n,
+            spec.seed,
+            folder,
+            [config.source_language],
+            0.0,
+            tuple(spec.levels),
+            workers=config.workers or None,
+            progress=lambda stage, d, t: report(f"RL problems: {stage}", d, t, ""),
+            exclude=test,
+        )
+        record = {"stage": "rl_problems", "generated": spec.n, "excluded": built.excluded, "verified": len(built.problems)}
+        kept = built.problems
+        if spec.keep == "mixed":
+            kept, counts = _mixed_with_base(config, base, kept, folder, report)
+            record["mixed"] = counts
+        write_problems(folder / "rl.jsonl", kept)
+        mark_done(folder, {**record, "kept": len(kept)})
+    problems, _ = read_problems(folder / "rl.jsonl")
+    return problems
+
+
+def _mixed_with_base(config: ExperimentConfig, base: Path, problems: list[Problem], folder: Path, report: Report) -> tuple[list[Problem], dict]:
+    """The problems the base model passes in some but not all of ``rl_problems.samples``
+    samples at GRPO's temperature and completion length (the pass rates kept in
+    ``pass_rates.json``, so a resumed stage keeps the same problems)."""
+    from xpl.execution import Engine
+    from xpl.models.loading import load_model
+    from xpl.training.grpo import ExecutionReward, mixed_pool
+
+    rl = copy.deepcopy(config.grpo)
+    rl.pool_samples, rl.train = config.rl_problems.samples, replace(rl.train, seed=config.rl_problems.seed)
+    report("RL problems: sampling the base", 0, 1, "")
+    model, tokenizer = load_model(base)
+    tokenizer.padding_side = "left"
+    engine = Engine(workers=config.workers or None)
+    try:
+        reward = ExecutionReward(problems, rl.language, rl.reward, rl.timeout_s, engine, rl.prompt_style)
+        kept, counts = mixed_pool(
+            model, tokenizer, problems, rl, reward, folder / "pass_rates.json", what="rl_problems.keep mixed: the base model"
+        )
+    finally:
+        engine.close()
+    report("RL problems: sampling the base", 1, 1, "")
+    return kept, counts
+
+
+def stage_arm(
+    config: ExperimentConfig, out: Path, seed: int, arm: str, base: Path, train: list[Problem], report: Report, rl_problems: list[Problem] | None = None
+) -> tuple[Path, Path, dict]:
     """SFT (plain or parallel) then GRPO for one seed; returns the SFT model, the final model
-    and the GRPO record."""
+    and the GRPO record. GRPO runs on ``rl_problems`` when given, else on ``train``."""
     from xpl.training.grpo import grpo
     from xpl.training.sft import sft
 
@@ -68,7 +134,7 @@ def stage_arm(config: ExperimentConfig, out: Path, seed: int, arm: str, base: Pa
     label = f"seed {seed}: GRPO after {first.replace('_', '-')}"
     rl = grpo(
         rec["model"],
-        train,
+        rl_problems or train,
         rl_config,
         folder / arm,
         report=lambda s, m, logs: report(label, s, m, f"reward {logs['reward']:.2f}" if logs and "reward" in logs else ""),
@@ -158,12 +224,13 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = s
         from xpl.problems.humaneval import humaneval_problems
 
         eval_set = humaneval_problems()[0]
+    rl_problems = stage_rl_problems(config, out, test, base, report)
     rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in RL_ARMS}
     first_models: dict[str, Path] = {"base": base}
     for seed in config.seeds:
         stage_eval(config, out, seed, "base", base, eval_set, languages, report)
         for arm in RL_ARMS:
-            sft_dir, model_dir, rl = stage_arm(config, out, seed, arm, base, train, report)
+            sft_dir, model_dir, rl = stage_arm(config, out, seed, arm, base, train, report, rl_problems)
             rl_records[arm][seed] = rl
             if seed == config.seeds[0]:
                 first_models[arm] = model_dir

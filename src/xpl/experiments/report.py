@@ -7,6 +7,7 @@ table is produced from ``results.json``'s values, so the two always agree.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def write_report(
         "rl_reward_curves": {arm: {str(s): r["reward_curve"] for s, r in recs.items()} for arm, recs in rl_records.items()},
         "rl_reward_share": {arm: {str(s): r.get("reward_share") for s, r in recs.items()} for arm, recs in rl_records.items()},
         "rl_pool": {arm: {str(s): r.get("pool") for s, r in recs.items()} for arm, recs in rl_records.items()},
+        "rl_problems": _rl_problems_record(out, config),
         "pretraining": base_record(out),
         "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}
         if representations
@@ -167,14 +169,34 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
         lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
+    rl = results.get("rl_problems")
+    if rl:
+        levels = ", ".join(map(str, rl["levels"]))
+        kept = (
+            f"of the {rl['verified']:,} left, the {rl['kept']:,} the base model passed in some but not all of {rl['mixed']['samples']} samples, the same for every arm and seed"
+            if rl.get("mixed")
+            else f"{rl['kept']:,} kept"
+        )
+        lines += ["", f"RL problems (`rl_problems`): not the SFT data but new family problems in {get_language(source).display_name} (seed {rl['seed']}, levels {levels}): {rl['generated']:,} generated, {rl['excluded']:,} dropped for behaving like a held-out problem; {kept}."]
     pools = [p for recs in results.get("rl_pool", {}).values() for p in recs.values() if p]
     if pools:
         kept = ", ".join(str(p["kept"]) for p in pools)
-        lines += ["", f"RL pool (grpo.pool mixed): of {pools[0]['of']} training problems, the ones the starting model passed in some but not all of {pools[0]['samples']} samples: {kept} (per arm and seed)."]
+        what = "RL problems" if rl else "training problems"
+        lines += ["", f"RL pool (grpo.pool mixed): of {pools[0]['of']:,} {what}, the ones the starting model passed in some but not all of {pools[0]['samples']} samples: {kept} (per arm and seed)."]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += ["", "Every number above is in `results.json`, with the configuration and library versions; raw completions and test outcomes are under `seed*/eval/`."]
     return "\n".join(lines) + "\n"
+
+
+def _rl_problems_record(out: Path, config: ExperimentConfig) -> dict[str, Any] | None:
+    """The ``rl_problems`` stage's counts and spec (None when GRPO ran on the train split)."""
+    path = out / "rl_problems" / "stage.json"
+    if not config.rl_problems.n or not path.is_file():
+        return None
+    rec = json.loads(path.read_text())
+    spec = config.rl_problems
+    return {k: rec.get(k) for k in ("generated", "excluded", "verified", "kept", "mixed")} | {"seed": spec.seed, "levels": list(spec.levels), "keep": spec.keep}
 
 
 def _role(lang: str, source: str, config: dict[str, Any]) -> str:

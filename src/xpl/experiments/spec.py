@@ -44,6 +44,39 @@ class ProblemsConfig:
 
 
 @dataclass
+class RLProblemsConfig:
+    """GRPO's problems. ``n: 0``: the train split (the SFT problems). Otherwise ``n`` new
+    family problems in the source PL, of another seed, generated and verified in the
+    ``rl_problems/`` stage with every one that behaves like a held-out problem dropped: RL
+    then meets problems the SFT model has not been fitted to, while the held-out split stays
+    untouched."""
+
+    n: int = 0
+    seed: int = 1
+    levels: list[int] = field(default_factory=lambda: [1, 2])
+    # all: every generated problem; mixed: those the *base* model passes in some but not all
+    # of ``samples`` samples (GRPO's temperature and length). Chosen once, with the model both
+    # arms start from, so every arm and seed trains on the same RL problems (grpo.pool mixed
+    # instead filters per starting model, at one sampling pass per arm and seed).
+    keep: str = "all"
+    samples: int = 8
+
+    def validate(self, problems: ProblemsConfig, where: str = "rl_problems") -> None:
+        if self.n < 0:
+            raise ConfigError(f"{where}.n must be >= 0 (0: GRPO on the train split), got {self.n}")
+        if self.keep not in ("all", "mixed"):
+            raise ConfigError(f"{where}.keep must be all or mixed, got {self.keep!r}")
+        if self.samples < 2:
+            raise ConfigError(f"{where}.samples must be >= 2 (a pass rate strictly between 0 and 1 needs two samples), got {self.samples}")
+        if not self.levels or not set(self.levels) <= {1, 2, 3, 4}:
+            raise ConfigError(f"{where}.levels must be among 1, 2, 3, 4, got {self.levels}")
+        if self.n and self.seed == problems.seed:
+            raise ConfigError(
+                f"{where}.seed must differ from problems.seed ({problems.seed}): the same seed draws the train split's problems again"
+            )
+
+
+@dataclass
 class EvalConfig:
     problems: str = "family"  # "family": the held-out split; "humaneval": HumanEval in each PL
     languages: list[str] = field(default_factory=lambda: ["python", "rust", "go", "php", "ruby", "java", "javascript", "julia"])
@@ -106,6 +139,7 @@ class ExperimentConfig:
     sft: SFTConfig = field(default_factory=SFTConfig)
     parallel_sft: SFTConfig = field(default_factory=lambda: SFTConfig(parallel_languages=["python", "rust", "go", "javascript"]))
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    rl_problems: RLProblemsConfig = field(default_factory=RLProblemsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     representations: RepresentationsConfig = field(default_factory=RepresentationsConfig)
     workers: int = 0  # engine sandboxes; 0 = one per core
@@ -123,6 +157,7 @@ class ExperimentConfig:
         if self.sft.parallel:
             raise ConfigError("sft.parallel_languages must be empty: the sft arm is plain SFT (parallel data is the other arm)")
         self.grpo.validate("grpo")
+        self.rl_problems.validate(self.problems, "rl_problems")
         self.representations.validate("representations")
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")

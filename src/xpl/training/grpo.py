@@ -334,9 +334,12 @@ def probe_reward(
     return [round(sum(scores[i : i + n]) / n, 4) for i in range(0, len(scores), n)]
 
 
-def mixed_pool(model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, path: Path) -> tuple[list[Problem], dict[str, Any]]:
+def mixed_pool(
+    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, path: Path, what: str = "grpo.pool mixed: the starting model"
+) -> tuple[list[Problem], dict[str, Any]]:
     """The problems the starting model passes sometimes but not always (``pool_samples``
-    samples each), and the counts; kept in ``path`` so a resumed stage trains on the same pool."""
+    samples each), and the counts; kept in ``path`` so a resumed stage trains on the same pool.
+    ``what`` opens the error when none is left."""
     if path.is_file():
         rates = json.loads(path.read_text())["pass_rates"]
     else:
@@ -346,8 +349,8 @@ def mixed_pool(model, tokenizer, problems: Sequence[Problem], config: GRPOConfig
     kept = [p for p in problems if 0 < rates[p.name] < 1]
     if not kept:
         raise ConfigError(
-            f"grpo.pool mixed: the starting model passes all or none of the {config.pool_samples} samples of every one of "
-            f"the {len(problems)} problems; nothing to learn from (use pool: all, or other problems)"
+            f"{what} passes all or none of the {config.pool_samples} samples of every one of "
+            f"the {len(problems)} problems; nothing to learn from (keep them all, or use other problems)"
         )
     counts = {
         "of": len(problems),
