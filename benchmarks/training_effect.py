@@ -97,6 +97,11 @@ def main() -> None:
         help="run GRPO on these problems (JSONL) instead of the train split, e.g. `xpl problems generate --exclude "
         "WORK/problems/test.jsonl`; with --grpo-mixed, on those of them the SFT model passes sometimes",
     )
+    ap.add_argument(
+        "--grpo-train",
+        action="store_true",
+        help="with --base organism: GRPO on the train split (the SFT problems) rather than the default experiment's RL problems (rl_problems.file)",
+    )
     ap.add_argument("--grpo-beta", type=float, default=None, help="GRPO's KL penalty to the SFT model (default: the default experiment's, 0)")
     ap.add_argument("--grpo-generations", type=int, default=8, help="completions per prompt, the GRPO group (default: 8)")
     ap.add_argument("--grpo-seed", type=int, default=None, help="GRPO's seed (default: the default experiment's)")
@@ -108,8 +113,8 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    if args.grpo_pool and args.grpo_problems:
-        ap.error("--grpo-pool and --grpo-problems choose GRPO's problems two ways: give one")
+    if sum(map(bool, (args.grpo_pool, args.grpo_problems, args.grpo_train))) > 1:
+        ap.error("--grpo-pool, --grpo-problems and --grpo-train each choose GRPO's problems: give one")
     if args.grpo_generations < 2:
         ap.error(f"--grpo-generations must be at least 2 (GRPO compares completions within a group), got {args.grpo_generations}")
 
@@ -201,6 +206,12 @@ def main() -> None:
     if args.grpo_seed is not None:
         grpo_name += f"-seed{args.grpo_seed}"
     rl_problems = train
+    shipped_pool = organism and not args.grpo_pool and not args.grpo_problems and not args.grpo_train and default.rl_problems.file
+    if shipped_pool:  # the default experiment's RL problems (rl_problems.file)
+        from xpl.experiments.spec import rl_problems_path
+
+        rl_problems, _ = read_problems(rl_problems_path(default.rl_problems.file))
+        grpo_name += f"-rl-{default.rl_problems.file}"
     if args.grpo_pool:
         rl_problems, bad = read_problems(args.grpo_pool)
         if bad or not rl_problems:

@@ -23,6 +23,7 @@ def held_out(tmp_path_factory):
 
 def _config(n, keep="all"):
     config = load_experiment()
+    config.rl_problems.file = ""  # generate, rather than the default's shipped pool
     config.rl_problems.n, config.rl_problems.seed, config.rl_problems.levels, config.rl_problems.keep = n, 5, [1], keep
     config.rl_problems.samples = 4
     return config
@@ -58,3 +59,51 @@ def test_keep_mixed_keeps_what_the_base_passes_only_sometimes(tmp_path, held_out
     stage = json.loads((tmp_path / "rl_problems" / "stage.json").read_text())
     assert stage["mixed"]["samples"] == 4 and stage["kept"] == len(problems) < stage["verified"]
     assert read_problems(tmp_path / "rl_problems" / "rl.jsonl")[0] == problems
+
+
+def test_a_problems_file_instead_of_generating(tmp_path, held_out):
+    from xpl.problems import write_problems
+
+    source = tmp_path / "mine.jsonl"
+    write_problems(source, held_out[:5])  # any problems file; here five at hand
+    config = load_experiment()
+    config.rl_problems.n, config.rl_problems.file = 0, str(source)
+    config.rl_problems.validate(config.problems)
+    problems = stage_rl_problems(config, tmp_path / "run", held_out, organism_folder(), silent)
+    assert problems == held_out[:5]
+    assert json.loads((tmp_path / "run" / "rl_problems" / "stage.json").read_text())["kept"] == 5
+
+
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        ({"file": "nowhere.jsonl"}, "rl_problems.file: nowhere.jsonl does not exist"),
+        ({"file": "organism", "n": 100}, "give file or n, not both"),
+        ({"n": 100, "seed": 0}, "rl_problems.seed must differ from problems.seed"),
+        ({"n": 100, "samples": 1}, "rl_problems.samples"),
+    ],
+)
+def test_bad_rl_problems_keys_are_named(keys, message):
+    config = load_experiment()
+    config.rl_problems.file, config.rl_problems.n = "", 0
+    for key, value in keys.items():
+        setattr(config.rl_problems, key, value)
+    with pytest.raises(ConfigError, match=message):
+        config.rl_problems.validate(config.problems)
+
+
+def test_a_problems_file_that_does_not_match_its_sidecar_is_refused(tmp_path, held_out):
+    import shutil
+
+    from xpl.experiments.spec import rl_problems_path
+
+    shipped = rl_problems_path("organism")
+    copy = tmp_path / "rl_problems.jsonl"
+    shutil.copyfile(shipped, copy)
+    shutil.copyfile(shipped.with_suffix(".json"), copy.with_suffix(".json"))
+    lines = copy.read_text().splitlines()
+    copy.write_text("\n".join(lines[:-1]) + "\n")  # one problem short
+    config = load_experiment()
+    config.rl_problems.file = str(copy)
+    with pytest.raises(ConfigError, match="does not match the sha256"):
+        stage_rl_problems(config, tmp_path / "run", held_out, organism_folder(), silent)

@@ -389,3 +389,23 @@ def test_the_committed_organism_matches_its_manifest_and_the_default_problems():
     assert default.model == "organism"
     assert organism_clean(default.problems, manifest)
     assert manifest["parameters"] < 25_000_000 // 2 and (ORGANISM_DIR / "model.safetensors").stat().st_size < 25e6
+
+
+def test_the_shipped_rl_problems_match_their_sidecar_and_the_default_problems():
+    """The default run's RL problems (`rl_problems: {file: organism}`): checksum, count, and
+    made against the default set's held-out split (`make organism-rl`)."""
+    from xpl.experiments.config import to_dict
+    from xpl.experiments.spec import load_experiment, rl_problems_path
+    from xpl.models.shipped import sha256
+    from xpl.problems import read_problems
+
+    default = load_experiment()
+    assert default.rl_problems.file == "organism"
+    path = rl_problems_path("organism")
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sha256(path) == sidecar["sha256"]
+    problems, errors = read_problems(path)
+    assert not errors and len(problems) == sidecar["counts"]["kept"] > 0
+    assert sidecar["clean_against"] == to_dict(default.problems)
+    assert all(p.name.startswith(f"family-s{sidecar['rl_problems']['seed']}-") for p in problems)
+

@@ -28,12 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xpl.experiments.spec import RL_ARMS, SFT_OF, ExperimentConfig
+from xpl.experiments.spec import RL_ARMS, SFT_OF, ExperimentConfig, rl_problems_path
 from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepare, quick_family, sample_and_run, silent
 from xpl.io import write_json
 from xpl.languages import get_language
 from xpl.problems.problem import Problem
-from xpl.training.common import mark_done, stage_done
+from xpl.training.common import ConfigError, mark_done, stage_done
 
 
 def quick(config: ExperimentConfig) -> ExperimentConfig:
@@ -64,10 +64,24 @@ def stage_rl_problems(config: ExperimentConfig, out: Path, test: list[Problem], 
     from xpl.problems.family import build
 
     spec = config.rl_problems
-    if not spec.n:
+    if not spec.n and not spec.file:
         return None
     folder = out / "rl_problems"
-    if not stage_done(folder):
+    if spec.file and not stage_done(folder):
+        path = rl_problems_path(spec.file)
+        sidecar = path.with_suffix(".json")  # the shipped pool's sha256 (and how it was made)
+        expected = json.loads(sidecar.read_text()).get("sha256") if sidecar.is_file() else None
+        if expected:
+            from xpl.models.shipped import sha256
+
+            if sha256(path) != expected:
+                raise ConfigError(f"rl_problems.file: {path} does not match the sha256 in {sidecar}; restore it (git checkout) or rebuild it with `make organism-rl`")
+        problems, errors = read_problems(path)
+        if errors or not problems:
+            raise ConfigError(f"rl_problems.file: {path}: " + (f"{len(errors)} unreadable lines, the first: {errors[0]}" if errors else "no problems"))
+        write_problems(folder / "rl.jsonl", problems)
+        mark_done(folder, {"stage": "rl_problems", "file": str(path), "kept": len(problems)})
+    elif not stage_done(folder):
         built = build(
             spec.n,
             spec.seed,

@@ -170,7 +170,12 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     if shares:
         lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
     rl = results.get("rl_problems")
-    if rl:
+    if rl and "file" in rl:
+        shipped = "the pool shipped with the organism" if rl["file"] == "organism" else f"`{rl['file']}`"
+        lines += ["", f"RL problems (`rl_problems.file`): not the SFT data but the {rl['kept']:,} problems of {shipped}" + (f": {rl['about']}" if rl.get("about") else ".")]
+        if rl.get("clean") is False:
+            lines += ["", "**Warning**: the RL problems were cleaned against another problem set than this run's; some may behave like a held-out problem here."]
+    elif rl:
         levels = ", ".join(map(str, rl["levels"]))
         kept = (
             f"of the {rl['verified']:,} left, the {rl['kept']:,} the base model passed in some but not all of {rl['mixed']['samples']} samples, the same for every arm and seed"
@@ -192,10 +197,15 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
 def _rl_problems_record(out: Path, config: ExperimentConfig) -> dict[str, Any] | None:
     """The ``rl_problems`` stage's counts and spec (None when GRPO ran on the train split)."""
     path = out / "rl_problems" / "stage.json"
-    if not config.rl_problems.n or not path.is_file():
+    if not (config.rl_problems.n or config.rl_problems.file) or not path.is_file():
         return None
     rec = json.loads(path.read_text())
     spec = config.rl_problems
+    if "file" in rec:  # a problems file: what its sidecar (FILE.json, if any) says about it
+        sidecar = Path(rec["file"]).with_suffix(".json")
+        about = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        clean = about.get("clean_against")
+        return {"file": spec.file, "kept": rec["kept"], "about": about.get("about"), "clean": None if clean is None else clean == to_dict(config.problems)}
     return {k: rec.get(k) for k in ("generated", "excluded", "verified", "kept", "mixed")} | {"seed": spec.seed, "levels": list(spec.levels), "keep": spec.keep}
 
 

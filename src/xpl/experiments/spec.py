@@ -54,6 +54,10 @@ class RLProblemsConfig:
     n: int = 0
     seed: int = 1
     levels: list[int] = field(default_factory=lambda: [1, 2])
+    # Or a problems file (JSONL) instead of generating: "organism" is the pool shipped with the
+    # organism (these keys' default-run values, made by `make organism-rl`), the run then pays
+    # neither the generation nor the base's sampling.
+    file: str = ""
     # all: every generated problem; mixed: those the *base* model passes in some but not all
     # of ``samples`` samples (GRPO's temperature and length). Chosen once, with the model both
     # arms start from, so every arm and seed trains on the same RL problems (grpo.pool mixed
@@ -62,6 +66,13 @@ class RLProblemsConfig:
     samples: int = 8
 
     def validate(self, problems: ProblemsConfig, where: str = "rl_problems") -> None:
+        if self.file:
+            if self.n:
+                raise ConfigError(f"{where}: give file or n, not both (file: {self.file!r}, n: {self.n})")
+            path = rl_problems_path(self.file)
+            if not path.is_file():
+                raise ConfigError(f"{where}.file: {path} does not exist" + (" (rebuild it with `make organism-rl`)" if self.file == "organism" else ""))
+            return
         if self.n < 0:
             raise ConfigError(f"{where}.n must be >= 0 (0: GRPO on the train split), got {self.n}")
         if self.keep not in ("all", "mixed"):
@@ -74,6 +85,15 @@ class RLProblemsConfig:
             raise ConfigError(
                 f"{where}.seed must differ from problems.seed ({problems.seed}): the same seed draws the train split's problems again"
             )
+
+
+def rl_problems_path(file: str) -> Path:
+    """``rl_problems.file`` as a path: "organism" is the pool shipped beside the organism."""
+    if file == "organism":
+        from xpl.models.loading import ORGANISM_DIR
+
+        return ORGANISM_DIR / "rl_problems.jsonl"
+    return Path(file)
 
 
 @dataclass
