@@ -20,7 +20,9 @@ One chain, every stage resumable (rerun the command after an interruption):
 
 ``--base organism`` starts from the shipped organism instead (no pretraining): the problems
 are then the default experiment's (the set its pretraining pool was cleaned against), and SFT
-and GRPO take the default experiment's settings unless an option says otherwise.
+and GRPO take the default experiment's settings unless an option says otherwise, GRPO's
+problems included (its ``rl_problems.file``, the RL problems shipped beside the organism;
+``--grpo-train`` for the train problems).
 
 Intervals: percentile bootstrap over problems (one seed), paired for differences
 (``xpl.analysis.stats``).
@@ -282,7 +284,7 @@ def main() -> None:
         "grpo": {
             "problems": rl_record["problems"],
             "pool": rl_record.get("pool"),
-            "pool_file": str(args.grpo_pool) if args.grpo_pool else None,
+            "pool_file": str(args.grpo_pool) if args.grpo_pool else (f"rl_problems.file {default.rl_problems.file}" if shipped_pool else None),
             "group": rl.num_generations,
             "beta": rl.beta,
             "reward": rl.reward,
