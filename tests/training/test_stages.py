@@ -175,7 +175,7 @@ def test_mixed_pool_keeps_what_the_model_sometimes_passes_and_remembers_it(tmp_p
     rates = [0.0, 0.25, 1.0, 0.875, 0.0]
     calls = []
 
-    def fake_probe(model, tokenizer, ps, config, reward, seed, n=None):
+    def fake_probe(model, tokenizer, ps, config, reward, seed, n=None, progress=None):
         calls.append(n)
         return rates[: len(ps)]
 

@@ -114,18 +114,25 @@ def _mixed_with_base(config: ExperimentConfig, base: Path, problems: list[Proble
 
     rl = copy.deepcopy(config.grpo)
     rl.pool_samples, rl.train = config.rl_problems.samples, replace(rl.train, seed=config.rl_problems.seed)
-    report("RL problems: sampling the base", 0, 1, "")
+    label = "RL problems: sampling the base"
+    report(label, 0, None, "")
     model, tokenizer = load_model(base)
     tokenizer.padding_side = "left"
     engine = Engine(workers=config.workers or None)
     try:
         reward = ExecutionReward(problems, rl.language, rl.reward, rl.timeout_s, engine, rl.prompt_style)
         kept, counts = mixed_pool(
-            model, tokenizer, problems, rl, reward, folder / "pass_rates.json", what="rl_problems.keep mixed: the base model"
+            model,
+            tokenizer,
+            problems,
+            rl,
+            reward,
+            folder / "pass_rates.json",
+            what="rl_problems.keep mixed: the base model",
+            progress=lambda d, t: report(label, d, t, ""),
         )
     finally:
         engine.close()
-    report("RL problems: sampling the base", 1, 1, "")
     return kept, counts
 
 

@@ -320,30 +320,44 @@ def release_trl_vllm(trainer) -> None:
 
 
 def probe_reward(
-    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, seed: int, n: int | None = None
+    model,
+    tokenizer,
+    problems: Sequence[Problem],
+    config: GRPOConfig,
+    reward: ExecutionReward,
+    seed: int,
+    n: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[float]:
     """Each problem's mean reward over ``n`` samples (default ``num_generations``; GRPO's
-    temperature and completion length)."""
+    temperature and completion length); ``progress(done, total)`` as the samples come."""
     from xpl.models.generation import SamplingConfig, sample_problems
 
     n = n or config.num_generations
     sampling = SamplingConfig(n, config.temperature, 1.0, config.max_completion_length, 64, seed=seed)
-    completions = sample_problems(model, tokenizer, problems, reward.language, sampling, style=reward.style)
+    completions = sample_problems(model, tokenizer, problems, reward.language, sampling, progress=progress, style=reward.style)
     names = [p.name for p, cs in zip(problems, completions) for _ in cs]
     scores = reward.score([c for cs in completions for c in cs], names)  # not training's reward time
     return [round(sum(scores[i : i + n]) / n, 4) for i in range(0, len(scores), n)]
 
 
 def mixed_pool(
-    model, tokenizer, problems: Sequence[Problem], config: GRPOConfig, reward: ExecutionReward, path: Path, what: str = "grpo.pool mixed: the starting model"
+    model,
+    tokenizer,
+    problems: Sequence[Problem],
+    config: GRPOConfig,
+    reward: ExecutionReward,
+    path: Path,
+    what: str = "grpo.pool mixed: the starting model",
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Problem], dict[str, Any]]:
     """The problems the starting model passes sometimes but not always (``pool_samples``
     samples each), and the counts; kept in ``path`` so a resumed stage trains on the same pool.
-    ``what`` opens the error when none is left."""
+    ``what`` opens the error when none is left; ``progress(done, total)`` follows the sampling."""
     if path.is_file():
         rates = json.loads(path.read_text())["pass_rates"]
     else:
-        values = probe_reward(model, tokenizer, problems, config, reward, config.train.seed, n=config.pool_samples)
+        values = probe_reward(model, tokenizer, problems, config, reward, config.train.seed, n=config.pool_samples, progress=progress)
         rates = {p.name: r for p, r in zip(problems, values, strict=True)}
         write_json(path, {"samples": config.pool_samples, "pass_rates": rates})
     kept = [p for p in problems if 0 < rates[p.name] < 1]
