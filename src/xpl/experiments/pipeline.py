@@ -69,8 +69,9 @@ def stage_rl_problems(config: ExperimentConfig, out: Path, test: list[Problem], 
     folder = out / "rl_problems"
     if spec.file and not stage_done(folder):
         path = rl_problems_path(spec.file)
-        sidecar = path.with_suffix(".json")  # the shipped pool's sha256 (and how it was made)
-        expected = json.loads(sidecar.read_text()).get("sha256") if sidecar.is_file() else None
+        sidecar = path.with_suffix(".json")  # the shipped pool's sha256, how it was made, against which set
+        about = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        expected = about.get("sha256")
         if expected:
             from xpl.models.shipped import sha256
 
@@ -80,7 +81,8 @@ def stage_rl_problems(config: ExperimentConfig, out: Path, test: list[Problem], 
         if errors or not problems:
             raise ConfigError(f"rl_problems.file: {path}: " + (f"{len(errors)} unreadable lines, the first: {errors[0]}" if errors else "no problems"))
         write_problems(folder / "rl.jsonl", problems)
-        mark_done(folder, {"stage": "rl_problems", "file": str(path), "kept": len(problems)})
+        record = {"stage": "rl_problems", "file": str(path), "kept": len(problems)}
+        mark_done(folder, record | {k: about[k] for k in ("about", "clean_against") if k in about})
     elif not stage_done(folder):
         built = build(
             spec.n,

@@ -201,11 +201,9 @@ def _rl_problems_record(out: Path, config: ExperimentConfig) -> dict[str, Any] |
         return None
     rec = json.loads(path.read_text())
     spec = config.rl_problems
-    if "file" in rec:  # a problems file: what its sidecar (FILE.json, if any) says about it
-        sidecar = Path(rec["file"]).with_suffix(".json")
-        about = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-        clean = about.get("clean_against")
-        return {"file": spec.file, "kept": rec["kept"], "about": about.get("about"), "clean": None if clean is None else clean == to_dict(config.problems)}
+    if "file" in rec:  # a problems file, with what its sidecar said when the stage read it
+        clean = rec.get("clean_against")
+        return {"file": spec.file, "kept": rec["kept"], "about": rec.get("about"), "clean": None if clean is None else clean == to_dict(config.problems)}
     return {k: rec.get(k) for k in ("generated", "excluded", "verified", "kept", "mixed")} | {"seed": spec.seed, "levels": list(spec.levels), "keep": spec.keep}
 
 
