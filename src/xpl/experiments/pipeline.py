@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def quick(config: ExperimentConfig) -> ExperimentConfig:
     two evaluation PLs, few steps. The numbers it produces mean nothing."""
     c = quick_family(config)
     c.eval.samples, c.eval.max_problems, c.eval.max_new_tokens = 1, 6, 48
+    c.eval.source_samples = c.eval.source_max_problems = None
     c.pretrain.train = replace(c.pretrain.train, max_steps=6, save_steps=3, logging_steps=1)
     for sft_config in (c.sft, c.parallel_sft):
         sft_config.train = replace(sft_config.train, max_steps=3, save_steps=3, logging_steps=1)
@@ -186,13 +188,15 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
         model = VLLMSampler(model_dir, tokenizer, seed=seed)
     else:
         model, tokenizer = load_model(model_dir)
-    sampling = SamplingConfig(ev.samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed, backend=ev.backend)
     engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
     try:
         for lang in todo:
             label = f"seed {seed}: {arm} on {get_language(lang).display_name}"
-            result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, label, report)
-            record = {"seed": seed, "arm": arm, "language": lang, **evaluation_record(result, ev.samples)}
+            samples = ev.samples_for(lang, config.source_language)
+            sampling = SamplingConfig(samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed, backend=ev.backend)
+            limit = ev.max_problems_for(lang, config.source_language)
+            result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, label, report, limit)
+            record = {"seed": seed, "arm": arm, "language": lang, **evaluation_record(result, samples)}
             write_json(folder / f"{lang}.json", record)
     finally:
         engine.close()
@@ -248,16 +252,137 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = s
 
         eval_set = humaneval_problems()[0]
     rl_problems = stage_rl_problems(config, out, test, base, report)
-    rl_records: dict[str, dict[int, dict]] = {arm: {} for arm in RL_ARMS}
-    first_models: dict[str, Path] = {"base": base}
-    for seed in config.seeds:
-        stage_eval(config, out, seed, "base", base, eval_set, languages, report)
-        for arm in RL_ARMS:
-            sft_dir, model_dir, rl = stage_arm(config, out, seed, arm, base, train, report, rl_problems)
-            rl_records[arm][seed] = rl
-            if seed == config.seeds[0]:
-                first_models[arm] = model_dir
-            stage_eval(config, out, seed, SFT_OF[arm], sft_dir, eval_set, languages, report)
-            stage_eval(config, out, seed, arm, model_dir, eval_set, languages, report)
+    work = SeedWork(out, base, train, eval_set, languages, rl_problems)
+    processes = seed_processes(config)
+    if processes > 1:
+        by_seed = run_seeds_in_processes(config, work, processes, report)
+    else:
+        by_seed = {seed: run_seed(config, work, seed, report) for seed in config.seeds}
+    rl_records = {arm: {seed: by_seed[seed][arm] for seed in config.seeds} for arm in RL_ARMS}
+    first_models: dict[str, Path] = {"base": base} | {arm: Path(rl_records[arm][config.seeds[0]]["model"]) for arm in RL_ARMS}
     representations = stage_representations(config, out, first_models, test, report)
     return write_report(config, out, languages, skipped, rl_records, time.perf_counter() - started, representations)
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+@dataclass(frozen=True)
+class SeedWork:
+    """What every seed's stages share (all picklable: a seed may run in another process)."""
+
+    out: Path
+    base: Path
+    train: list[Problem]
+    eval_set: list[Problem]
+    languages: list[str]
+    rl_problems: list[Problem] | None
+
+
+def run_seed(config: ExperimentConfig, work: SeedWork, seed: int, report: Report) -> dict[str, dict]:
+    """Every stage of one seed, in order: the base model's evaluation, then per arm SFT, GRPO
+    and the evaluation of both models. Returns each arm's GRPO record."""
+    out = work.out
+    stage_eval(config, out, seed, "base", work.base, work.eval_set, work.languages, report)
+    records = {}
+    for arm in RL_ARMS:
+        sft_dir, model_dir, records[arm] = stage_arm(config, out, seed, arm, work.base, work.train, report, work.rl_problems)
+        stage_eval(config, out, seed, SFT_OF[arm], sft_dir, work.eval_set, work.languages, report)
+        stage_eval(config, out, seed, arm, model_dir, work.eval_set, work.languages, report)
+    return records
+
+
+def seed_processes(config: ExperimentConfig) -> int:
+    """How many seeds run side by side: ``seed_workers``, or (0) one per seed up to the cores
+    on a CPU-only machine and 1 where a GPU or vLLM is in use (one model per device)."""
+    if config.seed_workers:
+        return min(config.seed_workers, len(config.seeds))
+    if config.eval.backend == "vllm" or config.grpo.vllm is not None:
+        return 1
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(len(config.seeds), os.cpu_count() or 1))
+
+
+def run_seeds_in_processes(config: ExperimentConfig, work: SeedWork, processes: int, report: Report) -> dict[int, dict[str, dict]]:
+    """``run_seed`` for every seed, ``processes`` at a time, each in its own (spawned) process
+    with its share of the cores; progress comes back through a queue to ``report``. A seed
+    that fails stops the others (their finished stages are kept: rerun to resume) and its
+    error is raised here, with the seed's traceback as a note."""
+    import multiprocessing
+    import queue as queues
+
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // processes)
+    config = copy.deepcopy(config)
+    config.workers = config.workers or threads  # sandboxes per process: the cores, shared
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    todo, running, results = list(config.seeds), {}, {}
+
+    def handle(message) -> None:
+        kind, seed, payload = message
+        if kind == "progress":
+            report(*payload)
+        elif kind == "done":
+            results[seed] = payload
+        else:
+            raise payload
+
+    try:
+        while todo or running:
+            while todo and len(running) < processes:
+                seed = todo.pop(0)
+                running[seed] = context.Process(target=_seed_process, args=(config, work, seed, threads, messages), name=f"xpl-seed{seed}")
+                running[seed].start()
+            try:
+                handle(messages.get(timeout=1.0))
+            except queues.Empty:
+                pass
+            for seed, process in list(running.items()):
+                if seed in results:
+                    process.join()
+                    del running[seed]
+                elif not process.is_alive():  # exited: read what it said last, else it died silently
+                    while seed not in results:
+                        try:
+                            handle(messages.get(timeout=1.0))
+                        except queues.Empty:
+                            raise RuntimeError(
+                                f"the process of seed {seed} ended (exit code {process.exitcode}) without finishing; "
+                                "its finished stages are kept: rerun the same command to resume"
+                            ) from None
+    finally:
+        for process in running.values():
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    return results
+
+
+def _seed_process(config: ExperimentConfig, work: SeedWork, seed: int, threads: int, messages) -> None:
+    """A seed's process: its threads, its stages; progress, the records or the error go to ``messages``."""
+    import pickle
+    import traceback
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from xpl.training.common import limit_threads
+
+    limit_threads()
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        records = run_seed(config, work, seed, lambda *progress: messages.put(("progress", seed, progress)))
+        messages.put(("done", seed, records))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
+        note = f"in the process of seed {seed}:\n{traceback.format_exc()}"
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an error the parent could not rebuild: its text then
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, ConfigError):
+            exc.add_note(note)
+        messages.put(("error", seed, exc))

@@ -66,6 +66,7 @@ def write_report(
         "skipped_languages": skipped,
         "problems_per_language": problems_per_language,
         "samples_per_problem": config.eval.samples,
+        "samples_per_language": {lang: config.eval.samples_for(lang, config.source_language) for lang in languages},
         "pass_at_1": table,
         "deltas": deltas,
         "changed_problems": changes,
@@ -122,17 +123,29 @@ def _changes_line(key: str, groups: dict[str, dict[str, float]], most: int = 4) 
     return f"{ARM_NAMES[a]} − {ARM_NAMES[b]}: " + "; ".join(shown) + (f"; {more} more" if more > 0 else "")
 
 
+def what_ran(results: dict[str, Any]) -> str:
+    """The report's first line: model, seeds, samples and held-out problems per PL, run time."""
+    langs = results["languages"]
+    counts = ", ".join(f"{get_language(x).display_name} {results['problems_per_language'][x]}" for x in langs)
+    per_language = results.get("samples_per_language") or {}  # absent in the results of older runs
+    other = {x: k for x, k in per_language.items() if k != results["samples_per_problem"]}
+    samples = f"{results['samples_per_problem']} samples per problem" + (
+        " (" + ", ".join(f"{get_language(x).display_name}: {k}" for x, k in other.items()) + ")" if other else ""
+    )
+    return (
+        f"Model `{results['model']}`; seeds {results['seeds']}; {samples}; held-out problems per PL: {counts}. "
+        f"Run time {results['seconds'] / 60:.1f} min."
+    )
+
+
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     langs = results["languages"]
     names = [get_language(x).display_name for x in langs]
     source = results["source_language"]
-    counts = ", ".join(f"{n} {results['problems_per_language'][x]}" for n, x in zip(names, langs))
     lines = [
         f"# {results['experiment']}: does RL on {get_language(source).display_name} transfer to other PLs?",
         "",
-        f"Model `{results['model']}`; seeds {results['seeds']}; {results['samples_per_problem']} samples per problem; "
-        f"held-out problems per PL: {counts}. "
-        f"Run time {results['seconds'] / 60:.1f} min.",
+        what_ran(results),
         "",
         "## pass@1 (95% bootstrap CI over problems and seeds)",
         "",

@@ -106,6 +106,10 @@ class EvalConfig:
     max_new_tokens: int = 160
     batch_size: int = 32
     max_problems: int = 0  # 0 = every held-out problem
+    # The source PL is where RL's own effect is measured (RL - SFT): more problems and samples
+    # there narrow that interval for little time (one PL of many). null: as for the other PLs.
+    source_samples: int | None = None
+    source_max_problems: int | None = None  # 0 = every held-out problem
     skip_unavailable: bool = True  # a PL without a toolchain here (Julia) is left out, with a note
     # hf: Hugging Face generate (CPU or GPU); vllm: vLLM's engine on the model folder (a CUDA
     # GPU and the vllm package; refused up front where either is missing)
@@ -120,11 +124,27 @@ class EvalConfig:
             raise ConfigError(f"{where}.problems must be family or humaneval, got {self.problems!r}")
         if self.samples < 1 or self.max_new_tokens < 1:
             raise ConfigError(f"{where}.samples and {where}.max_new_tokens must be >= 1")
+        if self.source_samples is not None and self.source_samples < 1:
+            raise ConfigError(f"{where}.source_samples must be >= 1 (or null: {where}.samples), got {self.source_samples}")
+        for key in ("max_problems", "source_max_problems"):
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}.{key} must be >= 0 (0: every held-out problem), got {value}")
         if self.backend not in ("hf", "vllm"):
             raise ConfigError(f"{where}.backend must be hf or vllm, got {self.backend!r}")
         problem = vllm_unavailable() if self.backend == "vllm" else None
         if problem:
             raise ConfigError(f"{where}.backend vllm: {problem}; use {where}.backend hf here")
+
+    def samples_for(self, language: str, source: str) -> int:
+        """Completions per problem in ``language`` (``source``: the experiment's source PL)."""
+        same = get_language(language).name == get_language(source).name
+        return self.source_samples if same and self.source_samples is not None else self.samples
+
+    def max_problems_for(self, language: str, source: str) -> int:
+        """At most this many held-out problems in ``language`` (0: all)."""
+        same = get_language(language).name == get_language(source).name
+        return self.source_max_problems if same and self.source_max_problems is not None else self.max_problems
 
 
 @dataclass
@@ -162,7 +182,12 @@ class ExperimentConfig:
     rl_problems: RLProblemsConfig = field(default_factory=RLProblemsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     representations: RepresentationsConfig = field(default_factory=RepresentationsConfig)
-    workers: int = 0  # engine sandboxes; 0 = one per core
+    workers: int = 0  # engine sandboxes; 0 = one per core (divided among the seed_workers processes)
+    # Seeds run side by side in this many processes (each seed's stages stay in order, each
+    # resumable); 0 = one per seed up to the cores on a CPU-only machine, 1 where a GPU or
+    # vLLM is used. On CPUs a small model keeps a core busier per process than with two
+    # threads in one (2 cores, the default: 1.6x the GRPO steps a minute).
+    seed_workers: int = 0
 
     def validate(self) -> None:
         check_common(self)
@@ -179,6 +204,8 @@ class ExperimentConfig:
         self.grpo.validate("grpo")
         self.rl_problems.validate(self.problems, "rl_problems")
         self.representations.validate("representations")
+        if self.seed_workers < 0 or self.workers < 0:
+            raise ConfigError(f"workers and seed_workers must be >= 0 (0: automatic), got {self.workers} and {self.seed_workers}")
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
 

@@ -208,18 +208,22 @@ def prepare(config, out: str | Path, report: Report) -> tuple[Path, list[str], d
 # ----------------------------------------------------------------------------- evaluation
 
 
-def eval_problems(config, test: list[Problem], language: str) -> list[Problem]:
+def eval_problems(config, test: list[Problem], language: str, limit: int | None = None) -> list[Problem]:
+    """The held-out problems ``language`` can express, the first ``limit`` of them
+    (default: ``config.eval.max_problems``; 0 = all)."""
     lang = get_language(language)
     chosen = [p for p in test if lang.supports(p.signature) is None]
-    return chosen[: config.eval.max_problems] if config.eval.max_problems else chosen
+    limit = config.eval.max_problems if limit is None else limit
+    return chosen[:limit] if limit else chosen
 
 
-def sample_and_run(config, test: list[Problem], language: str, model, tokenizer, sampling, engine, label: str, report: Report):
+def sample_and_run(config, test: list[Problem], language: str, model, tokenizer, sampling, engine, label: str, report: Report, limit: int | None = None):
     """Sample completions for the evaluation problems of ``language`` (in the experiment's
-    resolved prompt style) and run their tests; returns the ``Evaluation``."""
+    resolved prompt style; at most ``limit``, see ``eval_problems``) and run their tests;
+    returns the ``Evaluation``."""
     from xpl.models.generation import evaluate, sample_problems
 
-    problems = eval_problems(config, test, language)
+    problems = eval_problems(config, test, language, limit)
     style = config.prompt_style
     completions = sample_problems(
         model, tokenizer, problems, language, sampling, progress=lambda d, t: report(label, d, t, "sampling"), style=style
