@@ -293,8 +293,10 @@ def run_seed(config: ExperimentConfig, work: SeedWork, seed: int, report: Report
 
 
 def seed_processes(config: ExperimentConfig) -> int:
-    """How many seeds run side by side: ``seed_workers``, or (0) one per seed up to the cores
-    on a CPU-only machine and 1 where a GPU or vLLM is in use (one model per device)."""
+    """How many seeds run side by side: ``seed_workers``, or (0) one per seed up to twice the
+    cores on a CPU-only machine and 1 where a GPU or vLLM is in use (one model per device).
+    Twice: 3 seeds on 2 cores finish sooner all at once (the default: 10.3 minutes) than two
+    and then the third alone on one thread (12.5)."""
     if config.seed_workers:
         return min(config.seed_workers, len(config.seeds))
     if config.eval.backend == "vllm" or config.grpo.vllm is not None:
@@ -303,7 +305,7 @@ def seed_processes(config: ExperimentConfig) -> int:
 
     if torch.cuda.is_available():
         return 1
-    return max(1, min(len(config.seeds), os.cpu_count() or 1))
+    return max(1, min(len(config.seeds), 2 * (os.cpu_count() or 1)))
 
 
 def run_seeds_in_processes(config: ExperimentConfig, work: SeedWork, processes: int, report: Report) -> dict[int, dict[str, dict]]:

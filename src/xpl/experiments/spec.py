@@ -184,8 +184,8 @@ class ExperimentConfig:
     representations: RepresentationsConfig = field(default_factory=RepresentationsConfig)
     workers: int = 0  # engine sandboxes; 0 = one per core (divided among the seed_workers processes)
     # Seeds run side by side in this many processes (each seed's stages stay in order, each
-    # resumable); 0 = one per seed up to the cores on a CPU-only machine, 1 where a GPU or
-    # vLLM is used. On CPUs a small model keeps a core busier per process than with two
+    # resumable); 0 = one per seed up to twice the cores on a CPU-only machine, 1 where a GPU
+    # or vLLM is used. On CPUs a small model keeps a core busier per process than with two
     # threads in one (2 cores, the default: 1.6x the GRPO steps a minute).
     seed_workers: int = 0
 
