@@ -2,7 +2,12 @@
 seed after the other, progress from every process, and a failing seed's error in the parent."""
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +77,57 @@ def test_a_failing_seed_stops_the_run_with_its_error(in_processes, tmp_path):
         run_experiment(config, run)
     assert any("in the process of seed" in note for note in getattr(caught.value, "__notes__", []))
     assert not (run / "results.json").exists()
+
+
+RUN = """
+import sys
+from xpl.experiments.pipeline import quick, run_experiment
+from xpl.experiments.spec import load_experiment
+c = quick(load_experiment())
+c.seeds, c.seed_workers = [0, 1], 2
+run_experiment(c, sys.argv[1])
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_kill_9_leaves_no_seed_running_and_a_rerun_finishes_the_same(in_processes, tmp_path):
+    out = _prepared(in_processes[0], tmp_path / "killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", RUN, str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not any(out.glob("seed*/sft/checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.time() < deadline, "the run ended before a seed trained"
+        time.sleep(0.05)
+    seeds = _children(proc.pid)
+    assert seeds, "no seed processes found"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while any(_alive(pid) for pid in seeds) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in seeds), "a seed process outlived the killed run"
+    again = subprocess.run([sys.executable, "-c", RUN, str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _comparable(out) == _comparable(in_processes[0])
 
 
 def test_seed_processes_follow_the_config():

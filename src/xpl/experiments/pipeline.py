@@ -337,7 +337,8 @@ def run_seeds_in_processes(config: ExperimentConfig, work: SeedWork, processes: 
         while todo or running:
             while todo and len(running) < processes:
                 seed = todo.pop(0)
-                running[seed] = context.Process(target=_seed_process, args=(config, work, seed, threads, messages), name=f"xpl-seed{seed}")
+                args = (config, work, seed, threads, messages, os.getpid())
+                running[seed] = context.Process(target=_seed_process, args=args, name=f"xpl-seed{seed}")
                 running[seed].start()
             try:
                 handle(messages.get(timeout=1.0))
@@ -364,10 +365,20 @@ def run_seeds_in_processes(config: ExperimentConfig, work: SeedWork, processes: 
     return results
 
 
-def _seed_process(config: ExperimentConfig, work: SeedWork, seed: int, threads: int, messages) -> None:
-    """A seed's process: its threads, its stages; progress, the records or the error go to ``messages``."""
+def _seed_process(config: ExperimentConfig, work: SeedWork, seed: int, threads: int, messages, parent: int) -> None:
+    """A seed's process: its threads, its stages; progress, the records or the error go to
+    ``messages``. It ends itself when ``parent`` is gone (killed with -9, say): a rerun must
+    never find last run's seed still writing into the same folders."""
     import pickle
+    import threading
     import traceback
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True, name="xpl-parent-watch").start()
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from xpl.training.common import limit_threads
