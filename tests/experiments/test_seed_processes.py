@@ -1,5 +1,6 @@
-"""`xpl run` with seeds side by side in processes (``seed_workers``): the same results as one
-seed after the other, progress from every process, and a failing seed's error in the parent."""
+"""Seeds side by side in processes (``seed_workers``, xpl.experiments.seeds) in `xpl run` and
+`xpl flex`: the same results as one seed after the other, progress from every process, a
+failing seed's error in the parent, no seed left running after kill -9."""
 
 import json
 import os
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from xpl.experiments.pipeline import quick, run_experiment, seed_processes
+from xpl.experiments.pipeline import quick, run_experiment
+from xpl.experiments.seeds import seed_processes
 from xpl.experiments.spec import load_experiment
 
 # Every test here runs the --quick experiment with two seeds: `slow` (tests/slow.py).
@@ -137,3 +139,41 @@ def test_seed_processes_follow_the_config():
     assert seed_processes(c) == 1
     c.seed_workers, c.seeds = 8, [0, 1, 2]
     assert seed_processes(c) == 3  # never more processes than seeds
+
+
+def test_flex_seeds_in_processes_give_the_results_of_seeds_in_turn(tmp_path):
+    import torch
+
+    from xpl.experiments.flex import load_flex, run_flex
+    from xpl.experiments.flex import quick as quick_flex
+
+    def config(seed_workers):
+        c = quick_flex(load_flex())
+        c.seeds, c.seed_workers = [0, 1], seed_workers
+        c.optimizers, c.arms = c.optimizers[:1], c.arms[:1]  # one trained model per seed is enough here
+        return c
+
+    def timeless(value):  # every number but the clock's: wall times and throughputs differ
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items() if not k.endswith(("seconds", "runtime", "per_second", "seconds_all_invocations"))}
+        return [timeless(v) for v in value] if isinstance(value, list) else value
+
+    def comparable(out):
+        results = json.loads((out / "results.json").read_text())
+        results["config"].pop("seed_workers")
+        return timeless({k: v for k, v in results.items() if k != "versions"})
+
+    calls = []
+    run_flex(config(2), tmp_path / "processes", report=lambda *call: calls.append(call))
+    assert any(c[0].startswith("seed 1") for c in calls), sorted({c[0] for c in calls})[:20]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    try:
+        again = tmp_path / "in-turn"
+        again.mkdir()
+        for stage in ("problems", "base"):
+            shutil.copytree(tmp_path / "processes" / stage, again / stage)
+        run_flex(config(1), again)
+    finally:
+        torch.set_num_threads(threads)
+    assert comparable(again) == comparable(tmp_path / "processes")

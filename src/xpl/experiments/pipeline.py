@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from xpl.experiments.spec import RL_ARMS, SFT_OF, ExperimentConfig, rl_problems_path
+from xpl.experiments.seeds import run_seeds
 from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepare, quick_family, sample_and_run, silent
 from xpl.io import write_json
 from xpl.languages import get_language
@@ -253,11 +253,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = s
         eval_set = humaneval_problems()[0]
     rl_problems = stage_rl_problems(config, out, test, base, report)
     work = SeedWork(out, base, train, eval_set, languages, rl_problems)
-    processes = seed_processes(config)
-    if processes > 1:
-        by_seed = run_seeds_in_processes(config, work, processes, report)
-    else:
-        by_seed = {seed: run_seed(config, work, seed, report) for seed in config.seeds}
+    by_seed = run_seeds(config, run_seed, work, report)
     rl_records = {arm: {seed: by_seed[seed][arm] for seed in config.seeds} for arm in RL_ARMS}
     first_models: dict[str, Path] = {"base": base} | {arm: Path(rl_records[arm][config.seeds[0]]["model"]) for arm in RL_ARMS}
     representations = stage_representations(config, out, first_models, test, report)
@@ -290,112 +286,3 @@ def run_seed(config: ExperimentConfig, work: SeedWork, seed: int, report: Report
         stage_eval(config, out, seed, SFT_OF[arm], sft_dir, work.eval_set, work.languages, report)
         stage_eval(config, out, seed, arm, model_dir, work.eval_set, work.languages, report)
     return records
-
-
-def seed_processes(config: ExperimentConfig) -> int:
-    """How many seeds run side by side: ``seed_workers``, or (0) one per seed up to twice the
-    cores on a CPU-only machine and 1 where a GPU or vLLM is in use (one model per device).
-    Twice: 3 seeds on 2 cores finish sooner all at once (the default: 10.3 minutes) than two
-    and then the third alone on one thread (12.5)."""
-    if config.seed_workers:
-        return min(config.seed_workers, len(config.seeds))
-    if config.eval.backend == "vllm" or config.grpo.vllm is not None:
-        return 1
-    import torch
-
-    if torch.cuda.is_available():
-        return 1
-    return max(1, min(len(config.seeds), 2 * (os.cpu_count() or 1)))
-
-
-def run_seeds_in_processes(config: ExperimentConfig, work: SeedWork, processes: int, report: Report) -> dict[int, dict[str, dict]]:
-    """``run_seed`` for every seed, ``processes`` at a time, each in its own (spawned) process
-    with its share of the cores; progress comes back through a queue to ``report``. A seed
-    that fails stops the others (their finished stages are kept: rerun to resume) and its
-    error is raised here, with the seed's traceback as a note."""
-    import multiprocessing
-    import queue as queues
-
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // processes)
-    config = copy.deepcopy(config)
-    config.workers = config.workers or threads  # sandboxes per process: the cores, shared
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    todo, running, results = list(config.seeds), {}, {}
-
-    def handle(message) -> None:
-        kind, seed, payload = message
-        if kind == "progress":
-            report(*payload)
-        elif kind == "done":
-            results[seed] = payload
-        else:
-            raise payload
-
-    try:
-        while todo or running:
-            while todo and len(running) < processes:
-                seed = todo.pop(0)
-                args = (config, work, seed, threads, messages, os.getpid())
-                running[seed] = context.Process(target=_seed_process, args=args, name=f"xpl-seed{seed}")
-                running[seed].start()
-            try:
-                handle(messages.get(timeout=1.0))
-            except queues.Empty:
-                pass
-            for seed, process in list(running.items()):
-                if seed in results:
-                    process.join()
-                    del running[seed]
-                elif not process.is_alive():  # exited: read what it said last, else it died silently
-                    while seed not in results:
-                        try:
-                            handle(messages.get(timeout=1.0))
-                        except queues.Empty:
-                            raise RuntimeError(
-                                f"the process of seed {seed} ended (exit code {process.exitcode}) without finishing; "
-                                "its finished stages are kept: rerun the same command to resume"
-                            ) from None
-    finally:
-        for process in running.values():
-            if process.is_alive():
-                process.terminate()
-            process.join()
-    return results
-
-
-def _seed_process(config: ExperimentConfig, work: SeedWork, seed: int, threads: int, messages, parent: int) -> None:
-    """A seed's process: its threads, its stages; progress, the records or the error go to
-    ``messages``. It ends itself when ``parent`` is gone (killed with -9, say): a rerun must
-    never find last run's seed still writing into the same folders."""
-    import pickle
-    import threading
-    import traceback
-
-    def orphaned() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=orphaned, daemon=True, name="xpl-parent-watch").start()
-
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    from xpl.training.common import limit_threads
-
-    limit_threads()
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        records = run_seed(config, work, seed, lambda *progress: messages.put(("progress", seed, progress)))
-        messages.put(("done", seed, records))
-    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
-        note = f"in the process of seed {seed}:\n{traceback.format_exc()}"
-        try:
-            pickle.dumps(exc)
-        except Exception:  # noqa: BLE001 - an error the parent could not rebuild: its text then
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, ConfigError):
-            exc.add_note(note)
-        messages.put(("error", seed, exc))

@@ -88,7 +88,8 @@ class FlexExperimentConfig:
     adamw: FlexAdamWConfig = field(default_factory=FlexAdamWConfig)
     sophia: FlexSophiaConfig = field(default_factory=FlexSophiaConfig)
     eval: FlexEvalConfig = field(default_factory=FlexEvalConfig)
-    workers: int = 0
+    workers: int = 0  # engine sandboxes; 0 = one per core (divided among the seed_workers processes)
+    seed_workers: int = 0  # seeds side by side, as in `xpl run` (xpl.experiments.seeds); 0 = automatic
 
     def validate(self) -> None:
         from xpl.models.loading import is_tiny_spec
@@ -112,6 +113,8 @@ class FlexExperimentConfig:
         self.problems.validate("problems")
         if is_tiny_spec(self.model):
             self.pretrain.validate("pretrain")
+        if self.seed_workers < 0 or self.workers < 0:
+            raise ConfigError(f"workers and seed_workers must be >= 0 (0: automatic), got {self.workers} and {self.seed_workers}")
 
 
 def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from xpl.experiments.flex.config import ARM_NAMES, OPT_NAMES, FlexExperimentConfig
 from xpl.experiments.flex.report import write_report
+from xpl.experiments.seeds import run_seeds
 from xpl.experiments.stages import Report, evaluation_record, loss_detail, prepare, sample_and_run, silent
 from xpl.io import write_json
 from xpl.languages import get_language
@@ -141,32 +142,55 @@ def stage_eval(config: FlexExperimentConfig, out: Path, seed: int, label: str, l
 
 def run_flex(config: FlexExperimentConfig, out: str | Path, report: Report = silent) -> dict[str, Any]:
     """Run (or resume) every stage of the FLeX experiment and write its report."""
-    from xpl.execution import Engine
     from xpl.training.common import limit_threads
 
     limit_threads()
     started = time.perf_counter()
     out, languages, skipped, train, test, base = prepare(config, out, report)
+    work = FlexWork(out, base, train, test, languages)
     records: dict[str, dict] = {}
-    engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
-    try:
-        for seed in config.seeds:
-            stage_eval(config, out, seed, "base", lambda: _load_plain(base), test, languages, engine, report)
-            for optimizer in config.optimizers:
-                for arm in config.arms:
-                    rec = stage_train(config, out, seed, optimizer, arm, base, train, test, languages, report)
-                    records[f"{seed}/{optimizer}/{arm}"] = rec
-                    for variant in config.variants:
-                        label = f"{optimizer}/{arm}-{variant}"
-                        stage_eval(config, out, seed, label, lambda rec=rec, variant=variant: load_variant(base, rec, variant), test, languages, engine, report)
-    finally:
-        engine.close()
+    for by_seed in run_seeds(config, run_flex_seed, work, report).values():  # seeds side by side (seed_workers)
+        records.update(by_seed)
     # A resumed run's wall time is the sum over its invocations (each adds its own).
     ledger = out / "elapsed.json"
     spent = json.loads(ledger.read_text()) if ledger.is_file() else []
     elapsed = time.perf_counter() - started
     write_json(ledger, [*spent, round(elapsed, 1)])
     return write_report(config, out, languages, skipped, records, elapsed, [*spent, elapsed])
+
+
+@dataclass(frozen=True)
+class FlexWork:
+    """What every seed's stages share (picklable: a seed may run in another process)."""
+
+    out: Path
+    base: Path
+    train: list[Problem]
+    test: list[Problem]
+    languages: list[str]
+
+
+def run_flex_seed(config: FlexExperimentConfig, work: FlexWork, seed: int, report: Report) -> dict[str, dict]:
+    """Every stage of one seed, in order: the base's evaluation, then per optimizer and arm the
+    LoRA training and the evaluation of each variant. Returns the training records by
+    ``seed/optimizer/arm``."""
+    from xpl.execution import Engine
+
+    out, base, test, languages = work.out, work.base, work.test, work.languages
+    records: dict[str, dict] = {}
+    engine = Engine(workers=config.workers or None, store=out / "results.sqlite")
+    try:
+        stage_eval(config, out, seed, "base", lambda: _load_plain(base), test, languages, engine, report)
+        for optimizer in config.optimizers:
+            for arm in config.arms:
+                rec = stage_train(config, out, seed, optimizer, arm, base, work.train, test, languages, report)
+                records[f"{seed}/{optimizer}/{arm}"] = rec
+                for variant in config.variants:
+                    label = f"{optimizer}/{arm}-{variant}"
+                    stage_eval(config, out, seed, label, lambda rec=rec, variant=variant: load_variant(base, rec, variant), test, languages, engine, report)
+    finally:
+        engine.close()
+    return records
 
 
 def _load_plain(path: Path):
