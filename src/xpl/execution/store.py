@@ -35,11 +35,26 @@ class Store:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=60)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._opening("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._opening(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{self.path}: not a usable xpl results store ({exc})") from exc
+
+    def _opening(self, statement: str, patience: float = 60.0) -> None:
+        """``statement`` on opening, retried while another process holds the file: switching a
+        new file to WAL takes an exclusive lock, and SQLite answers "database is locked" at
+        once there instead of waiting out the busy timeout (two seed processes of one run
+        opening its store together met it)."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._db.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Result]:
         keys = list(dict.fromkeys(keys))
