@@ -66,3 +66,13 @@ def test_the_report_names_the_pl_with_other_samples():
     for same in ({"python": 2, "rust": 2}, None):  # None: the results of a run before the key
         results["samples_per_language"] = same
         assert "; 2 samples per problem; held-out" in what_ran(results)
+
+
+@pytest.mark.parametrize("key", ["workers", "seed_workers"])
+def test_negative_process_counts_name_the_key_in_run_and_flex(key):
+    from xpl.experiments.flex import load_flex
+
+    for config in (_config(None, None), load_flex()):
+        setattr(config, key, -1)
+        with pytest.raises(ConfigError, match=f"^{key} must be >= 0"):
+            config.validate()

@@ -138,13 +138,16 @@ class EvalConfig:
 
     def samples_for(self, language: str, source: str) -> int:
         """Completions per problem in ``language`` (``source``: the experiment's source PL)."""
-        same = get_language(language).name == get_language(source).name
-        return self.source_samples if same and self.source_samples is not None else self.samples
+        return self._for(language, source, self.source_samples, self.samples)
 
     def max_problems_for(self, language: str, source: str) -> int:
         """At most this many held-out problems in ``language`` (0: all)."""
+        return self._for(language, source, self.source_max_problems, self.max_problems)
+
+    @staticmethod
+    def _for(language: str, source: str, for_source: int | None, otherwise: int) -> int:
         same = get_language(language).name == get_language(source).name
-        return self.source_max_problems if same and self.source_max_problems is not None else self.max_problems
+        return for_source if same and for_source is not None else otherwise
 
 
 @dataclass
@@ -204,15 +207,13 @@ class ExperimentConfig:
         self.grpo.validate("grpo")
         self.rl_problems.validate(self.problems, "rl_problems")
         self.representations.validate("representations")
-        if self.seed_workers < 0 or self.workers < 0:
-            raise ConfigError(f"workers and seed_workers must be >= 0 (0: automatic), got {self.workers} and {self.seed_workers}")
         if get_language(self.grpo.language).name != get_language(self.source_language).name:
             raise ConfigError(f"grpo.language ({self.grpo.language}) must be the source_language ({self.source_language})")
 
 
 def check_common(config) -> None:
     """Checks every experiment on the family shares: the model exists, the seeds are distinct
-    and there is at least one, the source PL is known."""
+    and there is at least one, the source PL is known, process counts are not negative."""
     from xpl.models.loading import check
 
     check(config.model)
@@ -223,6 +224,10 @@ def check_common(config) -> None:
     if len(set(config.seeds)) != len(config.seeds):
         raise ConfigError(f"seeds: repeated seeds {config.seeds}")
     get_language(config.source_language)
+    for key in ("workers", "seed_workers"):  # the ones the experiment has
+        value = getattr(config, key, 0)
+        if value < 0:
+            raise ConfigError(f"{key} must be >= 0 (0: automatic), got {value}")
 
 
 def embedded_config_path(name: str = "default") -> Path:

@@ -113,8 +113,6 @@ class FlexExperimentConfig:
         self.problems.validate("problems")
         if is_tiny_spec(self.model):
             self.pretrain.validate("pretrain")
-        if self.seed_workers < 0 or self.workers < 0:
-            raise ConfigError(f"workers and seed_workers must be >= 0 (0: automatic), got {self.workers} and {self.seed_workers}")
 
 
 def load_flex(path: str | Path | None = None) -> FlexExperimentConfig:
