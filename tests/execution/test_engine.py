@@ -251,6 +251,71 @@ def test_final_batch_verdict_carries_only_its_own_diagnostics(lang_name):
     assert res[1].compile_output != res[2].compile_output
 
 
+# Programs whose brackets do not balance by the look of them go to a compile of their own
+# (Language.likely_broken / plan_suspects): each still gets the verdict it has alone, a valid
+# program the hint misreads included, and one the hint misses still fails only itself.
+SUSPECTS = {
+    "rust": {
+        "good": 'fn main() { println!("1"); }\n',
+        "truncated": 'fn main() {\n    println!("2");\n    if true {\n',
+        "stray": 'fn main() {\n    )\n    println!("3");\n}\n',
+        "misread": 'fn main() { /* /* */ ( */ println!("4"); }\n',  # a nested comment: valid Rust
+        "missed": 'fn main() { let x: i64 = "5"; println!("{}", x); }\n',  # balanced, a type error
+        "good2": 'fn main() { println!("6"); }\n',
+    },
+    "csharp": {
+        "good": 'class P { static void Main() { System.Console.WriteLine("1"); } }\n',
+        "truncated": 'class P { static void Main() {\n    System.Console.WriteLine("2");\n',
+        "stray": 'class P { static void Main() { ) System.Console.WriteLine("3"); } }\n',
+        "misread": 'class P { static void Main() {\n#if false\n (\n#endif\n System.Console.WriteLine("4"); } }\n',
+        "missed": 'class P { static void Main() { int x = "5"; System.Console.WriteLine(x); } }\n',
+        "good2": 'class P { static void Main() { System.Console.WriteLine("6"); } }\n',
+    },
+}
+
+
+@pytest.mark.parametrize("lang_name", by_toolchain(sorted(SUSPECTS)))
+def test_suspects_are_compiled_apart_with_their_own_verdicts(lang_name, monkeypatch):
+    lang = get_language(lang_name)
+    if not lang.toolchain.available:
+        pytest.skip(f"{lang.display_name} toolchain not installed")
+    import xpl.execution.engine as engine_module
+
+    cases = SUSPECTS[lang_name]
+    suspected = {k for k, p in cases.items() if lang.likely_broken(p)}
+    assert suspected == {"truncated", "stray", "misread"}
+    tasks: list[tuple[bool, int]] = []
+    original = engine_module.Engine._do_compile
+
+    def record(self, slot, task):
+        tasks.append((task.suspects, len(task.cands)))
+        return original(self, slot, task)
+
+    monkeypatch.setattr(engine_module.Engine, "_do_compile", record)
+    jobs = [Job(lang_name, p, limits=LIMITS, id=k) for k, p in cases.items()]
+    engine = Engine(workers=1)
+    try:
+        together = engine.run(jobs)
+    finally:
+        engine.close()
+    assert (True, 3) in tasks, tasks  # the three suspects, in one compile task of their own
+    monkeypatch.setattr(engine_module.Engine, "_do_compile", original)
+    engine = Engine(workers=1)
+    try:
+        alone = [engine.run([job])[0] for job in jobs]
+    finally:
+        engine.close()
+    for kind, t, a in zip(cases, together, alone):
+        assert (t.status, t.stdout, t.exit_code) == (a.status, a.stdout, a.exit_code), f"{kind}: {t.describe()} vs alone {a.describe()}"
+    status = {k: r.status for k, r in zip(cases, together)}
+    assert status == {"good": Status.OK, "truncated": Status.COMPILE_ERROR, "stray": Status.COMPILE_ERROR,
+                      "misread": Status.OK, "missed": Status.COMPILE_ERROR, "good2": Status.OK}
+    assert [r.stdout.strip() for r in together if r.status == Status.OK] == ["1", "4", "6"]
+    for k, r in zip(cases, together):
+        if r.status == Status.COMPILE_ERROR:
+            assert r.compile_output.strip(), k
+
+
 def test_unsandboxed_fallback_still_runs_and_limits():
     """--sandbox none: no isolation (and said so), but builds, runs and deadlines still work."""
     engine = Engine(sandbox="none")

@@ -137,6 +137,7 @@ class _Compile:
     lang: Language
     cands: list[_Cand]
     single: bool
+    suspects: bool = False  # candidates Language.likely_broken flagged: plan_suspects builds them
 
 
 @dataclass
@@ -263,8 +264,16 @@ class Engine:
                 lang = cands[0].lang
                 if lang.compiled:
                     spread = self.workers if self.split_compiles or not lang.shared_compile else 1
+                    # Programs that cannot compile by the look of them would fail the batches
+                    # of the others: they are compiled apart, after them.
+                    suspects = [c for c in cands if lang.batch_size > 1 and lang.likely_broken(c.job.program)]
+                    if suspects:
+                        flagged = {id(c) for c in suspects}
+                        cands = [c for c in cands if id(c) not in flagged]
                     for chunk in _chunks(cands, _equal_share(len(cands), spread, lang.batch_size)):
                         self._put(_Compile(lang, chunk, single=len(chunk) == 1))
+                    for chunk in _chunks(suspects, _equal_share(len(suspects), spread, lang.batch_size)):
+                        self._put(_Compile(lang, chunk, single=len(chunk) == 1, suspects=True))
                 else:
                     self._prepare_interpreted(lang, cands)
             threads = [threading.Thread(target=self._worker, args=(slot,), daemon=True) for slot in range(self.workers)]
@@ -332,7 +341,13 @@ class Engine:
     def _do_compile(self, slot: int, task: _Compile) -> None:
         lang, cands = task.lang, task.cands
         tc = lang.toolchain
-        plan = lang.plan_single(cands[0].job.program, tc) if task.single else lang.plan_batch([c.job.program for c in cands], tc)
+        sources = [c.job.program for c in cands]
+        if task.single:
+            plan = lang.plan_single(sources[0], tc)
+        elif task.suspects:
+            plan = lang.plan_suspects(sources, tc)
+        else:
+            plan = lang.plan_batch(sources, tc)
         build = self._new_build(plan)
         limits = cands[0].job.limits
         if self.sandbox.switch_users:
@@ -394,9 +409,9 @@ class Engine:
         diagnostics = "\n".join((r.get("stdout", "") + "\n" + r.get("stderr", "")).strip() for r in failures)
         if failed.get("runner_error"):
             diagnostics = failed["runner_error"]
-        sources = [c.job.program for c in cands]
         if keep_going and not problem and not any(r.get("timed_out") or r.get("runner_error") for r in failures):
-            blames = [lang.blame((r.get("stdout", "") + "\n" + r.get("stderr", "")), plan) for r in failures]
+            outputs = [(r.get("stdout", "") + "\n" + r.get("stderr", "")) for r in failures]
+            blames = [lang.blame(out, plan) for out in outputs]
             if all(blames):
                 # Every failure is somebody's: run the others from this build where their
                 # artefacts exist (a toolchain may stop before writing any, e.g. `go build`
@@ -407,7 +422,13 @@ class Engine:
                 built = [i for i in others if _artefact_exists(plan.runs[i], build.path)]
                 unbuilt = [cands[i] for i in others if i not in built]
                 self._run_from(build, lang, [(cands[i], plan.runs[i]) for i in built])
-                self._isolate(lang, cands, sources, blamed, diagnostics, plan)
+                if plan.standalone:
+                    # Each failing command built one candidate alone: its output is the verdict.
+                    for out, owners in zip(outputs, blames):
+                        for i in owners:
+                            self._compile_error(cands[i], out.strip())
+                else:
+                    self._isolate(lang, cands, sources, blamed, diagnostics, plan)
                 if unbuilt:
                     self._put(_Compile(lang, unbuilt, single=len(unbuilt) == 1))
                 return
@@ -447,12 +468,15 @@ class Engine:
         for i in sorted(blamed):
             c = cands[i]
             if lang.batch_failure_is_final(sources, i):
-                c.compile_output = lang.diagnostics_for(diagnostics, plan, i)
-                result = Result(Status.COMPILE_ERROR, lang.name, total=c.job.num_tests or 1, compile_s=round(c.compile_s, 4))
-                result.compile_output = c.compile_output[-8000:]
-                self._finish(c, result)
+                self._compile_error(c, lang.diagnostics_for(diagnostics, plan, i))
             else:
                 self._put(_Compile(lang, [c], single=True))
+
+    def _compile_error(self, c: _Cand, diagnostics: str) -> None:
+        c.compile_output = diagnostics
+        result = Result(Status.COMPILE_ERROR, c.lang.name, total=c.job.num_tests or 1, compile_s=round(c.compile_s, 4))
+        result.compile_output = diagnostics[-8000:]
+        self._finish(c, result)
 
     def _run_from(self, build: _Build, lang: Language, items: list[tuple[_Cand, RunSpec]]) -> None:
         """Queue runs of ``items`` from ``build``; takes over the caller's reference to it."""

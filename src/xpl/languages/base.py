@@ -131,6 +131,10 @@ class BuildPlan:
     # link per candidate): the engine then runs every command, and candidates nobody's
     # diagnostics blame are run from this build instead of being rebuilt.
     keep_going: bool = False
+    # True when each candidate is built by commands of its own, exactly as ``plan_single``
+    # builds it but for its file's place in the build directory (``Language.plan_suspects``):
+    # the output of a failing command is then the verdict of the candidate it names.
+    standalone: bool = False
 
 
 class Language(ABC):
@@ -253,6 +257,19 @@ class Language(ABC):
             if re.search(r"(^|[\s/'\"(])" + re.escape(path) + r"\b", diagnostics, re.MULTILINE):
                 hits.add(owner)
         return hits
+
+    def likely_broken(self, source: str) -> bool:
+        """A cheap lexical hint that ``source`` cannot compile (its brackets do not pair up, a
+        literal or comment never ends: a truncated reply looks like this). The engine compiles
+        such *suspects* apart (``plan_suspects``), so that they do not fail the batches of the
+        others. Only a hint: the compiler still decides (``xpl.languages.lexical``). Default:
+        no hint."""
+        return False
+
+    def plan_suspects(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
+        """How suspects are compiled. Default: one batch of their own, which suits compilers
+        that report every broken file of a call at once (one failing call names them all)."""
+        return self.plan_batch(sources, tc)
 
     def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
         """True when candidate ``index`` failing to compile in a batch of ``sources`` proves that

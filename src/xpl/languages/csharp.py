@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xpl.languages.chat import hoist_lines, make_static, remove_method, unwrap_classes
+from xpl.languages.lexical import csharp_brackets_balance
 
 from xpl.languages.base import (
     BUILD,
@@ -190,6 +191,11 @@ class CSharp(Language):
             if f"c{m.group(1)}/{_SOURCE}" in plan.owners:
                 hits.add(plan.owners[f"c{m.group(1)}/{_SOURCE}"])
         return hits
+
+    def likely_broken(self, source: str) -> bool:
+        # mcs names every broken file of a call at once, but compiles the good ones first
+        # to no avail: suspects go to a batch of their own (the default plan_suspects).
+        return not csharp_brackets_balance(source)
 
     def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
         src = sources[index]

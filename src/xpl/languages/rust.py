@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xpl.languages.chat import hoist_lines, rename_entry_point
+from xpl.languages.lexical import rust_brackets_balance
 
 from xpl.languages.base import (
     BUILD,
@@ -468,6 +469,25 @@ class Rust(Language):
             + "}\n"
         )
         return BuildPlan(files, [self._compile(tc, "main", "main.rs")], runs, owners)
+
+    def likely_broken(self, source: str) -> bool:
+        return not rust_brackets_balance(source)
+
+    def plan_suspects(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
+        # rustc gives up on a whole crate at the first file whose delimiters do not close, so
+        # a batch of suspects would name one per call: each is its own crate instead, every
+        # compiler call in the one sandbox (a broken one costs rustc about 10 ms).
+        files: dict[str, str] = {}
+        owners: dict[str, int] = {}
+        commands: list[list[str]] = []
+        runs: list[RunSpec] = []
+        for i, src in enumerate(sources):
+            path = f"s{i}/main.rs"
+            files[path] = src
+            owners[path] = i
+            commands.append(self._compile(tc, f"s{i}/main", path))
+            runs.append(RunSpec([f"{BUILD}/s{i}/main"]))
+        return BuildPlan(files, commands, runs, owners, keep_going=True, standalone=True)
 
     def batch_failure_is_final(self, sources: Sequence[str], index: int) -> bool:
         # A module differs from a crate root only through crate-relative paths and crate-level
