@@ -191,3 +191,20 @@ def test_precompiled_header_build_survives_a_race(tmp_path):
     pch = Path(outs[0])
     assert (pch / "bits" / "stdc++.h.gch").is_file() and (pch / "bits" / "stdc++.h").is_file()
     assert [p.name for p in (tmp_path / "cpp-pch").iterdir()] == [pch.name]
+
+
+def test_links_with_gold_where_binutils_ships_it():
+    """Links take ``-fuse-ld=gold`` when ``ld.gold`` is on PATH (a third of ld.bfd's time here),
+    in the batch and the single plan alike; MultiPL-E's reference plan keeps g++'s default."""
+    import shutil
+
+    tc = CPP.toolchain
+    if not tc.available:
+        pytest.skip(tc.problem)
+    plan = CPP.plan_batch(["int main() {}\n", "int main() { return 1; }\n"], tc)
+    links = plan.commands[1:]
+    single = CPP.plan_single("int main() {}\n", tc).commands[0]
+    gold = shutil.which("ld.gold") is not None
+    assert len(links) == 2
+    assert all(("-fuse-ld=gold" in c) == gold for c in [*links, single])
+    assert "-fuse-ld=gold" not in CPP.reference_plan("int main() {}\n", tc).commands[0]

@@ -32,7 +32,7 @@ macros would leak into the others), so each candidate stays its own translation 
 own executable. A batch is one ``g++ -c c0.cpp c1.cpp ...`` call, which compiles every file
 even when some fail, so one failed batch compile names all broken candidates at once (their
 diagnostics carry ``cN.cpp:line:col``), followed by one link per candidate (``cN.o`` ->
-``cN``). The only differences from a standalone build are the names: ``__FILE__`` (and so
+``cN``; with GNU gold where binutils ships it, in the single plan too). The only differences from a standalone build are the names: ``__FILE__`` (and so
 ``assert`` messages) says ``cN.cpp`` instead of ``main.cpp``, and ``argv[0]`` ends in ``cN``.
 """
 
@@ -496,8 +496,18 @@ class Cpp(Language):
     )
 
     def refine_toolchain(self, paths: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        # GNU gold links one of these programs in about a third of ld.bfd's time (15 ms
+        # against 45 here, a sixth of a program's whole build): used where binutils ships it
+        # (Debian's does), the default linker otherwise. The executable behaves the same.
+        gold = shutil.which("ld.gold")
+        if gold:
+            paths = {**paths, "ld.gold": os.path.realpath(gold)}
         # The PCH directory must be visible (read-only) to the compiler inside the sandbox.
         return paths, [str(_cache_dir())]
+
+    def link_flags(self, tc: Toolchain) -> list[str]:
+        """``-fuse-ld=gold`` where gold was found (``refine_toolchain``)."""
+        return ["-fuse-ld=gold"] if "ld.gold" in tc.paths else []
 
     # ----------------------------------------------------------------- building
     def compile_flags(self, tc: Toolchain) -> list[str]:
@@ -508,7 +518,7 @@ class Cpp(Language):
 
     def plan_single(self, source: str, tc: Toolchain) -> BuildPlan:
         gxx = tc.tool("g++")
-        command = [gxx, *self.compile_flags(tc), "-o", "main", "main.cpp"]
+        command = [gxx, *self.compile_flags(tc), *self.link_flags(tc), "-o", "main", "main.cpp"]
         return BuildPlan({"main.cpp": source}, [command], [RunSpec([f"{BUILD}/main"])], {"main.cpp": 0})
 
     def plan_batch(self, sources: Sequence[str], tc: Toolchain) -> BuildPlan:
@@ -516,7 +526,7 @@ class Cpp(Language):
         names = [f"c{i}" for i in range(len(sources))]
         files = {f"{n}.cpp": src for n, src in zip(names, sources)}
         commands = [[gxx, *self.compile_flags(tc), "-c", *files]]
-        commands += [[gxx, "-o", n, f"{n}.o"] for n in names]
+        commands += [[gxx, *self.link_flags(tc), "-o", n, f"{n}.o"] for n in names]
         runs = [RunSpec([f"{BUILD}/{n}"]) for n in names]
         # g++ -c goes on past a broken file and each link is separate: a broken candidate
         # leaves the others' binaries intact (see BuildPlan.keep_going).
