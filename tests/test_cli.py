@@ -247,3 +247,26 @@ def test_a_pool_generated_with_exclude_then_merged(tmp_path):
 def test_train_ship_refuses_a_folder_that_is_no_finished_pretraining(tmp_path):
     res = runner.invoke(app, ["train", "ship", str(tmp_path), "-o", str(tmp_path / "out")])
     assert res.exit_code == 2 and "has not finished" in res.output and "Traceback" not in res.output
+
+
+def test_command_lists_show_each_command_in_one_sentence():
+    """``--help`` lists commands by their docstring's first sentence on one line (typer printed
+    the whole first paragraph with the docstring's own line breaks, cutting lines mid-way)."""
+    from xpl import cli
+
+    def walk(group):
+        for info in group.registered_commands:
+            yield info
+        for sub in group.registered_groups:
+            yield from walk(sub.typer_instance)
+
+    infos = list(walk(cli.app))
+    assert len(infos) > 20
+    for info in infos:
+        short = info.short_help
+        assert short and "\n" not in short and "``" not in short, (info.name, short)
+        assert len(short) < 300, (info.name, short)
+    assert cli._first_sentence("List every PL: its path. Probes\n are cached.") == "List every PL: its path."
+    assert cli._first_sentence("Serve it (e.g. verl, TRL). More.") == "Serve it (e.g. verl, TRL)."
+    out = CliRunner().invoke(cli.app, ["--help"], env={"COLUMNS": "80"}).output
+    assert "Probes" not in out and "usable here." in out

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1213,6 +1215,26 @@ def scaling_allocate(
     if len(measured) < 2:
         console.print(f"to measure it: xpl scaling sweep {target / 'allocation.yaml'} --out {sweep}, then rerun this command")
     console.print(f"wrote {target / 'allocation.json'}, {target / 'allocation.png'}, {target / 'allocation.yaml'}")
+
+
+def _first_sentence(doc: str) -> str:
+    """A docstring's first sentence on one line, for the command lists of ``--help`` (typer
+    prints the whole first paragraph there with the docstring's line breaks)."""
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    end = re.search(r"\.(\s+[A-Z(`]|$)", paragraph)  # not at "e.g. verl"
+    return (paragraph[: end.start() + 1] if end else paragraph).replace("``", "`")
+
+
+def _set_short_helps(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.short_help is None and info.callback is not None and info.callback.__doc__:
+            info.short_help = _first_sentence(inspect.getdoc(info.callback) or "")
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _set_short_helps(sub.typer_instance)
+
+
+_set_short_helps(app)
 
 
 def main() -> None:  # pragma: no cover
