@@ -153,6 +153,41 @@ def test_xpl_eval_samples_scores_and_resumes(folders, tmp_path):
     # Replies of another setting are never scored as this run's.
     other = CliRunner().invoke(app, [*args, "--max-new-tokens", "32"])
     assert other.exit_code == 2 and "max_new_tokens 16 (this run: 32)" in other.output and "Traceback" not in other.output
+    # nor are float32 replies taken for bfloat16 ones, or the other way round
+    other = CliRunner().invoke(app, [*args, "--dtype", "bfloat16"])
+    assert other.exit_code == 2 and "dtype 'default' (this run: 'bfloat16')" in other.output, other.output
+
+
+def test_xpl_eval_samples_with_bfloat16_weights(folders, tmp_path):
+    """``--dtype bfloat16``: the model is loaded in that type, the setting is recorded (report,
+    summary, replies) and a float32 rerun into the same folder is refused."""
+    import torch
+
+    import xpl.models.loading as loading
+
+    _, instruct = folders
+    problems, _ = _problems_file(tmp_path)
+    out = tmp_path / "eval-bf16"
+    seen = []
+    original = loading.load_model
+
+    def spy(spec, dtype="float32"):
+        model, tokenizer = original(spec, dtype=dtype)
+        seen.append(next(model.parameters()).dtype)
+        return model, tokenizer
+
+    args = ["eval", "--model", str(instruct), "--benchmark", str(problems), "--langs", "py", "--out", str(out), "--max-new-tokens", "16"]
+    import unittest.mock as mock
+
+    with mock.patch.object(loading, "load_model", spy):
+        result = CliRunner().invoke(app, [*args, "--dtype", "bfloat16"])
+    assert result.exit_code == 0, result.output
+    assert seen == [torch.bfloat16]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sampling"]["dtype"] == "bfloat16" and "weights in bfloat16" in (out / "report.md").read_text()
+    assert json.loads((out / "replies_python.json").read_text())["setting"]["dtype"] == "bfloat16"
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "dtype 'bfloat16' (this run: 'default')" in again.output, again.output
 
 
 def test_xpl_eval_scores_generations_files_in_both_styles(tmp_path):
@@ -185,6 +220,8 @@ def test_xpl_eval_errors_are_one_line(folders, tmp_path):
     gen = tmp_path / "short.json"
     gen.write_text(json.dumps([["x"]]))
     cases.append((["--generations", str(gen), "--langs", "python"], "expected a JSON list of 4 lists of programs"))
+    cases.append((["--model", str(base), "--dtype", "bf16"], "--dtype bf16: expected one of float32, bfloat16, float16"))
+    cases.append((["--generations", str(gen), "--dtype", "bfloat16"], "--generations scores a file without sampling"))
     for extra, message in cases:
         args = ["eval", "--benchmark", str(problems), "--out", str(tmp_path / "o"), *extra]
         if "--langs" not in extra:

@@ -55,6 +55,8 @@ class EvalRequest:
     max_problems: int = 0  # 0 = all
     workers: int | None = None
     backend: str = "hf"  # hf (Hugging Face generate) or vllm (vLLM on the model folder: a CUDA GPU)
+    # The weights' type while sampling. None: float32 with hf, vLLM's own choice with vllm.
+    dtype: str | None = None
 
 
 def load_benchmark(benchmark: str) -> list[Problem]:
@@ -129,9 +131,10 @@ def evaluate_model(request: EvalRequest, out: Path, progress: Progress = _quiet)
                 if loaded is None:
                     if request.backend == "vllm":
                         tokenizer = load_tokenizer(request.model)
-                        loaded = (VLLMSampler(resolve(request.model), tokenizer, seed=request.seed), tokenizer)
+                        engine_args = {"dtype": request.dtype} if request.dtype else {}
+                        loaded = (VLLMSampler(resolve(request.model), tokenizer, seed=request.seed, **engine_args), tokenizer)
                     else:
-                        loaded = load_model(request.model)
+                        loaded = load_model(request.model, dtype=request.dtype or "float32")
                     style = resolve_prompt_style(request.style, loaded[1], str(resolve(request.model)))
                 lang_style = lang_style or style
                 started = time.perf_counter()
@@ -164,9 +167,12 @@ def benchmark_id(benchmark: str) -> str:
 
 def reply_setting(request: EvalRequest) -> dict[str, Any]:
     """What makes a model's replies what they are, besides the model (the batch size and the
-    backend do not)."""
-    return {"benchmark": benchmark_id(request.benchmark), "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
-            "max_new_tokens": request.max_new_tokens, "seed": request.seed}
+    backend do not; the weights' type does, and is recorded when it is not the default)."""
+    setting = {"benchmark": benchmark_id(request.benchmark), "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
+               "max_new_tokens": request.max_new_tokens, "seed": request.seed}
+    if request.dtype:
+        setting["dtype"] = request.dtype
+    return setting
 
 
 def saved_replies(path: Path, request: EvalRequest) -> tuple[dict[str, list[str]], str | None]:
@@ -187,7 +193,11 @@ def saved_replies(path: Path, request: EvalRequest) -> tuple[dict[str, list[str]
     wanted = reply_setting(request)
     differs = [
         f"{name} {theirs!r} (this run: {ours!r})"
-        for name, theirs, ours in [("model", model, request.model), *[(k, setting.get(k), v) for k, v in wanted.items()]]
+        for name, theirs, ours in [
+            ("model", model, request.model),
+            *[(k, setting.get(k), v) for k, v in wanted.items() if k != "dtype"],
+            ("dtype", setting.get("dtype") or "default", wanted.get("dtype") or "default"),
+        ]
         if theirs != ours
     ]
     if request.style not in ("auto", style):
@@ -266,6 +276,7 @@ def write_summary(out: Path, request: EvalRequest, rows: list[dict[str, Any]], g
             "max_new_tokens": request.max_new_tokens,
             "seed": request.seed,
             "backend": request.backend,
+            "dtype": request.dtype,
         },
         "languages": rows,
     }
@@ -294,7 +305,8 @@ def render_table(summary: dict[str, Any]) -> str:
         )
     s = summary["sampling"]
     backend = " with vLLM" if s.get("backend") == "vllm" else ""
-    lines += ["", f"Sampling{backend}: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}."]
+    dtype = f", weights in {s['dtype']}" if s.get("dtype") else ""
+    lines += ["", f"Sampling{backend}: n={s['n']}, temperature {s['temperature']}, top-p {s['top_p']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}{dtype}."]
     return "\n".join(lines) + "\n"
 
 
