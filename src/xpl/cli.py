@@ -720,7 +720,7 @@ def train_grpo(
 _DTYPES = ("float32", "bfloat16", "float16")
 _DTYPE_HELP = (
     "The weights' type while sampling: float32 (the default with hf), bfloat16 or float16. bfloat16 halves the memory "
-    "read per token: 1.8x the tokens per second for SmolLM2-135M on a CPU with AVX-512 BF16; slower where the CPU lacks "
+    "read per token: 1.7x faster sampling for SmolLM2-135M on a CPU with AVX-512 BF16; slower where the CPU lacks "
     "it. Replies then differ from float32 ones in places (near-ties of greedy decoding), so compare like with like."
 )
 
