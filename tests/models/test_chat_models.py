@@ -158,7 +158,7 @@ def test_xpl_eval_samples_scores_and_resumes(folders, tmp_path):
     assert other.exit_code == 2 and "dtype 'default' (this run: 'bfloat16')" in other.output, other.output
 
 
-def test_xpl_eval_samples_with_bfloat16_weights(folders, tmp_path):
+def test_xpl_eval_samples_with_bfloat16_weights(folders, tmp_path, monkeypatch):
     """``--dtype bfloat16``: the model is loaded in that type, the setting is recorded (report,
     summary, replies) and a float32 rerun into the same folder is refused."""
     import torch
@@ -177,10 +177,9 @@ def test_xpl_eval_samples_with_bfloat16_weights(folders, tmp_path):
         return model, tokenizer
 
     args = ["eval", "--model", str(instruct), "--benchmark", str(problems), "--langs", "py", "--out", str(out), "--max-new-tokens", "16"]
-    import unittest.mock as mock
-
-    with mock.patch.object(loading, "load_model", spy):
-        result = CliRunner().invoke(app, [*args, "--dtype", "bfloat16"])
+    monkeypatch.setattr(loading, "load_model", spy)
+    result = CliRunner().invoke(app, [*args, "--dtype", "bfloat16"])
+    monkeypatch.undo()
     assert result.exit_code == 0, result.output
     assert seen == [torch.bfloat16]
     summary = json.loads((out / "summary.json").read_text())

@@ -266,10 +266,9 @@ class Engine:
                     spread = self.workers if self.split_compiles or not lang.shared_compile else 1
                     # Programs that cannot compile by the look of them would fail the batches
                     # of the others: they are compiled apart, after them.
-                    suspects = [c for c in cands if lang.batch_size > 1 and lang.likely_broken(c.job.program)]
-                    if suspects:
-                        flagged = {id(c) for c in suspects}
-                        cands = [c for c in cands if id(c) not in flagged]
+                    broken = [lang.batch_size > 1 and lang.likely_broken(c.job.program) for c in cands]
+                    suspects = [c for c, b in zip(cands, broken) if b]
+                    cands = [c for c, b in zip(cands, broken) if not b]
                     for chunk in _chunks(cands, _equal_share(len(cands), spread, lang.batch_size)):
                         self._put(_Compile(lang, chunk, single=len(chunk) == 1))
                     for chunk in _chunks(suspects, _equal_share(len(suspects), spread, lang.batch_size)):
