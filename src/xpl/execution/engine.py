@@ -507,6 +507,7 @@ class Engine:
                 "id": str(i),
                 "argv": [self._subst(a, task.build.path) for a in spec.argv],
                 "python_inline": self._subst(spec.python_inline, task.build.path) if spec.python_inline else None,
+                "ruby_inline": self._subst(spec.ruby_inline, task.build.path) if spec.ruby_inline else None,
                 "env": env,
                 "limits": self._runner_limits(lim, existing=existing),
                 "keep_bytes": KEEP_RUN_BYTES,

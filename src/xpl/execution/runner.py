@@ -6,7 +6,9 @@ per finished run on its standard output. Keeping one runner alive for a whole ch
 runs amortises the sandbox set-up (namespaces, mounts: ~15 ms) and, for Python programs,
 the interpreter start-up: a Python candidate runs in a child *forked* from this runner,
 which compiles and executes the candidate source as ``__main__`` exactly as ``python -I -S
-file.py`` would.
+file.py`` would. Ruby programs likewise run in children forked from a Ruby interpreter started
+once per chunk (``RUBY_FORK_SERVER``); the runner is their child subreaper, so each becomes
+the runner's own child before it starts, and is waited for, metered and killed as above.
 
 Each run is isolated from the runner and from the other runs:
 
@@ -93,10 +95,7 @@ def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: 
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.closerange(3, 65536)
-        env = dict(run.get("env") or {})
-        env.setdefault("HOME", workdir)
-        env.setdefault("TMPDIR", workdir)
-        env["XPL_NONCE"] = nonce
+        env = _run_env(run, workdir, nonce)
         if run.get("python_inline"):
             _exec_python(run["python_inline"], env)
         os.execve(run["argv"][0], run["argv"], env)
@@ -107,6 +106,236 @@ def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: 
             os.write(2, ("xpl runner: could not start program: " + traceback.format_exc()).encode())
         finally:
             os._exit(127)
+
+
+def _run_env(run: dict, workdir: str, nonce: str) -> dict:
+    env = dict(run.get("env") or {})
+    env.setdefault("HOME", workdir)
+    env.setdefault("TMPDIR", workdir)
+    env["XPL_NONCE"] = nonce
+    return env
+
+
+# The Ruby fork server: started once per chunk (``ruby <flags> -e SOURCE REQ REP``), it reads
+# one request per line (fields base64, space-separated; see ``_RubyServer.start``) and answers
+# ``P <pid>`` or ``E <why>``. Per request it forks twice: the intermediate child forks the
+# program's process and exits, so that the program is re-parented to the runner (a child
+# subreaper) which then waits for it, meters and kills it exactly as a program it forked
+# itself. The program's process confines itself as ``_child`` does (session, rlimits, uid,
+# directory, descriptors, environment), then ``load``s the file as the main program.
+# Nothing here may be visible to the program: no ``require`` (a program that uses ``JSON``
+# or ``Socket`` without requiring it must fail as under ``ruby main.rb``), no constants,
+# methods or global variables; the locals of ``-e`` are not visible to a ``load``ed file.
+# The runner's pipes reach the server as ``/proc/<runner>/fd/<n>`` (no socket library).
+RUBY_FORK_SERVER = r"""
+rq = IO.new(Integer(ARGV[0]), "r")
+rp = IO.new(Integer(ARGV[1]), "w")
+ARGV.clear
+rp.sync = true
+lim = lambda do |res, value|
+  begin
+    Process.setrlimit(res, value, value)
+  rescue SystemCallError, ArgumentError
+    _soft, hard = Process.getrlimit(res)
+    Process.setrlimit(res, hard, hard) if hard != Process::RLIM_INFINITY && hard < value
+  end
+end
+while (line = rq.gets)
+  f = line.chomp.split(/ /, -1).map { |x| x.unpack1("m0") }
+  path, cwd, uid, gid, cpu, data, fsize, nofile, nproc, rpid, ofd, efd, ifd = f[0, 13]
+  env = {}
+  out = err = inp = nil
+  f[13..].each { |kv| k, v = kv.split("=", 2); env[k] = v }
+  begin
+    out = File.open("/proc/#{rpid}/fd/#{ofd}", File::WRONLY)
+    err = File.open("/proc/#{rpid}/fd/#{efd}", File::WRONLY)
+    inp = File.open(ifd.empty? ? "/dev/null" : "/proc/#{rpid}/fd/#{ifd}", File::RDONLY)
+  rescue SystemCallError => e
+    [out, err].each { |io| io&.close }
+    rp.write("E #{e.message.tr("\n", " ")}\n")
+    next
+  end
+  r, w = IO.pipe
+  mid = fork do
+    r.close
+    me = Process.pid
+    pid = fork do
+      begin
+        rq.close
+        rp.close
+        w.close
+        Process.setsid
+        Process.setrlimit(:CPU, Integer(cpu), Integer(cpu) + 1)
+        lim.call(:DATA, Integer(data))
+        lim.call(:FSIZE, Integer(fsize))
+        lim.call(:NOFILE, Integer(nofile))
+        lim.call(:CORE, 0)
+        lim.call(:NPROC, Integer(nproc)) unless nproc.empty?
+        unless uid.empty?
+          Process.groups = []
+          Process::GID.change_privilege(Integer(gid))
+          Process::UID.change_privilege(Integer(uid))
+        end
+        Dir.chdir(cwd)
+        STDIN.reopen(inp)
+        STDOUT.reopen(out)
+        STDERR.reopen(err)
+        STDERR.sync = true
+        [inp, out, err].each(&:close)
+        ENV.replace(env)
+        $0 = path
+        # Start once the runner is the parent (the intermediate exits at once), as when exec'd.
+        2000.times { break if Process.ppid != me; sleep(0.0001) }
+      rescue Exception => e
+        STDERR.write("xpl runner: could not start program: #{e.class}: #{e.message}\n") rescue nil
+        exit!(127)
+      end
+      begin
+        load(path)
+      rescue Exception => e
+        bt = e.backtrace
+        k = bt && bt.index { |l| l.start_with?("-e:") }
+        if k == 0 && e.is_a?(SyntaxError)
+          STDERR.write(e.message + "\n")  # the file does not parse: as `ruby main.rb` says it
+          exit!(1)
+        end
+        if k
+          bt = bt[0...k]
+          bt[-1] = bt[-1].sub("in `<top (required)>'", "in `<main>'") unless bt.empty?
+          e.set_backtrace(bt)
+        end
+        raise
+      end
+    end
+    w.write("#{pid}\n")
+    exit!(0)
+  end
+  w.close
+  pid = r.read.to_i
+  r.close
+  Process.wait(mid)
+  [inp, out, err].each(&:close)
+  rp.write(pid > 0 ? "P #{pid}\n" : "E fork failed\n")
+end
+"""
+
+
+class _RubyServer:
+    """The chunk's Ruby fork server (``RUBY_FORK_SERVER``) for one interpreter and start-up
+    environment; ``start`` returns the pid of a program's process, a child of this runner,
+    or None when the server cannot start it (the run is then exec'd as usual)."""
+
+    current: "_RubyServer | None" = None
+
+    def __init__(self, key: tuple, argv: list[str], env: dict, cwd: str):
+        import subprocess
+
+        self.key = key
+        req_r, self.req_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
+        _set_subreaper()
+        self.proc = subprocess.Popen(
+            [*argv, "-e", RUBY_FORK_SERVER, str(req_r), str(rep_w)],
+            env=env,
+            cwd=cwd,
+            pass_fds=(req_r, rep_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        os.close(req_r)
+        os.close(rep_w)
+        self.reply = b""
+        self.dead = False
+
+    @classmethod
+    def get(cls, run: dict, env: dict, work_root: str) -> "_RubyServer | None":
+        # What the interpreter reads at start-up (flags, RUBYLIB, RUBYOPT, the locale...) must
+        # be the program's: one server per interpreter command line and environment, less the
+        # variables that differ per run and that Ruby reads only when asked.
+        start_env = {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR", "XPL_NONCE")}
+        key = (tuple(run["argv"][:-1]), tuple(sorted(start_env.items())))
+        server = cls.current
+        if server is not None and (server.key != key or server.dead):
+            server.close()
+            server = cls.current = None
+        if server is None:
+            try:
+                server = cls.current = cls(key, run["argv"][:-1], start_env, work_root)
+            except OSError:
+                return None
+        return server
+
+    def start(self, run: dict, ident: dict, workdir: str, env: dict, out_w: int, err_w: int, stdin_fd: int | None) -> int | None:
+        lim = run["limits"]
+        uid = ident.get("uid")
+        fields = [
+            run["ruby_inline"],
+            run.get("cwd") or workdir,
+            "" if uid is None else str(uid),
+            "" if uid is None else str(ident["gid"]),
+            str(max(1, int(lim["cpu_s"] + 0.999))),
+            str(lim["memory_mb"] << 20),
+            str(lim["file_mb"] << 20),
+            str(lim["open_files"]),
+            str(lim["nproc"]) if lim.get("nproc") else "",
+            str(os.getpid()),
+            str(out_w),
+            str(err_w),
+            "" if stdin_fd is None else str(stdin_fd),
+            *(f"{k}={v}" for k, v in env.items()),
+        ]
+        import base64
+
+        line = b" ".join(base64.b64encode(x.encode("utf-8", "surrogateescape")) for x in fields) + b"\n"
+        # A server that died must cost this run its fork, not the runner its life (SIGPIPE).
+        sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        try:
+            os.write(self.req_w, line)
+            answer = self._read_line(deadline=time.monotonic() + 10)
+        except OSError:
+            answer = None
+        finally:
+            signal.signal(signal.SIGPIPE, sigpipe)
+        if answer is None:
+            self.dead = True
+            return None
+        if answer.startswith(b"P "):
+            return int(answer[2:])
+        return None
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        while b"\n" not in self.reply:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.rep_r], [], [], left)[0]:
+                return None
+            data = os.read(self.rep_r, 4096)
+            if not data:
+                return None
+            self.reply += data
+        line, self.reply = self.reply.split(b"\n", 1)
+        return line
+
+    def close(self) -> None:
+        for fd in (self.req_w, self.rep_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - it must not outlive the chunk
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _set_subreaper() -> None:
+    """Make this runner the reaper of its descendants' orphans (``PR_SET_CHILD_SUBREAPER``),
+    so that a program the Ruby server forks becomes this runner's child."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def _exec_python(path: str, env: dict) -> None:
@@ -607,11 +836,18 @@ def execute(run: dict, ident: dict, work_root: str) -> dict:
     meter = MemoryMeter(work_root)
     sys.stdout.flush()
     start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(out_r)
-        os.close(err_r)
-        _child(run, ident, workdir, out_w, err_w, nonce, stdin_fd)
+    pid = None
+    if run.get("ruby_inline") and os.path.isabs(run["ruby_inline"]) and run["argv"][-1] == run["ruby_inline"]:
+        env = _run_env(run, workdir, nonce)
+        server = _RubyServer.get(run, env, work_root)
+        if server is not None:
+            pid = server.start(run, ident, workdir, env, out_w, err_w, stdin_fd)
+    if pid is None:
+        pid = os.fork()
+        if pid == 0:
+            os.close(out_r)
+            os.close(err_r)
+            _child(run, ident, workdir, out_w, err_w, nonce, stdin_fd)
     os.close(out_w)
     os.close(err_w)
     if stdin_fd is not None:
@@ -729,6 +965,8 @@ def main(argv: list[str]) -> int:
         out.flush()
         if manifest.get("stop_on_failure") and (result.get("exit_code") != 0 or result.get("runner_error")):
             break
+    if _RubyServer.current is not None:
+        _RubyServer.current.close()
     return 0
 
 

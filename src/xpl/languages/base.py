@@ -108,6 +108,9 @@ class RunSpec:
     # A Python source path (may contain {build}) that the runner may execute in a forked,
     # pre-started interpreter instead of exec'ing ``argv`` (same semantics, no startup cost).
     python_inline: str | None = None
+    # A Ruby source path (may contain {build}) that the runner may run in a child forked from
+    # a pre-started ``argv[:-1]`` interpreter (one per chunk) instead of exec'ing ``argv``.
+    ruby_inline: str | None = None
 
 
 @dataclass
@@ -480,7 +483,12 @@ def _prefix_run(prefix: str, run: RunSpec) -> RunSpec:
     def fix(s: str) -> str:
         return s.replace(BUILD + "/", BUILD + "/" + prefix)
 
-    return RunSpec([fix(a) for a in run.argv], dict(run.env), fix(run.python_inline) if run.python_inline else None)
+    return RunSpec(
+        [fix(a) for a in run.argv],
+        dict(run.env),
+        fix(run.python_inline) if run.python_inline else None,
+        fix(run.ruby_inline) if run.ruby_inline else None,
+    )
 
 
 def cache_dir() -> Path:
