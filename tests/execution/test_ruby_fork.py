@@ -45,6 +45,8 @@ PROGRAMS = {
     "syntax_error_inside": 'begin\n  eval("1 +")\nrescue SyntaxError => e\n  puts "caught"\nend\n',
     "uncaught_in_required_eval": 'eval("def g = nil.foo")\ng\n',
     "limits": "p Process.getrlimit(:CPU), Process.getrlimit(:NOFILE)\n",
+    "streams": "p [STDIN.class, STDOUT.class, STDERR.class, STDOUT.sync, STDERR.sync, STDOUT.external_encoding]\n",
+    "process": "p [Process.getpgrp == Process.pid, Process.getsid == Process.pid, Process.euid == Process.uid]\n",
 }
 
 

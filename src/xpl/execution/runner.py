@@ -147,9 +147,10 @@ while (line = rq.gets)
   out = err = inp = nil
   f[13..].each { |kv| k, v = kv.split("=", 2); env[k] = v }
   begin
-    out = File.open("/proc/#{rpid}/fd/#{ofd}", File::WRONLY)
-    err = File.open("/proc/#{rpid}/fd/#{efd}", File::WRONLY)
-    inp = File.open(ifd.empty? ? "/dev/null" : "/proc/#{rpid}/fd/#{ifd}", File::RDONLY)
+    # IO, not File, objects: STDOUT.reopen(a File) would make STDOUT a File.
+    out = IO.new(IO.sysopen("/proc/#{rpid}/fd/#{ofd}", File::WRONLY), "w")
+    err = IO.new(IO.sysopen("/proc/#{rpid}/fd/#{efd}", File::WRONLY), "w")
+    inp = IO.new(IO.sysopen(ifd.empty? ? "/dev/null" : "/proc/#{rpid}/fd/#{ifd}", File::RDONLY), "r")
   rescue SystemCallError => e
     [out, err].each { |io| io&.close }
     rp.write("E #{e.message.tr("\n", " ")}\n")
