@@ -72,19 +72,31 @@ def _limit(res: int, value: int) -> None:
             resource.setrlimit(res, (hard, hard))
 
 
+def _limit_values(lim: dict) -> dict:
+    """The rlimits a run gets, from its ``limits``: CPU seconds (whole, at least 1), data and
+    file size in bytes, open files, and processes (None: not limited). The one place both ways
+    of starting a program (``_child`` and the Ruby fork server) take them from."""
+    return {
+        "cpu": max(1, int(lim["cpu_s"] + 0.999)),
+        "data": lim["memory_mb"] << 20,
+        "fsize": lim["file_mb"] << 20,
+        "nofile": lim["open_files"],
+        "nproc": lim.get("nproc") or None,
+    }
+
+
 def _child(run: dict, ident: dict, workdir: str, out_w: int, err_w: int, nonce: str, stdin_fd: int | None) -> None:
     """In the forked child: confine, then exec (never returns). ``stdin_fd``: the file its
     standard input reads (None: ``/dev/null``)."""
     try:
         os.setsid()
-        lim = run["limits"]
-        cpu = max(1, int(lim["cpu_s"] + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        _limit(resource.RLIMIT_DATA, lim["memory_mb"] << 20)
-        _limit(resource.RLIMIT_FSIZE, lim["file_mb"] << 20)
-        _limit(resource.RLIMIT_NOFILE, lim["open_files"])
+        lim = _limit_values(run["limits"])
+        resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 1))
+        _limit(resource.RLIMIT_DATA, lim["data"])
+        _limit(resource.RLIMIT_FSIZE, lim["fsize"])
+        _limit(resource.RLIMIT_NOFILE, lim["nofile"])
         _limit(resource.RLIMIT_CORE, 0)
-        if lim.get("nproc"):
+        if lim["nproc"]:
             _limit(resource.RLIMIT_NPROC, lim["nproc"])
         if ident.get("uid") is not None:
             os.setgroups([])
@@ -267,18 +279,18 @@ class _RubyServer:
         return server
 
     def start(self, run: dict, ident: dict, workdir: str, env: dict, out_w: int, err_w: int, stdin_fd: int | None) -> int | None:
-        lim = run["limits"]
+        lim = _limit_values(run["limits"])
         uid = ident.get("uid")
         fields = [
             run["ruby_inline"],
             run.get("cwd") or workdir,
             "" if uid is None else str(uid),
             "" if uid is None else str(ident["gid"]),
-            str(max(1, int(lim["cpu_s"] + 0.999))),
-            str(lim["memory_mb"] << 20),
-            str(lim["file_mb"] << 20),
-            str(lim["open_files"]),
-            str(lim["nproc"]) if lim.get("nproc") else "",
+            str(lim["cpu"]),
+            str(lim["data"]),
+            str(lim["fsize"]),
+            str(lim["nofile"]),
+            str(lim["nproc"]) if lim["nproc"] else "",
             str(os.getpid()),
             str(out_w),
             str(err_w),
