@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from execution import family, programs  # noqa: E402
+from execution import family, peer_env, programs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "node_fork"
 HEADERS = Path("/usr/include/node")
@@ -40,8 +39,7 @@ def build_addon(where: Path) -> Path:
     return out
 
 
-def run(node: str, addon: Path, mode: str, folder: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NODE_")}  # NODE_EXTRA_CA_CERTS: 45 ms a start
+def run(node: str, addon: Path, mode: str, folder: Path, env: dict[str, str]) -> dict:
     proc = subprocess.run(
         [node, "--single-threaded", str(HERE / "measure.js"), str(addon), mode, str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, timeout=600,
@@ -58,7 +56,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each way (alternating); the fastest counts")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    node = shutil.which("node")
+    env = peer_env("javascript")  # the execution benchmark's peer: its PATH, no NODE_EXTRA_CA_CERTS
+    node = shutil.which("node", path=env["PATH"])
     if node is None:
         raise SystemExit("node is not on PATH")
     with tempfile.TemporaryDirectory(prefix="xpl-node-fork-") as tmp:
@@ -66,12 +65,12 @@ def main() -> int:
         addon = build_addon(where)
         folder = where / "programs"
         folder.mkdir()
-        for x in programs("javascript", family(max(args.n * 2, 400), args.seed), args.n):
+        for x in programs("javascript", family(args.n + 10, args.seed), args.n):
             (folder / f"{x.id}.js").write_text(x.check, encoding="utf-8")
         best: dict[str, dict] = {}
         for _ in range(args.repeat):
             for mode in ("exec", "fork"):
-                result = run(node, addon, mode, folder)
+                result = run(node, addon, mode, folder, env)
                 if mode not in best or result["seconds"] < best[mode]["seconds"]:
                     best[mode] = result
     agree = sum(a == b for a, b in zip(best["exec"]["statuses"], best["fork"]["statuses"]))

@@ -12,12 +12,15 @@ const { spawnSync } = require('child_process');
 const Module = require('module');
 
 const [addonPath, mode, folder] = process.argv.slice(2);
-const files = fs.readdirSync(folder).sort().map((name) => path.join(folder, name));
+const files = fs.readdirSync(folder).sort().map((name) => path.resolve(folder, name));  // runMain needs absolute paths
 const addon = require(path.resolve(addonPath));
 
-function statusOf(raw) {  // a waitpid status as {code, signal}
+const SIGNAL_NAMES = {};  // number -> the first name Node gives it (SIGABRT, not its alias SIGIOT)
+for (const [name, n] of Object.entries(require('os').constants.signals)) SIGNAL_NAMES[n] ??= name;
+
+function statusOf(raw) {  // a waitpid status as spawnSync reports one: {code, signal name}
   const signal = raw & 0x7f;
-  return signal ? { code: null, signal } : { code: (raw >> 8) & 0xff, signal: null };
+  return signal ? { code: null, signal: SIGNAL_NAMES[signal] || String(signal) } : { code: (raw >> 8) & 0xff, signal: null };
 }
 
 function runChild(file) {
