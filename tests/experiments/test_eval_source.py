@@ -76,3 +76,29 @@ def test_negative_process_counts_name_the_key_in_run_and_flex(key):
         setattr(config, key, -1)
         with pytest.raises(ConfigError, match=f"^{key} must be >= 0"):
             config.validate()
+
+
+def test_source_temperature_samples_the_source_pl_and_the_report_says_so(tmp_path, held_out):
+    config = _config(2, 4)
+    config.eval.temperature, config.eval.source_temperature = 0.0, 1.0
+    assert config.eval.temperature_for("py", "python") == 1.0 and config.eval.temperature_for("javascript", "python") == 0.0
+    stage_eval(config, tmp_path, 0, "base", organism_folder(), held_out, ["python", "javascript"], silent)
+    folder = tmp_path / "seed0" / "eval" / "base"
+    python, javascript = (json.loads((folder / f"{x}.json").read_text()) for x in ("python", "javascript"))
+    assert python["temperature"] == 1.0 and javascript["temperature"] == 0.0
+    assert any(len(set(c)) > 1 for c in python["completions"])  # sampled: two samples of one problem differ somewhere
+    results = {
+        "experiment": "x", "model": "organism", "seeds": [0], "source_language": "python",
+        "languages": ["python", "rust"], "problems_per_language": {"python": 120, "rust": 60},
+        "samples_per_problem": 1, "samples_per_language": {"python": 4, "rust": 1}, "seconds": 60.0,
+        "temperature": 0.0, "temperature_per_language": {"python": 0.2, "rust": 0.0},
+    }
+    assert "; 1 samples per problem at temperature 0 (Python: 4 at temperature 0.2); held-out" in what_ran(results)
+
+
+def test_source_temperature_null_is_eval_temperature_and_negative_names_the_key():
+    config = _config(None, None)
+    assert config.eval.temperature_for("python", "python") == config.eval.temperature
+    config.eval.source_temperature = -0.5
+    with pytest.raises(ConfigError, match="eval.source_temperature must be >= 0"):
+        config.validate()

@@ -391,17 +391,19 @@ def test_the_committed_organism_matches_its_manifest_and_the_default_problems():
     assert manifest["parameters"] < 25_000_000 // 2 and (ORGANISM_DIR / "model.safetensors").stat().st_size < 25e6
 
 
-def test_the_shipped_rl_problems_match_their_sidecar_and_the_default_problems():
-    """The default run's RL problems (`rl_problems: {file: organism}`): checksum, count, and
-    made against the default set's held-out split (`make organism-rl`)."""
+@pytest.mark.parametrize("experiment, pool", [(None, "organism"), ("smollm2", "smollm2")])
+def test_the_shipped_rl_problems_match_their_sidecar_and_their_run_s_problems(experiment, pool):
+    """The shipped RL problems of the default run (`rl_problems: {file: organism}`, made by
+    `make organism-rl`) and of `xpl run smollm2` (`file: smollm2`): checksum, count, and made
+    against the held-out split of the run that uses them."""
     from xpl.experiments.config import to_dict
     from xpl.experiments.spec import load_experiment, rl_problems_path
     from xpl.models.shipped import sha256
     from xpl.problems import read_problems
 
-    default = load_experiment()
-    assert default.rl_problems.file == "organism"
-    path = rl_problems_path("organism")
+    default = load_experiment(experiment)
+    assert default.rl_problems.file == pool
+    path = rl_problems_path(pool)
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sha256(path) == sidecar["sha256"]
     problems, errors = read_problems(path)

@@ -193,10 +193,10 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
         for lang in todo:
             label = f"seed {seed}: {arm} on {get_language(lang).display_name}"
             samples = ev.samples_for(lang, config.source_language)
-            sampling = SamplingConfig(samples, ev.temperature, ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed, backend=ev.backend)
+            sampling = SamplingConfig(samples, ev.temperature_for(lang, config.source_language), ev.top_p, ev.max_new_tokens, ev.batch_size, seed=seed, backend=ev.backend)
             limit = ev.max_problems_for(lang, config.source_language)
             result = sample_and_run(config, test, lang, model, tokenizer, sampling, engine, label, report, limit)
-            record = {"seed": seed, "arm": arm, "language": lang, **evaluation_record(result, samples)}
+            record = {"seed": seed, "arm": arm, "language": lang, "temperature": sampling.temperature, **evaluation_record(result, samples)}
             write_json(folder / f"{lang}.json", record)
     finally:
         engine.close()

@@ -67,6 +67,8 @@ def write_report(
         "problems_per_language": problems_per_language,
         "samples_per_problem": config.eval.samples,
         "samples_per_language": {lang: config.eval.samples_for(lang, config.source_language) for lang in languages},
+        "temperature": config.eval.temperature,
+        "temperature_per_language": {lang: config.eval.temperature_for(lang, config.source_language) for lang in languages},
         "pass_at_1": table,
         "deltas": deltas,
         "changed_problems": changes,
@@ -129,9 +131,17 @@ def what_ran(results: dict[str, Any]) -> str:
     counts = ", ".join(f"{get_language(x).display_name} {results['problems_per_language'][x]}" for x in langs)
     per_language = results.get("samples_per_language") or {}  # absent in the results of older runs
     other = {x: k for x, k in per_language.items() if k != results["samples_per_problem"]}
+    temperatures = results.get("temperature_per_language") or {}  # likewise
+    hot = {x: t for x, t in temperatures.items() if t != results.get("temperature")}
+    differ = [x for x in per_language if x in other or x in hot]
+
+    def how(x: str) -> str:
+        k = per_language[x] if x in other else results["samples_per_problem"]
+        return f"{get_language(x).display_name}: {k}" + (f" at temperature {hot[x]:g}" if x in hot else "")
+
     samples = f"{results['samples_per_problem']} samples per problem" + (
-        " (" + ", ".join(f"{get_language(x).display_name}: {k}" for x, k in other.items()) + ")" if other else ""
-    )
+        f" at temperature {results['temperature']:g}" if hot else ""
+    ) + (" (" + ", ".join(how(x) for x in differ) + ")" if differ else "")
     return (
         f"Model `{results['model']}`; seeds {results['seeds']}; {samples}; held-out problems per PL: {counts}. "
         f"Run time {results['seconds'] / 60:.1f} min."
@@ -184,7 +194,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
     rl = results.get("rl_problems")
     if rl and "file" in rl:
-        shipped = "the pool shipped with the organism" if rl["file"] == "organism" else f"`{rl['file']}`"
+        shipped = {"organism": "the pool shipped with the organism", "smollm2": "the pool shipped with this configuration"}.get(rl["file"], f"`{rl['file']}`")
         lines += ["", f"RL problems (`rl_problems.file`): not the SFT data but the {rl['kept']:,} problems of {shipped}" + (f": {rl['about']}" if rl.get("about") else ".")]
         if rl.get("clean") is False:
             lines += ["", "**Warning**: the RL problems were cleaned against another problem set than this run's; some may behave like a held-out problem here."]

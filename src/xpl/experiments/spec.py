@@ -87,12 +87,18 @@ class RLProblemsConfig:
             )
 
 
+SHIPPED_RL_POOLS = ("organism", "smollm2")
+
+
 def rl_problems_path(file: str) -> Path:
-    """``rl_problems.file`` as a path: "organism" is the pool shipped beside the organism."""
+    """``rl_problems.file`` as a path: "organism" is the pool shipped beside the organism,
+    "smollm2" the one shipped beside the SmolLM2 experiment's configuration."""
     if file == "organism":
         from xpl.models.loading import ORGANISM_DIR
 
         return ORGANISM_DIR / "rl_problems.jsonl"
+    if file == "smollm2":
+        return Path(__file__).resolve().parent / "configs" / "smollm2-rl.jsonl"
     return Path(file)
 
 
@@ -110,6 +116,9 @@ class EvalConfig:
     # there narrow that interval for little time (one PL of many). null: as for the other PLs.
     source_samples: int | None = None
     source_max_problems: int | None = None  # 0 = every held-out problem
+    # Several samples of greedy decoding are one sample: a greedy evaluation that wants more
+    # samples in the source PL samples there at this temperature (null: eval.temperature).
+    source_temperature: float | None = None
     skip_unavailable: bool = True  # a PL without a toolchain here (Julia) is left out, with a note
     # hf: Hugging Face generate (CPU or GPU); vllm: vLLM's engine on the model folder (a CUDA
     # GPU and the vllm package; refused up front where either is missing)
@@ -126,6 +135,10 @@ class EvalConfig:
             raise ConfigError(f"{where}.samples and {where}.max_new_tokens must be >= 1")
         if self.source_samples is not None and self.source_samples < 1:
             raise ConfigError(f"{where}.source_samples must be >= 1 (or null: {where}.samples), got {self.source_samples}")
+        for key in ("temperature", "source_temperature"):
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}.{key} must be >= 0 (0: greedy), got {value}")
         for key in ("max_problems", "source_max_problems"):
             value = getattr(self, key)
             if value is not None and value < 0:
@@ -140,12 +153,16 @@ class EvalConfig:
         """Completions per problem in ``language`` (``source``: the experiment's source PL)."""
         return self._for(language, source, self.source_samples, self.samples)
 
+    def temperature_for(self, language: str, source: str) -> float:
+        """The sampling temperature in ``language`` (``source``: the experiment's source PL)."""
+        return self._for(language, source, self.source_temperature, self.temperature)
+
     def max_problems_for(self, language: str, source: str) -> int:
         """At most this many held-out problems in ``language`` (0: all)."""
         return self._for(language, source, self.source_max_problems, self.max_problems)
 
     @staticmethod
-    def _for(language: str, source: str, for_source: int | None, otherwise: int) -> int:
+    def _for(language: str, source: str, for_source, otherwise):
         same = get_language(language).name == get_language(source).name
         return for_source if same and for_source is not None else otherwise
 
