@@ -93,7 +93,7 @@ def test_source_temperature_samples_the_source_pl_and_the_report_says_so(tmp_pat
         "samples_per_problem": 1, "samples_per_language": {"python": 4, "rust": 1}, "seconds": 60.0,
         "temperature": 0.0, "temperature_per_language": {"python": 0.2, "rust": 0.0},
     }
-    assert "; 1 samples per problem at temperature 0 (Python: 4 at temperature 0.2); held-out" in what_ran(results)
+    assert "; 1 sample per problem at temperature 0 (Python: 4 at temperature 0.2); held-out" in what_ran(results)
 
 
 def test_source_temperature_null_is_eval_temperature_and_negative_names_the_key():

@@ -139,7 +139,8 @@ def what_ran(results: dict[str, Any]) -> str:
         k = per_language[x] if x in other else results["samples_per_problem"]
         return f"{get_language(x).display_name}: {k}" + (f" at temperature {hot[x]:g}" if x in hot else "")
 
-    samples = f"{results['samples_per_problem']} samples per problem" + (
+    k = results["samples_per_problem"]
+    samples = f"{k} sample{'s' if k != 1 else ''} per problem" + (
         f" at temperature {results['temperature']:g}" if hot else ""
     ) + (" (" + ", ".join(how(x) for x in differ) + ")" if differ else "")
     return (
@@ -191,7 +192,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
-        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares))}–{_share(max(shares))} of the RL stages' time."]
+        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares)) if _share(min(shares)) == _share(max(shares)) else _share(min(shares)) + '–' + _share(max(shares))} of the RL stages' time."]
     rl = results.get("rl_problems")
     if rl and "file" in rl:
         shipped = {"organism": "the pool shipped with the organism", "smollm2": "the pool shipped with this configuration"}.get(rl["file"], f"`{rl['file']}`")
