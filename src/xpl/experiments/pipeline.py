@@ -42,7 +42,7 @@ def quick(config: ExperimentConfig) -> ExperimentConfig:
     two evaluation PLs, few steps. The numbers it produces mean nothing."""
     c = quick_family(config)
     c.eval.samples, c.eval.max_problems, c.eval.max_new_tokens = 1, 6, 48
-    c.eval.source_samples = c.eval.source_max_problems = None
+    c.eval.source_samples = c.eval.source_max_problems = c.eval.source_temperature = None
     c.pretrain.train = replace(c.pretrain.train, max_steps=6, save_steps=3, logging_steps=1)
     for sft_config in (c.sft, c.parallel_sft):
         sft_config.train = replace(sft_config.train, max_steps=3, save_steps=3, logging_steps=1)

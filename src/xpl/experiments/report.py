@@ -134,12 +134,11 @@ def what_ran(results: dict[str, Any]) -> str:
     temperatures = results.get("temperature_per_language") or {}  # likewise
     hot = {x: t for x, t in temperatures.items() if t != results.get("temperature")}
     differ = [x for x in per_language if x in other or x in hot]
+    k = results["samples_per_problem"]
 
     def how(x: str) -> str:
-        k = per_language[x] if x in other else results["samples_per_problem"]
-        return f"{get_language(x).display_name}: {k}" + (f" at temperature {hot[x]:g}" if x in hot else "")
+        return f"{get_language(x).display_name}: {other.get(x, k)}" + (f" at temperature {hot[x]:g}" if x in hot else "")
 
-    k = results["samples_per_problem"]
     samples = f"{k} sample{'s' if k != 1 else ''} per problem" + (
         f" at temperature {results['temperature']:g}" if hot else ""
     ) + (" (" + ", ".join(how(x) for x in differ) + ")" if differ else "")
@@ -192,7 +191,9 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     lines += setup_lines(results)
     shares = [s for recs in results["rl_reward_share"].values() for s in recs.values() if s is not None]
     if shares:
-        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {_share(min(shares)) if _share(min(shares)) == _share(max(shares)) else _share(min(shares)) + '–' + _share(max(shares))} of the RL stages' time."]
+        low, high = _share(min(shares)), _share(max(shares))
+        span = low if low == high else f"{low}–{high}"
+        lines += ["", f"RL rewards come from running every completion's tests in the sandbox; that took {span} of the RL stages' time."]
     rl = results.get("rl_problems")
     if rl and "file" in rl:
         shipped = {"organism": "the pool shipped with the organism", "smollm2": "the pool shipped with this configuration"}.get(rl["file"], f"`{rl['file']}`")

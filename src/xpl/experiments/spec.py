@@ -87,9 +87,6 @@ class RLProblemsConfig:
             )
 
 
-SHIPPED_RL_POOLS = ("organism", "smollm2")
-
-
 def rl_problems_path(file: str) -> Path:
     """``rl_problems.file`` as a path: "organism" is the pool shipped beside the organism,
     "smollm2" the one shipped beside the SmolLM2 experiment's configuration."""
