@@ -908,17 +908,35 @@ def run(
     config: Optional[Path] = typer.Argument(None, help="Experiment YAML (default: the embedded default experiment)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
 ) -> None:
     """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
     from xpl.experiments.pipeline import quick, run_experiment
     from xpl.experiments.spec import load_experiment
 
-    _experiment_command(load_experiment, quick, run_experiment, config, out, quick_mode)
+    _experiment_command(load_experiment, quick, run_experiment, config, out, quick_mode, seeds)
 
 
-def _experiment_command(load, make_quick, execute, config: Optional[Path], out: Optional[Path], quick_mode: bool) -> None:
-    """What `xpl run` and `xpl flex` share: load and check the config (one-line errors), run
-    every stage with progress bars into the run directory, print the report."""
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: ``0-9``, ``0,1,2`` or a mix (``3,5-7``), in the order given."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        if not low.strip().isdigit() or (dash and not high.strip().isdigit()):
+            raise typer.BadParameter(f"{text!r}: expected seeds like 0-9, 0,1,2 or 3,5-7 (non-negative integers)", param_hint="--seeds")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise typer.BadParameter(f"{text!r}: the range {part} runs backwards", param_hint="--seeds")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise typer.BadParameter(f"{text!r}: a seed is named twice", param_hint="--seeds")
+    return seeds
+
+
+def _experiment_command(load, make_quick, execute, config: Optional[Path], out: Optional[Path], quick_mode: bool, seeds: Optional[str] = None) -> None:
+    """What `xpl run`, `xpl flex` and `xpl bts` share: load and check the config (one-line
+    errors), run every stage with progress bars into the run directory, print the report."""
     from xpl.corpus import CorpusError
     from xpl.languages import UnknownLanguage
     from xpl.models.loading import ModelNotFound
@@ -926,10 +944,14 @@ def _experiment_command(load, make_quick, execute, config: Optional[Path], out: 
     from xpl.training.common import ConfigError, limit_threads
 
     limit_threads()
+    chosen = parse_seeds(seeds) if seeds is not None else None
     try:
         cfg = load(config)
         if quick_mode:
             cfg = make_quick(cfg)
+        if chosen is not None:  # after --quick's one seed: `--quick --seeds 0-2` smoke-runs three
+            cfg.seeds = chosen
+        if quick_mode or chosen is not None:
             cfg.validate()
     except (ConfigError, UnknownLanguage, ModelNotFound) as exc:
         _fail(str(exc))
@@ -1073,11 +1095,12 @@ def flex(
     config: Optional[Path] = typer.Argument(None, help="FLeX experiment YAML (default: the embedded flex configuration)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
 ) -> None:
     """FLeX: LoRA on Python with and without the Fourier regulariser, AdamW vs Sophia; transfer to other PLs."""
     from xpl.experiments.flex import load_flex, quick, run_flex
 
-    _experiment_command(load_flex, quick, run_flex, config, out, quick_mode)
+    _experiment_command(load_flex, quick, run_flex, config, out, quick_mode, seeds)
 
 
 @app.command()
@@ -1085,11 +1108,12 @@ def bts(
     config: Optional[Path] = typer.Argument(None, help="BTS experiment YAML (default: the embedded bts configuration)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: two experts, two PLs, few problems and steps."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
 ) -> None:
     """Branch-Train-Stitch: experts continually pretrained on one PL group each, joined frozen by stitch layers; vs soup, BTX, BTM."""
     from xpl.experiments.bts import load_bts, quick, run_bts
 
-    _experiment_command(load_bts, quick, run_bts, config, out, quick_mode)
+    _experiment_command(load_bts, quick, run_bts, config, out, quick_mode, seeds)
 
 
 scaling_app = typer.Typer(no_args_is_help=True, help="Multilingual scaling laws: sweep a grid of tiny pretrainings, fit the laws, allocate a budget.")

@@ -103,6 +103,26 @@ def test_a_different_config_is_refused_in_the_same_directory(whole, tmp_path):
     assert "different configuration" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_more_seeds_resume_a_finished_run_and_keep_its_stages(whole, tmp_path):
+    """`--seeds` over a finished run: the finished seed is not redone, the new one is run, and
+    the report pools both; a malformed --seeds is one line."""
+    import shutil
+
+    out = tmp_path / "more"
+    shutil.copytree(whole, out)
+    before = {p.relative_to(out): p.read_text() for p in (out / "seed0").rglob("stage.json")}
+    assert before
+    proc = subprocess.run([*XPL, "run", "--quick", "--out", str(out), "--seeds", "0-1"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p.relative_to(out): p.read_text() for p in (out / "seed0").rglob("stage.json")} == before
+    assert (out / "seed1" / "eval").is_dir()
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["seeds"] == [0, 1]
+    assert "seeds [0, 1]" in (out / "report.md").read_text()
+    for bad, message in [("2-1", "runs backwards"), ("a", "expected seeds like"), ("0,0", "named twice"), ("0-", "expected seeds like")]:
+        proc = subprocess.run([*XPL, "run", "--quick", "--out", str(out), "--seeds", bad], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (bad, proc.stderr[-2000:])
+
 def test_bad_experiment_configs_name_the_key(tmp_path):
     for text, message in [
         ("seeds: []\n", "seeds"),

@@ -23,7 +23,6 @@ def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_p
         lambda c: setattr(c.eval, "backend", "vllm"),
         lambda c: setattr(c.grpo, "vllm", VLLMConfig()),
         lambda c: setattr(c.eval, "samples", 8),
-        lambda c: c.seeds.append(3),
     ):
         config = ExperimentConfig()
         change(config)
@@ -35,6 +34,58 @@ def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_p
     with pytest.raises(ConfigError, match="different configuration"):
         _claim(tmp_path, ExperimentConfig())
 
+
+def test_a_run_directory_takes_other_seeds_and_records_the_latest(tmp_path):
+    """Seeds (and how many run at once) never change what one seed computes: a run directory
+    takes more seeds or fewer, and config.json says which ran last; other keys stay refused."""
+    first = ExperimentConfig()
+    _claim(tmp_path, first)
+    more = ExperimentConfig(seeds=[0, 1, 2, 3, 4], seed_workers=1)
+    _claim(tmp_path, more)
+    stamp = json.loads((tmp_path / "config.json").read_text())
+    assert stamp["config"]["seeds"] == [0, 1, 2, 3, 4] and stamp["config"]["seed_workers"] == 1
+    _claim(tmp_path, ExperimentConfig(seeds=[1]))
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["seeds"] == [1]
+    changed = ExperimentConfig(seeds=[0, 1, 2, 3, 4])
+    changed.eval.samples = 8
+    with pytest.raises(ConfigError, match="different configuration"):
+        _claim(tmp_path, changed)
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["seeds"] == [1]
+
+
+def test_representations_are_redone_when_the_first_seed_changes(tmp_path, monkeypatch):
+    """A run given other seeds may start with another seed: the analysis of the first seed's
+    models is reused only for the same models."""
+    from types import SimpleNamespace
+
+    import xpl.analysis.representations as reps
+    from xpl.experiments.pipeline import stage_representations
+
+    calls = []
+    monkeypatch.setattr(reps, "analyze", lambda models, *a, **k: calls.append(dict(models)) or {"models": models})
+    monkeypatch.setattr(reps, "write_outputs", lambda results, folder: (folder.mkdir(parents=True, exist_ok=True), (folder / "results.json").write_text(json.dumps(results))))
+    config = ExperimentConfig()
+    config.representations.languages = ["python", "rust"]
+    test = [SimpleNamespace(solutions={"python": "", "rust": ""}) for _ in range(3)]
+
+    def models(seed):
+        return {"base": tmp_path / "base", "sft_rl": tmp_path / f"seed{seed}/sft_rl/final"}
+
+    def quiet(*a):
+        return None
+
+    stage_representations(config, tmp_path, models(0), test, quiet)
+    stage_representations(config, tmp_path, models(0), test, quiet)  # done: reused
+    assert len(calls) == 1
+    stage_representations(config, tmp_path, models(3), test, quiet)  # seeds 3, ...: redone
+    assert len(calls) == 2 and calls[1]["sft_rl"].endswith("seed3/sft_rl/final")
+    # a run directory from before the models were recorded: its analysis stands
+    marker = tmp_path / "representations" / "stage.json"
+    record = json.loads(marker.read_text())
+    del record["which"]
+    marker.write_text(json.dumps(record))
+    stage_representations(config, tmp_path, models(5), test, quiet)
+    assert len(calls) == 2
 
 def test_report_names_where_each_pl_was_trained_and_small_shares():
     from xpl.experiments.report import _role, _share
@@ -77,3 +128,16 @@ def test_changed_problems_says_which_functions_a_difference_comes_from():
     # the paired difference is the net change over all groups / (problems x seeds)
     assert sum(g["net"] for g in groups.values()) / after.size == (after - before).mean()
     assert changed_problems(before, before, names) == {}
+
+
+def test_seeds_on_the_command_line():
+    import typer
+
+    from xpl.cli import parse_seeds
+
+    assert parse_seeds("0-9") == list(range(10))
+    assert parse_seeds("3,5-7") == [3, 5, 6, 7]
+    assert parse_seeds(" 2 , 0 ") == [2, 0]
+    for bad in ("", "x", "1-", "-1", "3-2", "1,1-2", "0.5"):
+        with pytest.raises(typer.BadParameter):
+            parse_seeds(bad)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -212,8 +213,13 @@ def stage_representations(config: ExperimentConfig, out: Path, models: dict[str,
     folder = out / "representations"
     if not spec.enabled:
         return None
+    paths = {name: str(path) for name, path in models.items()}
+    # Reused only for the same models: a run given other seeds may have another first seed (a
+    # record from before the models were kept is from the only first seed its run had). Kept
+    # relative to the run directory, so that a moved or differently spelt --out still matches.
+    which = {name: os.path.relpath(path, out) for name, path in models.items()}
     done = stage_done(folder)
-    if done:
+    if done and done.get("which", which) == which:
         return json.loads((folder / "results.json").read_text())
     langs = [get_language(x).name for x in spec.languages] or [
         lang for lang in config.parallel_sft.parallel_languages if all(lang in p.solutions for p in test)
@@ -222,7 +228,7 @@ def stage_representations(config: ExperimentConfig, out: Path, models: dict[str,
     if len(langs) < 2 or len(problems) < 2:
         return None
     results = analyze(
-        {name: str(path) for name, path in models.items()},
+        paths,
         problems,
         langs,
         layers=spec.layers,
@@ -231,7 +237,7 @@ def stage_representations(config: ExperimentConfig, out: Path, models: dict[str,
         progress=lambda stage, d, t: report("representations", d, t, stage),
     )
     write_outputs(results, folder)
-    mark_done(folder, {"stage": "representations", "models": list(models)})
+    mark_done(folder, {"stage": "representations", "models": list(models), "which": which})
     return results
 
 

@@ -83,23 +83,39 @@ def _predates(stored: Any, current: Any, default: Any) -> bool:
     return True
 
 
+# Keys that say which seeds run and how many at once, never what one seed computes (each
+# seed's stages live in their own seed<S>/ folder, and seeds side by side give the numbers of
+# seeds in turn): a run directory takes more seeds, or fewer, and keeps every finished one.
+SEED_KEYS = ("seeds", "seed_workers")
+
+
+def _without_seed_keys(config: Any) -> Any:
+    return {k: v for k, v in config.items() if k not in SEED_KEYS} if isinstance(config, dict) else config
+
+
 def _claim(out: Path, config) -> None:
     """Tie ``out`` to this configuration (or check that it already is). A run started before
     a configuration key was added (its config.json lacks the key) is the same configuration
-    while the key keeps its default, which is what that run did: it resumes."""
+    while the key keeps its default, which is what that run did: it resumes. The seed keys
+    (``SEED_KEYS``) may change between invocations; config.json then records the latest."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / "config.json"
     digest = config_digest(config)
+    current = to_dict(config)
     if stamp.is_file():
         saved = json.loads(stamp.read_text())
         previous = saved.get("digest")
-        if previous != digest and not _predates(saved.get("config"), to_dict(config), to_dict(type(config)())):
+        if previous == digest:
+            return
+        stored = saved.get("config")
+        if not _predates(_without_seed_keys(stored), _without_seed_keys(current), _without_seed_keys(to_dict(type(config)()))):
             raise ConfigError(
                 f"{out} holds a run of a different configuration (digest {previous}, now {digest}); "
                 "use another --out, or delete the directory to start over"
             )
-        return
-    write_json(stamp, {"digest": digest, "config": to_dict(config)}, indent=2)
+        if not isinstance(stored, dict) or all(stored.get(k) == current.get(k) for k in SEED_KEYS):
+            return  # a run from before some keys existed: its config.json stays as it was
+    write_json(stamp, {"digest": digest, "config": current}, indent=2)
 
 
 # ----------------------------------------------------------------------------- shared stages
