@@ -141,3 +141,20 @@ def test_seeds_on_the_command_line():
     for bad in ("", "x", "1-", "-1", "3-2", "1,1-2", "0.5"):
         with pytest.raises(typer.BadParameter):
             parse_seeds(bad)
+
+
+def test_report_shows_each_seeds_difference_in_the_source_pl():
+    from xpl.experiments.report import _per_seed_lines
+    from xpl.experiments.spec import ARMS
+
+    per_seed = {"base": [0.5, 0.5], "sft": [0.6, 0.7], "sft_rl": [0.7, 0.65], "parallel_sft": [0.6, 0.6], "parallel_sft_rl": [0.6, 0.62]}
+    results = {"seeds": [3, 7], "pass_at_1": {arm: {"python": {"per_seed": per_seed[arm]}} for arm in ARMS}}
+    text = "\n".join(_per_seed_lines(results, "python"))
+    assert "seeds 3, 7" in text
+    assert "- SFT + RL − SFT: +0.100, -0.050 (sd 0.106)" in text
+    assert "- Parallel-SFT + RL − Parallel-SFT: +0.000, +0.020 (sd 0.014)" in text
+    assert "--seeds 0-9" in text
+    # one seed has no spread to show; results from before per-seed numbers were kept show none
+    assert _per_seed_lines({**results, "seeds": [3]}, "python") == []
+    del results["pass_at_1"]["sft"]["python"]["per_seed"]
+    assert _per_seed_lines(results, "python") == []
