@@ -158,3 +158,31 @@ def test_report_shows_each_seeds_difference_in_the_source_pl():
     assert _per_seed_lines({**results, "seeds": [3]}, "python") == []
     del results["pass_at_1"]["sft"]["python"]["per_seed"]
     assert _per_seed_lines(results, "python") == []
+
+
+def test_a_greedy_base_evaluation_is_shared_by_the_seeds(tmp_path):
+    """The base model decoded greedily is the same for every seed: another seed's file is
+    copied (with its own seed); a sampled PL, or a file decoded otherwise, is not."""
+    from xpl.experiments.pipeline import reuse_greedy_base
+    from xpl.io import write_json
+
+    config = ExperimentConfig(seeds=[0, 1])
+    config.eval.temperature, config.eval.samples = 0.0, 1
+    config.eval.source_temperature, config.eval.source_samples = 0.2, 4
+    record = {"seed": 0, "arm": "base", "temperature": 0.0, "problems": ["a", "b"], "passed": [1, 0], "samples": 1}
+    (tmp_path / "seed0/eval/base").mkdir(parents=True)
+    write_json(tmp_path / "seed0/eval/base/rust.json", record)
+    write_json(tmp_path / "seed0/eval/base/python.json", {**record, "language": "python", "temperature": 0.2, "samples": 4})
+    assert not reuse_greedy_base(config, tmp_path, 1, "python")  # sampled: each seed its own
+    assert not reuse_greedy_base(config, tmp_path, 1, "go")  # nobody has it yet
+    assert reuse_greedy_base(config, tmp_path, 1, "rust")
+    copied = json.loads((tmp_path / "seed1/eval/base/rust.json").read_text())
+    assert copied == {**record, "seed": 1, "copied_from_seed": 0}
+    assert reuse_greedy_base(config, tmp_path, 2, "rust")  # from seed 0 or the copy: still seed 0's
+    assert json.loads((tmp_path / "seed2/eval/base/rust.json").read_text())["copied_from_seed"] == 0
+    # the same PL decoded with 2 samples is not what a 1-sample configuration would make
+    config.eval.samples = 2
+    assert not reuse_greedy_base(config, tmp_path, 3, "rust")
+    config.eval.samples, config.eval.temperature = 1, 0.2
+    assert not reuse_greedy_base(config, tmp_path, 3, "rust")
+    assert not (tmp_path / "seed3").exists()

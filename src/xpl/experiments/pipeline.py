@@ -180,6 +180,8 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
 
     folder = out / f"seed{seed}" / "eval" / arm
     todo = [lang for lang in languages if not (folder / f"{lang}.json").is_file()]
+    if arm == "base":
+        todo = [lang for lang in todo if not reuse_greedy_base(config, out, seed, lang)]
     if not todo:
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +205,28 @@ def stage_eval(config: ExperimentConfig, out: Path, seed: int, arm: str, model_d
         engine.close()
         if isinstance(model, VLLMSampler):
             model.close()
+
+
+def reuse_greedy_base(config: ExperimentConfig, out: Path, seed: int, lang: str) -> bool:
+    """The base model is shared by all seeds and greedy decoding ignores the seed, so a PL that
+    another seed has already evaluated the base in greedily is copied rather than decoded again
+    (SmolLM2: 11 minutes of each further seed; replies checked identical across seeds).
+    Sampled PLs (temperature > 0) are each seed's own. True when the file was copied."""
+    ev = config.eval
+    samples = ev.samples_for(lang, config.source_language)
+    if ev.temperature_for(lang, config.source_language) != 0:
+        return False
+    mine = out / f"seed{seed}" / "eval" / "base" / f"{lang}.json"
+    for path in sorted(out.glob(f"seed*/eval/base/{lang}.json")):  # any seed this directory has run
+        if path == mine:
+            continue
+        record = json.loads(path.read_text())
+        if record.get("temperature") == 0 and record.get("samples") == samples:
+            record = {**record, "seed": seed, "copied_from_seed": record.get("copied_from_seed", record.get("seed"))}
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            write_json(mine, record)
+            return True
+    return False
 
 
 def stage_representations(config: ExperimentConfig, out: Path, models: dict[str, Path], test: list[Problem], report: Report) -> dict | None:
