@@ -416,7 +416,8 @@ def test_a_compile_that_times_out_is_not_repeated_by_halving(monkeypatch):
     finally:
         engine.close()
     statuses = [r.status for r in results]
-    assert statuses[3] == Status.TIMEOUT and "compiler exceeded 5 s" in results[3].detail
+    # (once, in a full suite run, this came back compile_error: the output says why next time)
+    assert statuses[3] == Status.TIMEOUT and "compiler exceeded 5 s" in results[3].detail, (statuses[3], results[3].detail, results[3].compile_output[-1500:])
     assert statuses[:3] + statuses[4:] == [Status.OK] * 7
     assert [r.stdout for r in results[:3] + results[4:]] == [f"{i}\n" for i in range(7)]
     assert timeouts <= 2, timeouts  # the batch holding it, then itself alone
