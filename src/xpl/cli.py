@@ -903,12 +903,15 @@ def compare(
         console.print(f"wrote {json_out}")
 
 
+_SEEDS_HELP = "Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."
+
+
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="Experiment YAML (default: the embedded default experiment)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help=_SEEDS_HELP),
 ) -> None:
     """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
     from xpl.experiments.pipeline import quick, run_experiment
@@ -1095,7 +1098,7 @@ def flex(
     config: Optional[Path] = typer.Argument(None, help="FLeX experiment YAML (default: the embedded flex configuration)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help=_SEEDS_HELP),
 ) -> None:
     """FLeX: LoRA on Python with and without the Fourier regulariser, AdamW vs Sophia; transfer to other PLs."""
     from xpl.experiments.flex import load_flex, quick, run_flex
@@ -1108,7 +1111,7 @@ def bts(
     config: Optional[Path] = typer.Argument(None, help="BTS experiment YAML (default: the embedded bts configuration)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: two experts, two PLs, few problems and steps."),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds to run instead of the config's: 0-9, 0,1,2 or 3,5-7. A run directory takes more seeds and keeps the finished ones."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help=_SEEDS_HELP),
 ) -> None:
     """Branch-Train-Stitch: experts continually pretrained on one PL group each, joined frozen by stitch layers; vs soup, BTX, BTM."""
     from xpl.experiments.bts import load_bts, quick, run_bts

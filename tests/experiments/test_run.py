@@ -123,6 +123,7 @@ def test_more_seeds_resume_a_finished_run_and_keep_its_stages(whole, tmp_path):
         proc = subprocess.run([*XPL, "run", "--quick", "--out", str(out), "--seeds", bad], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (bad, proc.stderr[-2000:])
 
+
 def test_bad_experiment_configs_name_the_key(tmp_path):
     for text, message in [
         ("seeds: []\n", "seeds"),

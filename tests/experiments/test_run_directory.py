@@ -87,6 +87,7 @@ def test_representations_are_redone_when_the_first_seed_changes(tmp_path, monkey
     stage_representations(config, tmp_path, models(5), test, quiet)
     assert len(calls) == 2
 
+
 def test_report_names_where_each_pl_was_trained_and_small_shares():
     from xpl.experiments.report import _role, _share
 
