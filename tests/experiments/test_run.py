@@ -97,6 +97,26 @@ def test_kill_9_and_rerun_gives_the_same_results(whole, tmp_path, when):
     assert comparable(again) == comparable(json.loads((whole / "results.json").read_text()))
 
 
+def test_a_moved_run_directory_resumes_from_its_own_files(whole, tmp_path):
+    """A run directory copied elsewhere and the original deleted (a run carried to another
+    machine): a missing evaluation is redone from the copy's own models, which the stage
+    records name by the path they were first written to."""
+    import shutil
+
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    shutil.copytree(whole, first)
+    records = list(first.rglob("stage.json"))
+    for record in records:  # as a run made in `first` would have written them
+        record.write_text(record.read_text().replace(str(whole), str(first)))
+    assert any(str(first / "seed0" / "sft_rl" / "final") in r.read_text() for r in records)
+    first.rename(moved)
+    shutil.rmtree(moved / "seed0" / "eval" / "sft_rl")
+    shutil.rmtree(moved / "representations")
+    proc = subprocess.run([*XPL, "run", "--quick", "--out", str(moved)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert comparable(json.loads((moved / "results.json").read_text())) == comparable(json.loads((whole / "results.json").read_text()))
+
+
 def test_a_different_config_is_refused_in_the_same_directory(whole, tmp_path):
     proc = subprocess.run([*XPL, "run", "--out", str(whole)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

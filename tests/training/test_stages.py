@@ -51,6 +51,30 @@ def test_a_finished_stage_is_not_run_again(pretrained):
     assert (out / "stage.json").stat().st_mtime == marker
 
 
+def test_a_moved_stage_folder_names_its_own_model(tmp_path):
+    """Stage records name the model by absolute path: a run directory moved or copied elsewhere
+    resumes from its own model folder, and a model outside the stage (the shipped organism)
+    stays as recorded; an unfinished or unreadable marker is no finished stage."""
+    from xpl.training.common import mark_done
+
+    first = tmp_path / "first" / "seed0" / "sft"
+    (first / "final").mkdir(parents=True)
+    mark_done(first, {"stage": "sft", "model": str(first / "final")})
+    assert stage_done(first)["model"] == str(first / "final")
+    moved = tmp_path / "elsewhere" / "seed0" / "sft"
+    moved.parent.mkdir(parents=True)
+    (tmp_path / "first" / "seed0" / "sft").rename(moved)
+    assert stage_done(moved)["model"] == str(moved / "final")
+    outside = tmp_path / "shipped" / "organism"
+    outside.mkdir(parents=True)
+    (tmp_path / "base").mkdir()
+    mark_done(tmp_path / "base", {"stage": "pretrain", "model": str(outside)})
+    assert stage_done(tmp_path / "base")["model"] == str(outside)
+    for text in ('{"done": false, "model": "x"}', "[1, 2]", "{not json"):
+        (moved / "stage.json").write_text(text)
+        assert stage_done(moved) is None
+
+
 def _run_job(out: Path, kill_after_checkpoint: int | None = None) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
     cmd = [sys.executable, "-m", "tests.training.pretrain_job", str(out)]

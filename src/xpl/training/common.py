@@ -209,7 +209,22 @@ def stage_done(output_dir: Path) -> dict[str, Any] | None:
         record = json.loads(marker.read_text())
     except json.JSONDecodeError:
         return None
-    return record if record.get("done") else None
+    if not isinstance(record, dict) or not record.get("done"):
+        return None
+    return _rebased(record, Path(output_dir))
+
+
+def _rebased(record: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    """The record with its model folder where the stage folder is now. Records name the model
+    by the absolute path it was written to; a run directory moved or copied elsewhere (another
+    disk, a cluster) must resume from its own files, not from where they first were. A model
+    outside the stage folder (the shipped organism) is left as recorded."""
+    model = record.get("model")
+    if isinstance(model, str) and model:
+        here = output_dir / Path(model).name
+        if here.is_dir() and Path(model).resolve() != here.resolve():
+            record = {**record, "model": str(here)}
+    return record
 
 
 def mark_done(output_dir: Path, record: dict[str, Any]) -> None:
