@@ -912,12 +912,23 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<experiment name>)."),
     quick_mode: bool = typer.Option(False, "--quick", help="A minutes-long smoke run: one seed, few problems and steps."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help=_SEEDS_HELP),
+    reuse: Optional[Path] = typer.Option(
+        None,
+        "--reuse",
+        help="Another run directory: its finished stages whose settings this config shares (problems, base, SFT, "
+        "Parallel-SFT, GRPO, evaluations per PL) are linked in instead of run again; for sweeps over GRPO or evaluation settings.",
+    ),
 ) -> None:
     """The Parallel-SFT transfer experiment end to end: problems, training, evaluation, report."""
+    from functools import partial
+
     from xpl.experiments.pipeline import quick, run_experiment
     from xpl.experiments.spec import load_experiment
 
-    _experiment_command(load_experiment, quick, run_experiment, config, out, quick_mode, seeds)
+    if reuse is not None and not reuse.is_dir():
+        _fail(f"--reuse {reuse}: no such run directory")
+    execute = partial(run_experiment, reuse=reuse) if reuse is not None else run_experiment
+    _experiment_command(load_experiment, quick, execute, config, out, quick_mode, seeds)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -117,6 +117,33 @@ def test_a_moved_run_directory_resumes_from_its_own_files(whole, tmp_path):
     assert comparable(json.loads((moved / "results.json").read_text())) == comparable(json.loads((whole / "results.json").read_text()))
 
 
+def test_reuse_takes_the_stages_a_changed_grpo_setting_leaves_alone(whole, tmp_path):
+    """`--reuse`: a config that changes only GRPO's temperature takes the finished run's
+    problems, SFT and Parallel-SFT models and their evaluations (the same files), trains and
+    evaluates GRPO again, and its report says what it took from where."""
+    from xpl.experiments.spec import embedded_config_path
+
+    config = tmp_path / "hotter.yaml"
+    text = embedded_config_path().read_text()
+    assert text.count("temperature: 0.8") == 1
+    config.write_text(text.replace("temperature: 0.8", "temperature: 1.0"))
+    out = tmp_path / "hotter"
+    proc = subprocess.run([*XPL, "run", str(config), "--quick", "--out", str(out), "--reuse", str(whole)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for kept in ("seed0/sft/stage.json", "seed0/parallel_sft/stage.json", "seed0/eval/sft/python.json", "seed0/eval/base/javascript.json"):
+        assert (out / kept).stat().st_ino == (whole / kept).stat().st_ino, kept
+    for redone in ("seed0/sft_rl/stage.json", "seed0/eval/parallel_sft_rl/python.json"):
+        assert (out / redone).stat().st_ino != (whole / redone).stat().st_ino, redone
+    assert json.loads((out / "seed0" / "sft_rl" / "stage.json").read_text())["model"] == str(out / "seed0" / "sft_rl" / "final")
+    results, before = json.loads((out / "results.json").read_text()), json.loads((whole / "results.json").read_text())
+    for arm in ("base", "sft", "parallel_sft"):
+        assert results["pass_at_1"][arm] == before["pass_at_1"][arm]
+    assert results["reused"]["runs"][0]["from"] == str(whole)
+    assert f"reused from `{whole}`: problems, base" in (out / "report.md").read_text()
+    proc = subprocess.run([*XPL, "run", "--quick", "--out", str(tmp_path / "x"), "--reuse", str(tmp_path / "nowhere")], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no such run directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_a_different_config_is_refused_in_the_same_directory(whole, tmp_path):
     proc = subprocess.run([*XPL, "run", "--out", str(whole)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

@@ -6,19 +6,19 @@ import json
 import pytest
 
 from xpl.experiments.spec import ExperimentConfig
-from xpl.experiments.stages import _claim
+from xpl.experiments.stages import claim
 from xpl.training.common import ConfigError
 from xpl.training.grpo import VLLMConfig
 
 
 def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_path):
-    _claim(tmp_path, ExperimentConfig())
+    claim(tmp_path, ExperimentConfig())
     stamp = json.loads((tmp_path / "config.json").read_text())
     # config.json as a run written before eval.backend, grpo.vllm and grpo.execution existed
     del stamp["config"]["eval"]["backend"], stamp["config"]["grpo"]["vllm"], stamp["config"]["grpo"]["execution"]
     stamp["digest"] = "0" * 16
     (tmp_path / "config.json").write_text(json.dumps(stamp))
-    _claim(tmp_path, ExperimentConfig())  # resumes
+    claim(tmp_path, ExperimentConfig())  # resumes
     for change in (
         lambda c: setattr(c.eval, "backend", "vllm"),
         lambda c: setattr(c.grpo, "vllm", VLLMConfig()),
@@ -27,29 +27,29 @@ def test_a_run_from_before_new_keys_resumes_and_changed_values_are_refused(tmp_p
         config = ExperimentConfig()
         change(config)
         with pytest.raises(ConfigError, match="holds a run of a different configuration"):
-            _claim(tmp_path, config)
+            claim(tmp_path, config)
     # A key the stored configuration has and this one lacks is a different configuration too.
     stamp["config"]["eval"]["retired_key"] = 1
     (tmp_path / "config.json").write_text(json.dumps(stamp))
     with pytest.raises(ConfigError, match="different configuration"):
-        _claim(tmp_path, ExperimentConfig())
+        claim(tmp_path, ExperimentConfig())
 
 
 def test_a_run_directory_takes_other_seeds_and_records_the_latest(tmp_path):
     """Seeds (and how many run at once) never change what one seed computes: a run directory
     takes more seeds or fewer, and config.json says which ran last; other keys stay refused."""
     first = ExperimentConfig()
-    _claim(tmp_path, first)
+    claim(tmp_path, first)
     more = ExperimentConfig(seeds=[0, 1, 2, 3, 4], seed_workers=1)
-    _claim(tmp_path, more)
+    claim(tmp_path, more)
     stamp = json.loads((tmp_path / "config.json").read_text())
     assert stamp["config"]["seeds"] == [0, 1, 2, 3, 4] and stamp["config"]["seed_workers"] == 1
-    _claim(tmp_path, ExperimentConfig(seeds=[1]))
+    claim(tmp_path, ExperimentConfig(seeds=[1]))
     assert json.loads((tmp_path / "config.json").read_text())["config"]["seeds"] == [1]
     changed = ExperimentConfig(seeds=[0, 1, 2, 3, 4])
     changed.eval.samples = 8
     with pytest.raises(ConfigError, match="different configuration"):
-        _claim(tmp_path, changed)
+        claim(tmp_path, changed)
     assert json.loads((tmp_path / "config.json").read_text())["config"]["seeds"] == [1]
 
 

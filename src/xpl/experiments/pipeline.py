@@ -268,13 +268,23 @@ def stage_representations(config: ExperimentConfig, out: Path, models: dict[str,
 # ----------------------------------------------------------------------------- driver
 
 
-def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = silent) -> dict[str, Any]:
-    """Run (or resume) every stage and write the report; returns the results."""
+def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = silent, reuse: str | Path | None = None) -> dict[str, Any]:
+    """Run (or resume) every stage and write the report; returns the results. ``reuse``: a
+    run directory whose finished stages with the same settings are taken instead of run
+    again (``xpl.experiments.reuse``)."""
     from xpl.experiments.report import write_report
     from xpl.training.common import limit_threads
 
     limit_threads()
     started = time.perf_counter()
+    if reuse is not None:
+        from xpl.experiments.reuse import link_stages
+        from xpl.experiments.stages import claim
+
+        config.validate()
+        claim(Path(out), config)
+        brought = link_stages(config, Path(out), Path(reuse))
+        report(f"reused from {reuse}", len(brought), len(brought) or 1, "finished stages with the same settings")
     out, languages, skipped, train, test, base = prepare(config, out, report)
     eval_set = test
     if config.eval.problems == "humaneval":

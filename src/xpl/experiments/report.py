@@ -80,6 +80,7 @@ def write_report(
         "representations": {k: representations[k] for k in ("languages", "num_groups", "summary") if k in representations}
         if representations
         else None,
+        "reused": _reused(out),
         "seconds": round(elapsed, 1),
         "versions": versions(),
         "config": to_dict(config),
@@ -160,10 +161,21 @@ def what_ran(results: dict[str, Any]) -> str:
     samples = f"{k} sample{'s' if k != 1 else ''} per problem" + (
         f" at temperature {results['temperature']:g}" if hot else ""
     ) + (" (" + ", ".join(how(x) for x in differ) + ")" if differ else "")
+    reused = results.get("reused")
     return (
         f"Model `{results['model']}`; seeds {results['seeds']}; {samples}; held-out problems per PL: {counts}. "
-        f"Run time {results['seconds'] / 60:.1f} min."
+        f"Run time {results['seconds'] / 60:.1f} min." + (f" {reused['summary']}" if reused else "")
     )
+
+
+def _reused(out: Path) -> dict[str, Any] | None:
+    """Where finished stages were taken from (``xpl run --reuse``), if anywhere."""
+    from xpl.experiments.reuse import RECORD, summary
+
+    record = out / RECORD
+    if not record.is_file():
+        return None
+    return {"runs": json.loads(record.read_text()), "summary": summary(out)}
 
 
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:

@@ -66,7 +66,7 @@ def config_digest(config) -> str:
     return hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _predates(stored: Any, current: Any, default: Any) -> bool:
+def predates(stored: Any, current: Any, default: Any) -> bool:
     """``stored`` (a run directory's configuration) is ``current`` as written before some keys
     existed: the keys it lacks are at their defaults now, and everything else is equal."""
     if not (isinstance(stored, dict) and isinstance(current, dict)):
@@ -78,7 +78,7 @@ def _predates(stored: Any, current: Any, default: Any) -> bool:
         if key not in stored:
             if key not in default or default[key] != value:
                 return False
-        elif not _predates(stored[key], value, default.get(key)):
+        elif not predates(stored[key], value, default.get(key)):
             return False
     return True
 
@@ -93,7 +93,7 @@ def _without_seed_keys(config: Any) -> Any:
     return {k: v for k, v in config.items() if k not in SEED_KEYS} if isinstance(config, dict) else config
 
 
-def _claim(out: Path, config) -> None:
+def claim(out: Path, config) -> None:
     """Tie ``out`` to this configuration (or check that it already is). A run started before
     a configuration key was added (its config.json lacks the key) is the same configuration
     while the key keeps its default, which is what that run did: it resumes. The seed keys
@@ -108,7 +108,7 @@ def _claim(out: Path, config) -> None:
         if previous == digest:
             return
         stored = saved.get("config")
-        if not _predates(_without_seed_keys(stored), _without_seed_keys(current), _without_seed_keys(to_dict(type(config)()))):
+        if not predates(_without_seed_keys(stored), _without_seed_keys(current), _without_seed_keys(to_dict(type(config)()))):
             raise ConfigError(
                 f"{out} holds a run of a different configuration (digest {previous}, now {digest}); "
                 "use another --out, or delete the directory to start over"
@@ -213,7 +213,7 @@ def prepare(config, out: str | Path, report: Report) -> tuple[Path, list[str], d
     stages. Returns (run directory, evaluation PLs, skipped PLs, train, test, base model)."""
     config.validate()
     out = Path(out)
-    _claim(out, config)
+    claim(out, config)
     languages, skipped = eval_languages(config)
     train, test = stage_problems(config, out, report)
     base = stage_base(config, out, train, test, report)
