@@ -105,7 +105,7 @@ def test_link_stages_brings_finished_stages_with_the_same_settings(tmp_path):
     assert link_stages(new, out, source) == []  # what is there already stays
     line = summary(out)
     assert f"from `{source}`: problems, base, rl_problems, 1 training stage, 2 evaluations" in line
-    assert json.loads((out / "reused.json").read_text())[1] == {"from": str(source), "stages": []}
+    assert len(json.loads((out / "reused.json").read_text())) == 1
 
 
 def test_link_stages_refuses_what_is_not_another_run(tmp_path):

@@ -112,7 +112,8 @@ def link_stages(config: ExperimentConfig, out: Path, source: Path) -> list[str]:
         _copy_store(source / "results.sqlite", out / "results.sqlite")
     record = out / RECORD
     earlier = json.loads(record.read_text()) if record.is_file() else []
-    write_json(record, [*earlier, {"from": str(source), "stages": brought}], indent=2)
+    if brought or not earlier:  # a rerun that finds everything in place adds nothing to say
+        write_json(record, [*earlier, {"from": str(source), "stages": brought}], indent=2)
     return brought
 
 
