@@ -103,7 +103,7 @@ def test_link_stages_brings_finished_stages_with_the_same_settings(tmp_path):
     with sqlite3.connect(str(store)) as db:
         assert db.execute("SELECT key, record FROM results").fetchall() == [("k", "r")]
     assert link_stages(new, out, source) == []  # what is there already stays
-    line = summary(out)
+    line = summary(json.loads((out / "reused.json").read_text()))
     assert f"from `{source}`: problems, base, rl_problems, 1 training stage, 2 evaluations" in line
     assert len(json.loads((out / "reused.json").read_text())) == 1
 

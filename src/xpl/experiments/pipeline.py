@@ -277,15 +277,14 @@ def run_experiment(config: ExperimentConfig, out: str | Path, report: Report = s
 
     limit_threads()
     started = time.perf_counter()
-    if reuse is not None:
-        from xpl.experiments.reuse import link_stages
-        from xpl.experiments.stages import claim
 
-        config.validate()
-        claim(Path(out), config)
-        brought = link_stages(config, Path(out), Path(reuse))
+    def link(folder: Path) -> None:
+        from xpl.experiments.reuse import link_stages
+
+        brought = link_stages(config, folder, Path(reuse))
         report(f"reused from {reuse}", len(brought), len(brought) or 1, "finished stages with the same settings")
-    out, languages, skipped, train, test, base = prepare(config, out, report)
+
+    out, languages, skipped, train, test, base = prepare(config, out, report, link if reuse is not None else None)
     eval_set = test
     if config.eval.problems == "humaneval":
         from xpl.problems.humaneval import humaneval_problems

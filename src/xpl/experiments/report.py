@@ -175,7 +175,8 @@ def _reused(out: Path) -> dict[str, Any] | None:
     record = out / RECORD
     if not record.is_file():
         return None
-    return {"runs": json.loads(record.read_text()), "summary": summary(out)}
+    runs = json.loads(record.read_text())
+    return {"runs": runs, "summary": summary(runs)}
 
 
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:

@@ -147,13 +147,11 @@ def _copy_store(src: Path, dst: Path) -> None:
         a.backup(b)
 
 
-def summary(out: Path) -> str | None:
-    """One line for the report: where stages were reused from, and how many of each kind."""
-    record = Path(out) / RECORD
-    if not record.is_file():
-        return None
+def summary(runs: list[dict[str, Any]]) -> str:
+    """One line for the report from ``reused.json``'s entries: where stages were reused from,
+    and how many of each kind."""
     parts = []
-    for entry in json.loads(record.read_text()):
+    for entry in runs:
         stages = entry["stages"]
         evals = sum("/eval/" in s for s in stages)
         training = sum(s.startswith("seed") and "/eval/" not in s for s in stages)

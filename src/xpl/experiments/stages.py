@@ -207,13 +207,19 @@ def eval_languages(config) -> tuple[list[str], dict[str, str]]:
     return usable, skipped
 
 
-def prepare(config, out: str | Path, report: Report) -> tuple[Path, list[str], dict[str, str], list[Problem], list[Problem], Path]:
+def prepare(
+    config, out: str | Path, report: Report, claimed: Callable[[Path], None] | None = None
+) -> tuple[Path, list[str], dict[str, str], list[Problem], list[Problem], Path]:
     """What every experiment on the family does first (``xpl run``, ``xpl flex``): validate,
     tie the run directory to the config, pick the evaluation PLs, then the problems and base
-    stages. Returns (run directory, evaluation PLs, skipped PLs, train, test, base model)."""
+    stages. ``claimed(out)`` runs once the directory is tied to the config, before any stage
+    (``xpl run --reuse`` links finished stages there). Returns (run directory, evaluation
+    PLs, skipped PLs, train, test, base model)."""
     config.validate()
     out = Path(out)
     claim(out, config)
+    if claimed is not None:
+        claimed(out)
     languages, skipped = eval_languages(config)
     train, test = stage_problems(config, out, report)
     base = stage_base(config, out, train, test, report)
