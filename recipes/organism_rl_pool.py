@@ -24,6 +24,20 @@ from pathlib import Path
 SPEC = {"n": 1800, "seed": 41, "levels": [1, 2], "keep": "mixed", "samples": 8}
 
 
+def pool_config():
+    """The default configuration with SPEC in place of `rl_problems: {file: organism}`,
+    validated only then: the file this recipe writes need not exist yet (`xpl train ship`
+    leaves a fresh folder, and `make organism` runs this right after it)."""
+    from xpl.experiments.config import from_dict, load_yaml
+    from xpl.experiments.spec import ExperimentConfig, embedded_config_path
+
+    data = load_yaml(embedded_config_path())
+    data["rl_problems"] = dict(SPEC)
+    config = from_dict(ExperimentConfig, data, "default.yaml with recipes/organism_rl_pool.py's rl_problems")
+    config.validate()
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("work", type=Path, nargs="?", default=Path("organism-work"))
@@ -31,18 +45,14 @@ def main() -> None:
 
     from xpl.experiments.config import to_dict
     from xpl.experiments.pipeline import stage_rl_problems
-    from xpl.experiments.spec import load_experiment, rl_problems_path
+    from xpl.experiments.spec import rl_problems_path
     from xpl.experiments.stages import resolve_style, stage_problems
     from xpl.models.loading import organism_folder
     from xpl.models.shipped import sha256
     from xpl.training.common import limit_threads
 
     limit_threads()
-    config = load_experiment()
-    config.rl_problems.file = ""
-    for key, value in SPEC.items():
-        setattr(config.rl_problems, key, value)
-    config.validate()
+    config = pool_config()
     work = args.work / "rl-pool"
 
     def report(stage: str, done: int, total, detail: str) -> None:
