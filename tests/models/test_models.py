@@ -412,7 +412,6 @@ def test_the_shipped_rl_problems_match_their_sidecar_and_their_run_s_problems(ex
     assert all(p.name.startswith(f"family-s{sidecar['rl_problems']['seed']}-") for p in problems)
 
 
-
 def test_the_rl_pool_recipe_runs_where_the_shipped_pool_is_missing(tmp_path, monkeypatch):
     """`make organism` runs `xpl train ship` (a fresh folder, no rl_problems.jsonl) and then
     recipes/organism_rl_pool.py: the recipe must not need the file it is about to write (it
@@ -420,6 +419,8 @@ def test_the_rl_pool_recipe_runs_where_the_shipped_pool_is_missing(tmp_path, mon
     import shutil
 
     import xpl.models.loading as loading
+    from xpl.experiments.spec import load_experiment
+    from xpl.training.common import ConfigError
 
     if not (loading.ORGANISM_DIR / "model.safetensors").is_file():
         pytest.skip("no committed organism weights in this checkout")
@@ -434,8 +435,5 @@ def test_the_rl_pool_recipe_runs_where_the_shipped_pool_is_missing(tmp_path, mon
     config = module.pool_config()
     assert config.rl_problems.file == "" and config.rl_problems.n == module.SPEC["n"] == 1800
     assert config.rl_problems.keep == "mixed" and config.rl_problems.seed == module.SPEC["seed"]
-    from xpl.experiments.spec import load_experiment
-    from xpl.training.common import ConfigError
-
     with pytest.raises(ConfigError, match="rl_problems.jsonl does not exist"):
         load_experiment(None)  # what the recipe did before
