@@ -57,7 +57,7 @@ def _needs(config: dict[str, Any]) -> dict[str, list[Any]]:
         "parallel_sft_rl": [common, get("parallel_sft"), *rl],
     }
     for arm in ARMS:
-        needs[f"eval/{arm}"] = (needs[arm] if arm != "base" else [common]) + [ev]
+        needs[f"eval/{arm}"] = [*needs[arm], ev]
     return needs
 
 
