@@ -882,20 +882,38 @@ def eval_(
 
 @app.command()
 def compare(
-    before: Path = typer.Argument(..., help="An `xpl eval --out` folder (e.g. the starting model)."),
-    after: Path = typer.Argument(..., help="Another one on the same benchmark (e.g. the trained model)."),
+    before: Path = typer.Argument(..., help="An `xpl eval --out` folder (e.g. the starting model), or an `xpl run` directory."),
+    after: Path = typer.Argument(..., help="Another one of the same kind: the same benchmark, or a run on the same problems (e.g. a `--reuse` variant)."),
     langs: Optional[str] = typer.Option(None, "--langs", "-l", help="Comma-separated PLs (default: every PL both folders scored)."),
+    models: Optional[str] = typer.Option(
+        None, "--models", "-m", help="Two runs only: comma-separated models (base, sft, sft_rl, parallel_sft, parallel_sft_rl; default: every one both evaluated)."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the comparison (with the problems that went up or down) here."),
 ) -> None:
-    """Paired pass@1 difference of two `xpl eval` folders per PL, with 95% bootstrap CIs over the shared problems."""
+    """Paired pass@1 difference per PL: of two `xpl eval` folders (95% bootstrap CIs over the
+    shared problems), or of two `xpl run` directories model by model (pooled over their shared
+    seeds, seeds and problems resampled, each seed's difference)."""
+    from xpl.experiments.compare import compare_runs, is_run_directory, render_run_comparison
     from xpl.experiments.evaluation import compare_evals, render_comparison
     from xpl.languages import UnknownLanguage
 
+    lang_list = [x for x in langs.split(",") if x.strip()] if langs else None
+    runs = [is_run_directory(before), is_run_directory(after)]
     try:
-        result = compare_evals(before, after, [x for x in langs.split(",") if x.strip()] if langs else None)
+        if all(runs):
+            result = compare_runs(before, after, [m.strip() for m in models.split(",") if m.strip()] if models else None, lang_list)
+            text = render_run_comparison(result)
+        elif any(runs):
+            run, other = (before, after) if runs[0] else (after, before)
+            raise ValueError(f"{run} is an `xpl run` directory but {other} is not: compare two runs, or two `xpl eval` folders")
+        else:
+            if models:
+                raise ValueError("--models picks models of two `xpl run` directories; these are not runs")
+            result = compare_evals(before, after, lang_list)
+            text = render_comparison(result)
     except (UnknownLanguage, ValueError) as exc:
         _fail(str(exc))
-    console.print(render_comparison(result), markup=False, soft_wrap=True)
+    console.print(text, markup=False, soft_wrap=True)
     if json_out is not None:
         from xpl.io import write_json
 
