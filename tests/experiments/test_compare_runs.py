@@ -63,6 +63,10 @@ def test_compare_runs_says_what_was_left_out_and_refuses_different_problems(tmp_
     _evaluation(b, 3, "sft_rl", "python", before[0])  # a seed only one run has
     row = compare_runs(a, b)["rows"][0]
     assert row["seeds"] == [0, 1, 2] and row["only_after"] == [3] and row["only_before"] == []
+    # The same passes from fewer samples is another evaluation, not the same one: a row, with a note.
+    _evaluation(b, 0, "sft", "python", [x // 2 for x in json.loads((a / "seed0/eval/sft/python.json").read_text())["passed"]], samples=2)
+    rows = {r["model"]: r for r in compare_runs(a, b)["rows"]}
+    assert rows["sft"]["sampling"] == ["before 4 samples at T 0.2, after 2 at T 0.2"]
     _evaluation(b, 1, "sft_rl", "python", before[1][:5], problems=PROBLEMS[:5])
     try:
         compare_runs(a, b)

@@ -111,13 +111,15 @@ def compare_runs(
                         f"({len(ra['problems'])} and {len(rb['problems'])}): a paired comparison needs the same ones"
                     )
                 if names is not None and ra["problems"] != names:
-                    raise ValueError(f"{before}: {model}/{lang} was evaluated on different problems in different seeds")
+                    raise ValueError(f"{model}/{lang} was evaluated on different problems in different seeds (seed {seed} and seed {shared[0]})")
                 names = ra["problems"]
                 x_rows.append(_scores(ra))
                 y_rows.append(_scores(rb))
                 sampling.add(((ra["samples"], ra.get("temperature")), (rb["samples"], rb.get("temperature"))))
             x, y = np.vstack(x_rows), np.vstack(y_rows)
-            if np.array_equal(x, y) and set(seeds_a) == set(seeds_b) and not any(sampling_differs(k) for k in sampling):
+            # (samples, temperature) of each side where the two sampled differently
+            differing = sorted(f"before {sa} samples at T {ta}, after {sb} at T {tb}" for (sa, ta), (sb, tb) in sampling if (sa, ta) != (sb, tb))
+            if np.array_equal(x, y) and set(seeds_a) == set(seeds_b) and not differing:
                 # The same model evaluated the same way (a stage `--reuse` linked in): a row of zeros says nothing.
                 identical.append({"model": model, "language": lang, "seeds": shared})
                 continue
@@ -135,16 +137,11 @@ def compare_runs(
                 "per_seed": [round(float(d), 6) for d in per_seed],
                 "sd": float(per_seed.std(ddof=1)) if len(shared) > 1 else None,
                 "changes": changed_problems(y, x, names or []),
-                "sampling": sorted(f"before {sa} samples at T {ta}, after {sb} at T {tb}" for (sa, ta), (sb, tb) in sampling if sampling_differs(((sa, ta), (sb, tb)))),
+                "sampling": differing,
             })
     if not rows and not identical:
         raise ValueError(f"{before} and {after} share no evaluated model, PL and seed" + (f" ({' '.join(notes)})" if notes else ""))
     return {"before": str(before), "after": str(after), "rows": rows, "identical": identical, "notes": notes}
-
-
-def sampling_differs(pair: tuple[tuple[Any, Any], tuple[Any, Any]]) -> bool:
-    """Whether two evaluations of one (seed, model, PL) drew different samples or temperatures."""
-    return pair[0] != pair[1]
 
 
 def render_run_comparison(result: dict[str, Any], most: int = 4) -> str:
