@@ -76,6 +76,20 @@ def test_compare_runs_says_what_was_left_out_and_refuses_different_problems(tmp_
         raise AssertionError("different problems were compared")
 
 
+def test_compare_runs_skips_what_is_not_pass_at_1(tmp_path):
+    # xpl bts: a gates file beside the per-PL files, and models evaluated for held-out loss only.
+    a, b, _, _ = _pair(tmp_path)
+    for run in (a, b):
+        (run / "seed0" / "eval" / "sft_rl" / "gates.json").write_text(json.dumps({"python": [0.5, 0.5]}))
+        for seed in (0, 1, 2):
+            folder = run / f"seed{seed}" / "eval" / "seed-model"
+            folder.mkdir(parents=True)
+            (folder / "python.json").write_text(json.dumps({"seed": seed, "model": "seed-model", "language": "python", "loss_problems": PROBLEMS, "loss": [1.0] * 10}))
+    result = compare_runs(a, b)
+    assert [r["model"] for r in result["rows"]] == ["sft_rl"]
+    assert result["notes"] == ["seed-model in Python: held-out loss only, no pass@1 to compare."]
+
+
 def test_xpl_compare_on_two_runs_and_its_one_line_errors(tmp_path):
     a, b, _, _ = _pair(tmp_path)
     runner = CliRunner()

@@ -24,7 +24,7 @@ import numpy as np
 from xpl.analysis.stats import bootstrap, fmt
 from xpl.experiments.report import ARM_NAMES, changed_problems
 from xpl.experiments.spec import ARMS
-from xpl.languages import get_language
+from xpl.languages import all_languages, get_language
 
 _SEED_DIR = re.compile(r"seed(\d+)$")
 
@@ -40,11 +40,14 @@ def _evaluations(run: Path) -> dict[tuple[str, str], dict[int, Path]]:
     if not (run / "config.json").is_file():
         raise ValueError(f"{run}: no config.json (not an `xpl run` directory)")
     found: dict[tuple[str, str], dict[int, Path]] = {}
+    pls = {lang.name for lang in all_languages()}  # xpl bts keeps its gates.json beside the per-PL files
     for seed_dir in run.glob("seed*"):
         match = _SEED_DIR.match(seed_dir.name)
         if not match or not seed_dir.is_dir():
             continue
         for file in (seed_dir / "eval").glob("*/*.json"):
+            if file.stem not in pls:
+                continue
             found.setdefault((file.parent.name, file.stem), {})[int(match.group(1))] = file
     if not found:
         raise ValueError(f"{run}: no evaluation files yet (seed*/eval/<model>/<pl>.json)")
@@ -56,7 +59,7 @@ def _read(file: Path) -> dict[str, Any]:
         rec = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{file}: unreadable ({exc})") from None
-    if not isinstance(rec, dict) or not all(k in rec for k in ("problems", "passed", "samples")):
+    if not isinstance(rec, dict) or not (all(k in rec for k in ("problems", "passed", "samples")) or "loss" in rec):
         raise ValueError(f"{file}: not an evaluation file (needs problems, passed, samples)")
     return rec
 
@@ -105,6 +108,8 @@ def compare_runs(
             x_rows, y_rows, names, sampling = [], [], None, set()
             for seed in shared:
                 ra, rb = _read(seeds_a[seed]), _read(seeds_b[seed])
+                if "passed" not in ra or "passed" not in rb:  # a model evaluated for held-out loss only (xpl bts)
+                    break
                 if ra["problems"] != rb["problems"]:
                     raise ValueError(
                         f"seed {seed}, {model}/{lang}: the two runs evaluated different problems "
@@ -116,6 +121,9 @@ def compare_runs(
                 x_rows.append(_scores(ra))
                 y_rows.append(_scores(rb))
                 sampling.add(((ra["samples"], ra.get("temperature")), (rb["samples"], rb.get("temperature"))))
+            if len(x_rows) < len(shared):
+                notes.append(f"{_name(model)} in {get_language(lang).display_name}: held-out loss only, no pass@1 to compare.")
+                continue
             x, y = np.vstack(x_rows), np.vstack(y_rows)
             # (samples, temperature) of each side where the two sampled differently
             differing = sorted(f"before {sa} samples at T {ta}, after {sb} at T {tb}" for (sa, ta), (sb, tb) in sampling if (sa, ta) != (sb, tb))
